@@ -1,0 +1,28 @@
+package pulse
+
+import "fmt"
+
+// MaxIDLength bounds every caller-chosen identifier (user, session, client, role IDs).
+const MaxIDLength = 128
+
+// ValidID checks a caller-chosen identifier. IDs become parts of DynamoDB keys, so they are
+// limited to characters that can never form a key delimiter ('#') or a path separator: letters,
+// digits and "_-.@+:". The limit keeps every key far below DynamoDB's 2 KB sort-key bound.
+func ValidID(id string) error {
+	if id == "" {
+		return fmt.Errorf("must not be empty")
+	}
+	if len(id) > MaxIDLength {
+		return fmt.Errorf("must be at most %d characters", MaxIDLength)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '_' || c == '-' || c == '.' || c == '@' || c == '+' || c == ':':
+		default:
+			return fmt.Errorf("may contain only letters, digits and _-.@+:")
+		}
+	}
+	return nil
+}
