@@ -20,16 +20,24 @@ const (
 )
 
 // Error is a domain error: a code from the vocabulary above, a message safe to show to the
-// caller, and, for validation failures, the messages per field.
+// caller, for validation failures the messages per field, and the underlying cause, which is
+// logged but never shown.
 type Error struct {
 	Code    string
 	Message string
 	Fields  map[string][]string
+	Err     error
 }
 
 func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("pulse error: code=%s message=%s: %v", e.Code, e.Message, e.Err)
+	}
 	return fmt.Sprintf("pulse error: code=%s message=%s", e.Code, e.Message)
 }
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
 
 // Errorf returns an *Error with the given code and a formatted, client-safe message.
 func Errorf(code, format string, args ...any) *Error {

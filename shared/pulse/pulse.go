@@ -221,3 +221,6 @@ func PrincipalFrom(ctx context.Context) *Principal {
 	p, _ := ctx.Value(principalKey{}).(*Principal)
 	return p
 }
+
+// SystemClock is the real clock.
+func SystemClock() time.Time { return time.Now() }

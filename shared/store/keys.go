@@ -1,0 +1,96 @@
+package store
+
+import (
+	"fmt"
+	"hash/fnv"
+	"time"
+)
+
+// Every DynamoDB key of Pulse is built here. IDs never contain '#' (pulse.ValidID), so a
+// caller-chosen ID cannot reach another key.
+
+// Attribute and index names, as template.yaml declares them.
+const (
+	attrPK       = "pk"
+	attrSK       = "sk"
+	attrDayPK    = "day_pk"
+	attrDaySK    = "day_sk"
+	attrActivePK = "active_pk"
+	attrActiveSK = "active_sk"
+	attrTTL      = "ttl"
+
+	indexDays   = "Days"
+	indexActive = "Active"
+)
+
+// activeBucket is the time bucket of the active index: a session moves to a new index
+// partition at most once per bucket, so heartbeats within a bucket never write the index.
+const activeBucket = 5 * time.Minute
+
+// tenantPK: a tenant's settings and its API-key list (GetItem on the tenant; Query for keys).
+func tenantPK(tenant string) string { return "T#" + tenant }
+
+// tenantSK: the tenant's own item.
+func tenantSK() string { return "TENANT" }
+
+// tenantKeySK: a tenant's reference to one of its API keys (list and revoke by key ID).
+func tenantKeySK(keyID string) string { return "AK#" + keyID }
+
+// tenantKeyPrefix: all of a tenant's key references.
+const tenantKeyPrefix = "AK#"
+
+// apiKeyPK: API key → principal, one GetItem on the SHA-256 of the secret.
+func apiKeyPK(hash string) string { return "AK#" + hash }
+
+// apiKeySK: the single item of an API-key partition.
+func apiKeySK() string { return "AK" }
+
+// userPK: everything one user owns lives in one partition — profile, sessions, per-day
+// activity, token references — so that a user's sessions are one Query and erasing a user is
+// one Query plus deletes, whatever the size of the tenant.
+func userPK(tenant, user string) string { return "T#" + tenant + "#U#" + user }
+
+// userSK: the user's profile.
+func userSK() string { return "USER" }
+
+// sessionSK: one session of the user (get, heartbeat, revoke; Query on sessionPrefix lists).
+func sessionSK(id string) string { return sessionPrefix + id }
+
+const sessionPrefix = "S#"
+
+// daySK: the user was active on day (YYYY-MM-DD in the tenant's time zone).
+func daySK(day string) string { return "D#" + day }
+
+// dayIndexPK: users active per day, partitioned by tenant and month (YYYY-MM): a range of days
+// is one Query per month touched, and costs what its user-days weigh.
+func dayIndexPK(tenant, month string) string { return "T#" + tenant + "#M#" + month }
+
+// dayIndexSK: sorts by day, then user; the user ID is read back from it.
+func dayIndexSK(day, user string) string { return day + "#" + user }
+
+// activeIndexPK: live sessions of a tenant by the bucket of their last activity and a write
+// shard. "Active now" reads the few buckets that overlap the active window; ended sessions
+// leave the index, idle ones stay behind in old buckets that are never read.
+func activeIndexPK(tenant string, lastActivity time.Time, shard int) string {
+	b := lastActivity.Truncate(activeBucket).Unix()
+	return fmt.Sprintf("T#%s#A#%d#%d", tenant, b, shard)
+}
+
+// activeIndexSK: stable for the session's life, so it never forces an index write.
+func activeIndexSK(user, session string) string { return user + "#" + session }
+
+// shardOf spreads sessions over the active index's write shards.
+func shardOf(session string, shards int) int {
+	if shards <= 1 {
+		return 0
+	}
+	h := fnv.New32a()
+	h.Write([]byte(session))
+	return int(h.Sum32() % uint32(shards))
+}
+
+// tokenPK: personal access token → user, one GetItem on the SHA-256 of the token.
+func tokenPK(hash string) string { return "PAT#" + hash }
+
+// tokenSK: the single item of a token partition.
+func tokenSK() string { return "PAT" }

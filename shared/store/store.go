@@ -1,0 +1,200 @@
+// Package store keeps Pulse in one DynamoDB table: tenants and API keys, users, sessions and
+// per-day activity. Every read is a GetItem or a Query on a key, never a Scan; every invariant
+// is a condition on the write that needs it. Storage structs stay in this package: key
+// attributes never reach the API.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
+	"github.com/pulse-sessions/pulse/shared/pulse"
+)
+
+// API is the part of the DynamoDB client the store uses.
+type API interface {
+	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+	BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+}
+
+var _ API = (*dynamodb.Client)(nil)
+
+// Store reads and writes Pulse's table.
+type Store struct {
+	db     API
+	table  string
+	now    pulse.Clock
+	ids    pulse.IDs
+	policy pulse.SessionPolicy
+	shards int
+}
+
+// Options configures a Store. Zero values take the defaults.
+type Options struct {
+	Table        string
+	Now          pulse.Clock
+	IDs          pulse.IDs
+	Policy       pulse.SessionPolicy
+	ActiveShards int
+}
+
+// New returns a Store on db.
+func New(db API, o Options) *Store {
+	s := &Store{db: db, table: o.Table, now: o.Now, ids: o.IDs, policy: o.Policy, shards: o.ActiveShards}
+	if s.now == nil {
+		s.now = pulse.SystemClock
+	}
+	if s.ids == nil {
+		s.ids = pulse.RandomIDs{}
+	}
+	if s.policy == (pulse.SessionPolicy{}) {
+		s.policy = pulse.DefaultSessionPolicy
+	}
+	if s.shards < 1 {
+		s.shards = 1
+	}
+	return s
+}
+
+// Policy returns the session rules the store enforces.
+func (s *Store) Policy() pulse.SessionPolicy { return s.policy }
+
+// Meter adds up what DynamoDB reports it consumed for the requests made with its context.
+// Tests and benchmarks read it; production code never needs it.
+type Meter struct {
+	mu    sync.Mutex
+	Calls int
+	RCU   float64
+	WCU   float64
+}
+
+type meterKey struct{}
+
+// WithMeter returns ctx whose store calls are added to m.
+func WithMeter(ctx context.Context, m *Meter) context.Context {
+	return context.WithValue(ctx, meterKey{}, m)
+}
+
+// Snapshot returns the totals so far.
+func (m *Meter) Snapshot() (calls int, rcu, wcu float64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.Calls, m.RCU, m.WCU
+}
+
+// Reset sets the totals to zero.
+func (m *Meter) Reset() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.Calls, m.RCU, m.WCU = 0, 0, 0
+}
+
+// measure asks DynamoDB for the capacity of every request, indexes included: it costs nothing.
+var measure = types.ReturnConsumedCapacityIndexes
+
+func record(ctx context.Context, write bool, cc ...types.ConsumedCapacity) {
+	m, _ := ctx.Value(meterKey{}).(*Meter)
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.Calls++
+	for _, c := range cc {
+		units := aws.ToFloat64(c.CapacityUnits)
+		if write {
+			m.WCU += units
+		} else {
+			m.RCU += units
+		}
+	}
+}
+
+func recordOne(ctx context.Context, write bool, c *types.ConsumedCapacity) {
+	if c == nil {
+		record(ctx, write)
+		return
+	}
+	record(ctx, write, *c)
+}
+
+// fail wraps a DynamoDB error for the caller: throttling, timeouts and unreachable endpoints
+// become EUNAVAILABLE (retry later), anything else EINTERNAL. The SDK's text stays in the
+// error chain for the log and never reaches a response.
+func fail(op string, err error) error {
+	var perr *pulse.Error
+	if errors.As(err, &perr) {
+		return err
+	}
+	code := pulse.EINTERNAL
+	if unavailable(err) {
+		code = pulse.EUNAVAILABLE
+	}
+	return &pulse.Error{Code: code, Message: "The service is temporarily unavailable.", Err: fmt.Errorf("store: %s: %w", op, err)}
+}
+
+func unavailable(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return true
+	}
+	var quota *retry.MaxAttemptsError
+	if errors.As(err, &quota) {
+		return true
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return true
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode() {
+		case "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+			"InternalServerError", "ServiceUnavailable", "LimitExceededException":
+			return true
+		}
+		return false
+	}
+	// Not an answer from DynamoDB at all: a connection that failed or broke.
+	return true
+}
+
+// conditionFailed reports whether err is a failed condition, and returns the item as it was
+// when the request asked for it (ReturnValuesOnConditionCheckFailure: ALL_OLD).
+func conditionFailed(err error) (bool, map[string]types.AttributeValue) {
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return true, ccf.Item
+	}
+	return false, nil
+}
+
+// cancelledBy returns the reason code of transaction item i when err is a cancelled
+// transaction, and the item as it was, if the request asked for it.
+func cancelledBy(err error, i int) (string, map[string]types.AttributeValue) {
+	var tce *types.TransactionCanceledException
+	if errors.As(err, &tce) && i < len(tce.CancellationReasons) {
+		r := tce.CancellationReasons[i]
+		return aws.ToString(r.Code), r.Item
+	}
+	return "", nil
+}
+
+func key(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		attrPK: &types.AttributeValueMemberS{Value: pk},
+		attrSK: &types.AttributeValueMemberS{Value: sk},
+	}
+}
