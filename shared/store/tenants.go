@@ -106,7 +106,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, tenant, name string, scopes []
 	}
 	secret := apiKeyPrefix + base64.RawURLEncoding.EncodeToString(s.ids.NewSecret(32))
 	hash := hashSecret(secret)
-	k := &pulse.APIKey{ID: strings.ToLower(s.ids.NewID()[:16]), TenantID: tenant, Name: name, Scopes: scopes, CreatedAt: s.now().Truncate(time.Millisecond)}
+	k := &pulse.APIKey{ID: strings.ToLower(s.ids.NewID()), TenantID: tenant, Name: name, Scopes: scopes, CreatedAt: s.now().Truncate(time.Millisecond)}
 	it := apiKeyItem{PK: apiKeyPK(hash), SK: apiKeySK(), Type: "apikey", Hash: hash, KeyID: k.ID, Tenant: tenant,
 		Name: name, Created: k.CreatedAt.UnixMilli()}
 	for _, sc := range scopes {

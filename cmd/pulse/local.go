@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/pulse-sessions/pulse/shared/app"
+	"github.com/pulse-sessions/pulse/shared/ddblocal"
+	"github.com/pulse-sessions/pulse/shared/pulse"
+	"github.com/pulse-sessions/pulse/shared/store"
+	"github.com/pulse-sessions/pulse/shared/template"
+)
+
+// The local stack's fixed names. DynamoDB Local keeps one database per access key and region.
+const (
+	localTable     = "Pulse"
+	localAccessKey = "pulselocal"
+	localRegion    = "us-east-1"
+	demoTenant     = "demo"
+	tableID        = "PulseTable" // the table's logical ID in template.yaml
+)
+
+func localPorts(getenv func(string) string) (api, ddb string) {
+	api, ddb = getenv("PULSE_PORT"), getenv("PULSE_DDB_PORT")
+	if api == "" {
+		api = "3000"
+	}
+	if ddb == "" {
+		ddb = "8000"
+	}
+	return api, ddb
+}
+
+// localClient returns a client of the local stack's DynamoDB Local.
+func localClient(ctx context.Context, getenv func(string) string) (*dynamodb.Client, error) {
+	_, port := localPorts(getenv)
+	endpoint := "http://127.0.0.1:" + port
+	if !ddblocal.Ready(ctx, endpoint) {
+		return nil, fmt.Errorf("no DynamoDB Local at %s: start the local stack with make run", endpoint)
+	}
+	return dynamodb.New(dynamodb.Options{Region: localRegion, BaseEndpoint: aws.String(endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider(localAccessKey, "local", "")}), nil
+}
+
+// runLocal is make run: DynamoDB Local with a persistent data folder, the table from
+// template.yaml, a demo tenant and API key, and every route on localhost until Ctrl-C.
+func runLocal(ctx context.Context, getenv func(string) string, out io.Writer) error {
+	root, err := ddblocal.RepoRoot()
+	if err != nil {
+		return err
+	}
+	apiPort, ddbPort := localPorts(getenv)
+	stateDir := filepath.Join(root, ".pulse")
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "Fetching DynamoDB Local (first run only)…")
+	jarDir, err := ddblocal.Ensure(ctx, filepath.Join(root, ".cache"))
+	if err != nil {
+		return err
+	}
+	if ddblocal.Ready(ctx, "http://127.0.0.1:"+ddbPort) {
+		return fmt.Errorf("port %s is taken (another make run?); stop it or set PULSE_DDB_PORT", ddbPort)
+	}
+	logFile, err := os.Create(filepath.Join(stateDir, "dynamodb-local.log"))
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	var port int
+	fmt.Sscan(ddbPort, &port)
+	proc, err := ddblocal.Start(ctx, ddblocal.Options{JarDir: jarDir, Port: port, DataDir: filepath.Join(stateDir, "ddb"), Log: logFile})
+	if err != nil {
+		return err
+	}
+	defer proc.Stop()
+
+	db, err := localClient(ctx, getenv)
+	if err != nil {
+		return err
+	}
+	tpl, err := template.Load(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		return err
+	}
+	if err := ensureTable(ctx, db, tpl, out); err != nil {
+		return err
+	}
+	env, err := tpl.Environment(tpl.Functions()[0], map[string]string{tableID: localTable})
+	if err != nil {
+		return err
+	}
+	cfg, err := app.LoadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		return err
+	}
+	logLevel := getenv("PULSE_LOG_LEVEL")
+	if logLevel == "" {
+		logLevel = "WARN" // keep the terminal for people; PULSE_LOG_LEVEL=INFO shows every request
+	}
+	deps, err := app.Build(cfg, db, pulse.SystemClock, pulse.RandomIDs{}, app.NewLogger(os.Stderr, logLevel))
+	if err != nil {
+		return err
+	}
+	url := "http://localhost:" + apiPort
+	creds, err := demoCredentials(ctx, deps.Store, filepath.Join(stateDir, "local.env"), url)
+	if err != nil {
+		return err
+	}
+	srv, err := app.LocalServer(deps, tpl)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:"+apiPort)
+	if err != nil {
+		return fmt.Errorf("port %s: %w (set PULSE_PORT to use another)", apiPort, err)
+	}
+	fmt.Fprintf(out, "\nPulse is running on %s (DynamoDB Local on port %s). Ctrl-C stops both.\n\n", url, ddbPort)
+	for _, k := range []string{"PULSE_URL", "PULSE_TENANT", "PULSE_API_KEY"} {
+		fmt.Fprintf(out, "  %s=%s\n", k, creds[k])
+	}
+	fmt.Fprintf(out, "\nThese are saved in .pulse/local.env. Try:\n\n  source .pulse/local.env\n  curl -s -X PUT \"$PULSE_URL/api/users/alice\" -H \"X-API-KEY: $PULSE_API_KEY\" -H 'Content-Type: application/json' -d '{\"name\":\"Alice\",\"type\":\"Member\",\"roles\":[]}'\n\n")
+	fmt.Fprintln(out, "Routes (from template.yaml):")
+	for _, rt := range tpl.Routes() {
+		fmt.Fprintf(out, "  %-7s %-58s %s\n", rt.Method, rt.Path, rt.Function)
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(out, "\nStopping…")
+	case <-proc.Done():
+		return errors.New("DynamoDB Local stopped; see .pulse/dynamodb-local.log")
+	case err := <-errc:
+		return err
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return hs.Shutdown(shutdown)
+}
+
+// ensureTable creates the local table from template.yaml, and recreates it when the template's
+// indexes changed since it was made (local data is disposable; the template is the truth).
+func ensureTable(ctx context.Context, db *dynamodb.Client, tpl *template.Template, out io.Writer) error {
+	want, err := tpl.CreateTableInput(tableID, localTable)
+	if err != nil {
+		return err
+	}
+	desc, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(localTable)})
+	var missing *types.ResourceNotFoundException
+	switch {
+	case errors.As(err, &missing):
+	case err != nil:
+		return err
+	case sameIndexes(desc.Table, want):
+		return nil
+	default:
+		fmt.Fprintln(out, "template.yaml's table changed: recreating the local table (local data is reset)")
+		if _, err := db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(localTable)}); err != nil {
+			return err
+		}
+	}
+	_, err = db.CreateTable(ctx, want)
+	return err
+}
+
+func sameIndexes(have *types.TableDescription, want *dynamodb.CreateTableInput) bool {
+	names := func(n int, name func(int) string) string {
+		s := make([]string, n)
+		for i := range s {
+			s[i] = name(i)
+		}
+		return strings.Join(s, ",")
+	}
+	return names(len(have.GlobalSecondaryIndexes), func(i int) string { return aws.ToString(have.GlobalSecondaryIndexes[i].IndexName) }) ==
+		names(len(want.GlobalSecondaryIndexes), func(i int) string { return aws.ToString(want.GlobalSecondaryIndexes[i].IndexName) })
+}
+
+// demoCredentials makes sure the demo tenant exists and has a working all-scopes API key,
+// reusing the one in local.env when it still works, and writes local.env.
+func demoCredentials(ctx context.Context, s *store.Store, path, url string) (map[string]string, error) {
+	creds := readEnv(path)
+	if _, err := s.CreateTenant(ctx, pulse.Tenant{ID: demoTenant, Name: "Demo"}); err != nil && pulse.ErrorCode(err) != pulse.ECONFLICT {
+		return nil, err
+	}
+	if k, err := s.Authenticate(ctx, creds["PULSE_API_KEY"]); err != nil || k.TenantID != demoTenant {
+		secret, _, err := s.CreateAPIKey(ctx, demoTenant, "make run", pulse.AllScopes)
+		if err != nil {
+			return nil, err
+		}
+		creds["PULSE_API_KEY"] = secret
+	}
+	creds["PULSE_URL"], creds["PULSE_TENANT"] = url, demoTenant
+	var b strings.Builder
+	b.WriteString("# Written by make run: the local stack's demo tenant. Not for production.\n")
+	for _, k := range []string{"PULSE_URL", "PULSE_TENANT", "PULSE_API_KEY"} {
+		fmt.Fprintf(&b, "export %s=%s\n", k, creds[k])
+	}
+	return creds, os.WriteFile(path, []byte(b.String()), 0o600)
+}
+
+// readEnv reads KEY=value lines (with or without "export "), as local.env holds them.
+func readEnv(path string) map[string]string {
+	env := map[string]string{}
+	f, err := os.Open(path)
+	if err != nil {
+		return env
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimPrefix(strings.TrimSpace(sc.Text()), "export ")
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(k, "#") {
+			env[k] = v
+		}
+	}
+	return env
+}

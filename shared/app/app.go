@@ -1,0 +1,100 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"os"
+	_ "time/tzdata" // tenants' IANA time zones, whatever the Lambda image holds
+
+	"github.com/aws/aws-lambda-go/events"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+	"github.com/pulse-sessions/pulse/shared/geo"
+	"github.com/pulse-sessions/pulse/shared/httpx"
+	"github.com/pulse-sessions/pulse/shared/manage"
+	"github.com/pulse-sessions/pulse/shared/pulse"
+	"github.com/pulse-sessions/pulse/shared/store"
+)
+
+// Deps is everything the endpoints share, built once per cold start.
+type Deps struct {
+	Config Config
+	Store  *store.Store
+	Zones  *store.Zones
+	Geo    *geo.Locator
+	Log    *slog.Logger
+	Now    pulse.Clock
+	IDs    pulse.IDs
+	Manage *manage.API
+}
+
+// Load reads the configuration and builds the dependencies with the default AWS configuration
+// (which honours AWS_ENDPOINT_URL_DYNAMODB, how local runs reach DynamoDB Local).
+func Load(ctx context.Context, getenv func(string) string) (*Deps, error) {
+	cfg, err := LoadConfig(getenv)
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return Build(cfg, dynamodb.NewFromConfig(awsCfg), pulse.SystemClock, pulse.RandomIDs{}, NewLogger(os.Stdout, cfg.LogLevel))
+}
+
+// Build wires the dependencies around a DynamoDB client; tests pass their own clock and IDs.
+func Build(cfg Config, db store.API, now pulse.Clock, ids pulse.IDs, log *slog.Logger) (*Deps, error) {
+	g, err := geo.Open(cfg.GeoIPDB)
+	if err != nil {
+		return nil, err
+	}
+	s := store.New(db, store.Options{Table: cfg.Table, Now: now, IDs: ids, Policy: cfg.Policy, ActiveShards: cfg.ActiveShards})
+	zones := store.NewZones(s)
+	return &Deps{
+		Config: cfg, Store: s, Zones: zones, Geo: g, Log: log, Now: now, IDs: ids,
+		Manage: manage.New(s, zones, g, now, log),
+	}, nil
+}
+
+// NewLogger returns a JSON logger at level (Lambda's AWS_LAMBDA_LOG_LEVEL names; INFO default).
+func NewLogger(w *os.File, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// Fatal logs a cold-start failure and exits; Lambda reports it as an init error.
+func Fatal(err error) {
+	slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("cold start failed", "error", err.Error())
+	os.Exit(1)
+}
+
+// Handler returns the route's endpoint as one http.Handler: matched on the route's pattern (so
+// that path parameters are read the same way in Lambda and locally), wrapped in the common
+// middleware, anything else answered as not found in the surface's format.
+func (rt Route) Handler(d *Deps) http.Handler {
+	h, writeErr := rt.build(d)
+	mux := http.NewServeMux()
+	mux.Handle(rt.Pattern, h)
+	return httpx.Middleware(d.Log, d.IDs, writeErr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern == "" {
+			writeErr(w, r, pulse.Errorf(pulse.ENOTFOUND, "No route for %s %s.", r.Method, r.URL.Path))
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
+}
+
+// LambdaHandler is what a function passes to lambda.Start: an HTTP API (payload 2.0) event in,
+// a response out.
+type LambdaHandler func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
+
+// Lambda returns the route's endpoint behind the aws-lambda-go-api-proxy adapter, the same
+// adapter the local API server sends every request through.
+func Lambda(d *Deps, rt Route) LambdaHandler {
+	return httpadapter.NewV2(rt.Handler(d)).ProxyWithContext
+}

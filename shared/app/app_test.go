@@ -1,0 +1,134 @@
+package app
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pulse-sessions/pulse/shared/template"
+)
+
+func load(t *testing.T) *template.Template {
+	t.Helper()
+	tpl, err := template.Load("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tpl
+}
+
+// The routes in template.yaml and the routes in code agree one to one.
+func TestRoutesMatchTemplate(t *testing.T) {
+	tpl := load(t)
+	inTemplate := map[string]string{}
+	for _, rt := range tpl.Routes() {
+		if prev, dup := inTemplate[rt.Key()]; dup {
+			t.Errorf("route %s is served by both %s and %s", rt.Key(), prev, rt.Function)
+		}
+		inTemplate[rt.Key()] = rt.Function
+	}
+	inCode := map[string]string{}
+	for _, rt := range Routes {
+		inCode[rt.Pattern] = rt.Function
+	}
+	for key, fn := range inTemplate {
+		if inCode[key] != fn {
+			t.Errorf("template: %s → %s; code: %q", key, fn, inCode[key])
+		}
+	}
+	for key, fn := range inCode {
+		if inTemplate[key] != fn {
+			t.Errorf("code: %s → %s; template: %q", key, fn, inTemplate[key])
+		}
+	}
+}
+
+// Every function of the template has its folder, its build target, and a main.go that starts
+// the route of that very function.
+func TestFunctionsAreWired(t *testing.T) {
+	tpl := load(t)
+	makefile, err := os.ReadFile("../../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := regexp.MustCompile(`(?m)^build-(\w+): ; \$\(call lambda,([a-z-]+)\)$`)
+	folders := map[string]string{}
+	for _, m := range target.FindAllStringSubmatch(string(makefile), -1) {
+		folders[m[1]] = m[2]
+	}
+	var fns []string
+	for _, id := range tpl.Functions() {
+		fns = append(fns, id)
+		folder, ok := folders[id]
+		if !ok {
+			t.Errorf("%s: no build-%s target in the Makefile", id, id)
+			continue
+		}
+		src, err := os.ReadFile(filepath.Join("../../functions", folder, "main.go"))
+		if err != nil {
+			t.Errorf("%s: %v", id, err)
+			continue
+		}
+		starts := regexp.MustCompile(`app\.Lambda\(deps, app\.(\w+)\)`).FindStringSubmatch(string(src))
+		if starts == nil {
+			if _, isRoute := RouteOf(id); isRoute {
+				t.Errorf("%s: functions/%s/main.go does not start a route", id, folder)
+			}
+			continue
+		}
+		if rt, ok := RouteOf(id); !ok || routeName(rt) != starts[1] {
+			t.Errorf("%s: functions/%s/main.go starts app.%s, want the route of %s", id, folder, starts[1], id)
+		}
+	}
+	if len(folders) != len(fns) {
+		sort.Strings(fns)
+		t.Errorf("Makefile has %d build targets, template %d functions (%v)", len(folders), len(fns), fns)
+	}
+}
+
+// routeName is the Go name of a route variable: its function's logical ID less "Function".
+func routeName(rt Route) string { return strings.TrimSuffix(rt.Function, "Function") }
+
+func TestLoadConfig(t *testing.T) {
+	env := map[string]string{"TABLE_NAME": "T", "SESSION_IDLE_TIMEOUT": "15m", "SESSION_RETENTION": "7d", "ACTIVE_SHARDS": "4"}
+	c, err := LoadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Policy.IdleTimeout != 15*time.Minute || c.Policy.Retention != 7*24*time.Hour || c.ActiveShards != 4 || c.Policy.MaxLifetime != 24*time.Hour {
+		t.Errorf("config = %+v", c)
+	}
+	for _, bad := range []map[string]string{
+		{},
+		{"TABLE_NAME": "T", "SESSION_IDLE_TIMEOUT": "15"},
+		{"TABLE_NAME": "T", "SESSION_IDLE_TIMEOUT": "-5m"},
+		{"TABLE_NAME": "T", "SESSION_IDLE_TIMEOUT": "2d", "SESSION_MAX_LIFETIME": "1d"},
+		{"TABLE_NAME": "T", "ACTIVE_SHARDS": "17"},
+		{"TABLE_NAME": "T", "ACTIVE_WINDOW": "5x"},
+	} {
+		if _, err := LoadConfig(func(k string) string { return bad[k] }); err == nil {
+			t.Errorf("LoadConfig(%v) succeeded, want an error", bad)
+		}
+	}
+}
+
+// The template's parameter defaults are the documented defaults in code.
+func TestTemplateDefaultsMatchCode(t *testing.T) {
+	tpl := load(t)
+	env, err := tpl.Environment(tpl.Functions()[0], map[string]string{"PulseTable": "T"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromTemplate, err := LoadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromCode, _ := LoadConfig(func(k string) string { return map[string]string{"TABLE_NAME": "T"}[k] })
+	if fromTemplate.Policy != fromCode.Policy || fromTemplate.ActiveShards != fromCode.ActiveShards {
+		t.Errorf("template defaults %+v differ from code defaults %+v", fromTemplate, fromCode)
+	}
+}

@@ -1,0 +1,75 @@
+// Package app composes Pulse: it reads configuration once per cold start, builds the SDK
+// client, store and surfaces, and names every route with the function that serves it. The
+// functions' main.go files, the local API server and the tests all start here.
+package app
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pulse-sessions/pulse/shared/pulse"
+)
+
+// Config is Pulse's configuration, read from the environment that template.yaml sets.
+type Config struct {
+	Table        string
+	Policy       pulse.SessionPolicy
+	ActiveShards int
+	GeoIPDB      string
+	LogLevel     string
+}
+
+// LoadConfig reads the configuration through getenv (os.Getenv in production); missing
+// settings take the documented defaults, malformed ones are an error.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	c := Config{Table: getenv("TABLE_NAME"), Policy: pulse.DefaultSessionPolicy, ActiveShards: 1,
+		GeoIPDB: getenv("GEOIP_DB"), LogLevel: getenv("AWS_LAMBDA_LOG_LEVEL")}
+	if c.Table == "" {
+		return c, fmt.Errorf("config: TABLE_NAME is required")
+	}
+	for _, d := range []struct {
+		env string
+		dst *time.Duration
+	}{
+		{"SESSION_IDLE_TIMEOUT", &c.Policy.IdleTimeout},
+		{"SESSION_MAX_LIFETIME", &c.Policy.MaxLifetime},
+		{"SESSION_RETENTION", &c.Policy.Retention},
+		{"ACTIVITY_RETENTION", &c.Policy.ActivityKeep},
+		{"ACTIVE_WINDOW", &c.Policy.ActiveWindow},
+	} {
+		if v := getenv(d.env); v != "" {
+			dur, err := ParseDuration(v)
+			if err != nil {
+				return c, fmt.Errorf("config: %s: %w", d.env, err)
+			}
+			*d.dst = dur
+		}
+	}
+	if c.Policy.IdleTimeout > c.Policy.MaxLifetime {
+		return c, fmt.Errorf("config: SESSION_IDLE_TIMEOUT (%s) exceeds SESSION_MAX_LIFETIME (%s)", c.Policy.IdleTimeout, c.Policy.MaxLifetime)
+	}
+	if v := getenv("ACTIVE_SHARDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 16 {
+			return c, fmt.Errorf("config: ACTIVE_SHARDS must be 1..16, got %q", v)
+		}
+		c.ActiveShards = n
+	}
+	return c, nil
+}
+
+// ParseDuration reads a positive whole number of s, m, h or d (days), as template.yaml's
+// parameters allow.
+func ParseDuration(s string) (time.Duration, error) {
+	if len(s) < 2 {
+		return 0, fmt.Errorf("invalid duration %q", s)
+	}
+	unit := map[byte]time.Duration{'s': time.Second, 'm': time.Minute, 'h': time.Hour, 'd': 24 * time.Hour}[s[len(s)-1]]
+	n, err := strconv.ParseInt(s[:len(s)-1], 10, 64)
+	if unit == 0 || err != nil || n <= 0 || strings.HasPrefix(s, "+") || n > int64(100*365*24*time.Hour/unit) {
+		return 0, fmt.Errorf("invalid duration %q: want a positive number of s, m, h or d", s)
+	}
+	return time.Duration(n) * unit, nil
+}

@@ -1,0 +1,216 @@
+// Package apptest runs Pulse for tests the way it runs in AWS, minus AWS: DynamoDB Local, the
+// endpoints behind the Lambda adapter, the routes of template.yaml, and real HTTP on loopback.
+// Only the clock and the IDs are pinned.
+package apptest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/pulse-sessions/pulse/shared/app"
+	"github.com/pulse-sessions/pulse/shared/ddblocal"
+	"github.com/pulse-sessions/pulse/shared/ddbtest"
+	"github.com/pulse-sessions/pulse/shared/pulse"
+	"github.com/pulse-sessions/pulse/shared/template"
+)
+
+// Clock is a settable clock.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+// Add moves the clock.
+func (c *Clock) Add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
+
+// Set sets the clock.
+func (c *Clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
+
+// IDs generates predictable IDs and secrets (random enough for distinct credentials).
+type IDs struct{ n atomic.Int64 }
+
+// NewID returns the next ID as 32 upper-case hex digits.
+func (i *IDs) NewID() string { return fmt.Sprintf("%032X", i.n.Add(1)) }
+
+// NewSecret returns n bytes that differ from call to call.
+func (i *IDs) NewSecret(n int) []byte {
+	b := make([]byte, n)
+	v := i.n.Add(1)
+	for j := range b {
+		b[j] = byte(v >> (8 * (j % 8)))
+		if j >= 8 {
+			b[j] ^= byte(j * 31)
+		}
+	}
+	return b
+}
+
+// Start is when every test's clock starts: a Tuesday, mid-morning UTC.
+var Start = time.Date(2026, 3, 10, 10, 0, 0, 0, time.UTC)
+
+// Env is a running Pulse.
+type Env struct {
+	T      testing.TB
+	URL    string
+	Deps   *app.Deps
+	Clock  *Clock
+	Logs   *SyncBuffer
+	Tenant string // "acme"
+	Key    string // acme's API key with every scope
+	Other  string // "globex", another tenant
+	OKey   string // globex's API key with every scope
+	DB     *dynamodb.Client
+	Table  string
+}
+
+// SyncBuffer is a bytes.Buffer safe for concurrent writers (the logs).
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns everything written so far.
+func (s *SyncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// New starts Pulse on a fresh database with two tenants, each with an all-scopes key.
+func New(t testing.TB) *Env {
+	t.Helper()
+	db, table := ddbtest.New(t)
+	root, err := ddblocal.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := template.Load(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := tpl.Environment(tpl.Functions()[0], map[string]string{ddbtest.Table: table})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := app.LoadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &Clock{t: Start}
+	logs := &SyncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	deps, err := app.Build(cfg, db, clock.Now, &IDs{}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := app.LocalServer(deps, tpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	e := &Env{T: t, URL: hs.URL, Deps: deps, Clock: clock, Logs: logs, Tenant: "acme", Other: "globex", DB: db, Table: table}
+	e.Key = e.NewTenant("acme", pulse.AllScopes...)
+	e.OKey = e.NewTenant("globex", pulse.AllScopes...)
+	return e
+}
+
+// NewTenant creates a tenant (if new) and returns a new API key of it with scopes.
+func (e *Env) NewTenant(id string, scopes ...pulse.Scope) string {
+	e.T.Helper()
+	ctx := context.Background()
+	if _, err := e.Deps.Store.CreateTenant(ctx, pulse.Tenant{ID: id, Name: id}); err != nil && pulse.ErrorCode(err) != pulse.ECONFLICT {
+		e.T.Fatal(err)
+	}
+	secret, _, err := e.Deps.Store.CreateAPIKey(ctx, id, "test", scopes)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	return secret
+}
+
+// Response is what came back.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into v, failing the test when it is not JSON.
+func (r *Response) JSON(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("response body is not JSON (%v): %s", err, r.Body)
+	}
+}
+
+// Do sends a request; headers are name, value pairs.
+func (e *Env) Do(method, path, body string, headers ...string) *Response {
+	e.T.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, e.URL+path, rd)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i+1] == "" {
+			req.Header.Del(headers[i])
+			continue
+		}
+		req.Header.Add(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// Items returns how many items the table holds: a Scan, which only tests may use, to show that
+// a rejected request wrote nothing.
+func (e *Env) Items() int {
+	e.T.Helper()
+	n := 0
+	p := dynamodb.NewScanPaginator(e.DB, &dynamodb.ScanInput{TableName: &e.Table, Select: types.SelectCount})
+	for p.HasMorePages() {
+		out, err := p.NextPage(context.Background())
+		if err != nil {
+			e.T.Fatal(err)
+		}
+		n += int(out.Count)
+	}
+	return n
+}
+
+// Key returns the header pair that authenticates with key.
+func Key(key string) []string { return []string{"X-API-KEY", key} }

@@ -1,0 +1,191 @@
+// Package httpx holds what every Pulse endpoint does the same way over HTTP: request IDs,
+// structured access logs, panic recovery, JSON decoding with limits, and JSON encoding. Error
+// formats are not here: each API surface writes its own.
+package httpx
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"net/netip"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/awslabs/aws-lambda-go-api-proxy/core"
+	"github.com/pulse-sessions/pulse/shared/pulse"
+)
+
+// MaxBody is the largest request body any endpoint reads (real ones are a few hundred bytes).
+const MaxBody = 16 << 10
+
+type requestIDKey struct{}
+
+// RequestID returns the ID of the request ctx belongs to: API Gateway's request ID.
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// ErrorWriter writes err in a surface's own format.
+type ErrorWriter func(w http.ResponseWriter, r *http.Request, err error)
+
+// Middleware wraps every endpoint: it takes the request ID from API Gateway's request context
+// (or makes one), logs one JSON line per request, and turns a panic into the surface's 500,
+// logged with the request ID, so that the next request is served as usual.
+func Middleware(log *slog.Logger, ids pulse.IDs, writeErr ErrorWriter, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := ""
+		if rc, ok := core.GetAPIGatewayV2ContextFromContext(r.Context()); ok {
+			id = rc.RequestID
+		}
+		if id == "" {
+			id = ids.NewID()
+		}
+		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+		rec := &recorder{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				log.ErrorContext(r.Context(), "panic", "request_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				if !rec.wrote {
+					writeErr(rec, r, pulse.Errorf(pulse.EINTERNAL, "Internal error."))
+				}
+			}
+			// Only the path pattern is logged: query strings and headers may carry secrets.
+			log.InfoContext(r.Context(), "request", "request_id", id, "method", r.Method, "route", r.Pattern,
+				"status", rec.status, "duration_ms", time.Since(start).Milliseconds())
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+type recorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if !r.wrote {
+		r.WriteHeader(http.StatusOK)
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// LogError logs an error answered to a client with its request ID. Internal and unavailable
+// errors carry their cause; the client never sees it.
+func LogError(log *slog.Logger, r *http.Request, err error) {
+	code := pulse.ErrorCode(err)
+	level := slog.LevelInfo
+	if code == pulse.EINTERNAL || code == pulse.EUNAVAILABLE {
+		level = slog.LevelError
+	}
+	log.Log(r.Context(), level, "request failed", "request_id", RequestID(r.Context()), "code", code, "error", err.Error())
+}
+
+// WriteJSON writes v as JSON with status.
+func WriteJSON(w http.ResponseWriter, status int, contentType string, v any) {
+	body, err := json.Marshal(v)
+	if err != nil { // only for values Pulse builds itself: a programming error
+		panic(fmt.Sprintf("httpx: encode response: %v", err))
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// DecodeJSON reads a JSON object body into v. It refuses a body that is not JSON by
+// Content-Type (EUNSUPPORTED), over MaxBody (ETOOLARGE), malformed or followed by more data
+// (EINVALID), or whose fields have the wrong type (EINVALID naming the field). An empty body
+// decodes as {} when allowEmpty.
+func DecodeJSON(r *http.Request, v any, allowEmpty bool) error {
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
+	if err != nil {
+		return pulse.Errorf(pulse.EINVALID, "The request body could not be read.")
+	}
+	if len(body) > MaxBody {
+		return pulse.Errorf(pulse.ETOOLARGE, "The request body is larger than %d bytes.", MaxBody)
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		if allowEmpty {
+			return nil
+		}
+		return pulse.Errorf(pulse.EINVALID, "A JSON request body is required.")
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return pulse.Errorf(pulse.EUNSUPPORTED, "The request body must be application/json.")
+		}
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	if err := dec.Decode(v); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && typeErr.Field != "" {
+			return pulse.FieldErrors(map[string][]string{typeErr.Field: {fmt.Sprintf("must be %s.", jsonType(typeErr.Type.Kind().String()))}})
+		}
+		if errors.As(err, &typeErr) {
+			return pulse.Errorf(pulse.EINVALID, "The request body must be a JSON object.")
+		}
+		return pulse.Errorf(pulse.EINVALID, "The request body is not valid JSON.")
+	}
+	if dec.More() {
+		return pulse.Errorf(pulse.EINVALID, "The request body must hold exactly one JSON object.")
+	}
+	return nil
+}
+
+func jsonType(kind string) string {
+	switch kind {
+	case "string":
+		return "a string"
+	case "slice", "array":
+		return "an array"
+	case "map", "struct":
+		return "an object"
+	case "bool":
+		return "a boolean"
+	case "ptr":
+		return "a value of the documented type"
+	}
+	return "a number"
+}
+
+// SourceIP returns the address the request came from: API Gateway's sourceIp, which the
+// Lambda adapter puts in RemoteAddr (with no port), or the peer address of a plain server.
+func SourceIP(r *http.Request) netip.Addr {
+	host := r.RemoteAddr
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ip.Unmap()
+}
+
+// Single returns the value of header name when it is sent once, and false when it is missing
+// or sent several times (API Gateway joins repeated headers with commas; the adapter splits
+// them again): a credential sent twice is refused rather than guessed at.
+func Single(r *http.Request, name string) (string, bool) {
+	vs := r.Header.Values(name)
+	if len(vs) != 1 || vs[0] == "" {
+		return "", false
+	}
+	return vs[0], true
+}
