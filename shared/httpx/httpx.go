@@ -105,7 +105,7 @@ func WriteJSON(w http.ResponseWriter, status int, contentType string, v any) {
 	}
 	w.Header().Set("Content-Type", contentType)
 	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	_, _ = w.Write(append(body, '\n')) // a final newline, as curl users expect
 }
 
 // DecodeJSON reads a JSON object body into v. It refuses a body that is not JSON by

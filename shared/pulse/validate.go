@@ -21,7 +21,7 @@ func ValidID(id string) error {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
 		case c == '_' || c == '-' || c == '.' || c == '@' || c == '+' || c == ':':
 		default:
-			return fmt.Errorf("may contain only letters, digits and _-.@+:")
+			return fmt.Errorf("must use only letters, digits and _-.@+: characters")
 		}
 	}
 	return nil

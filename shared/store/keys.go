@@ -18,9 +18,6 @@ const (
 	attrActivePK = "active_pk"
 	attrActiveSK = "active_sk"
 	attrTTL      = "ttl"
-
-	indexDays   = "Days"
-	indexActive = "Active"
 )
 
 // activeBucket is the time bucket of the active index: a session moves to a new index

@@ -236,7 +236,7 @@ func (t *Template) resolve(v any, refs map[string]string) (string, error) {
 			if p, ok := t.Parameters[name].(map[string]any); ok {
 				return t.resolve(p["Default"], refs)
 			}
-			return "", fmt.Errorf("Ref %s resolves to nothing here", name)
+			return "", fmt.Errorf("!Ref %s resolves to nothing here", name)
 		}
 	case nil:
 		return "", nil
