@@ -12,7 +12,9 @@ lambda = $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(1)
 FUNCTIONS = PutUserFunction:put-user GetUserFunction:get-user DeleteUserFunction:delete-user \
 	CreateSessionFunction:create-session GetSessionFunction:get-session \
 	RecordActivityFunction:record-activity RevokeSessionFunction:revoke-session \
-	RevokeUserSessionsFunction:revoke-user-sessions
+	RevokeUserSessionsFunction:revoke-user-sessions ListUserSessionsFunction:list-user-sessions \
+	CreateTokenFunction:create-token RevokeTokenFunction:revoke-token \
+	ListActiveUsersFunction:list-active-users ListDailyActiveUsersFunction:list-daily-active-users
 
 .PHONY: run test lint build clean ddb-local
 
@@ -53,3 +55,8 @@ build-GetSessionFunction: ; $(call lambda,get-session)
 build-RecordActivityFunction: ; $(call lambda,record-activity)
 build-RevokeSessionFunction: ; $(call lambda,revoke-session)
 build-RevokeUserSessionsFunction: ; $(call lambda,revoke-user-sessions)
+build-ListUserSessionsFunction: ; $(call lambda,list-user-sessions)
+build-CreateTokenFunction: ; $(call lambda,create-token)
+build-RevokeTokenFunction: ; $(call lambda,revoke-token)
+build-ListActiveUsersFunction: ; $(call lambda,list-active-users)
+build-ListDailyActiveUsersFunction: ; $(call lambda,list-daily-active-users)

@@ -11,6 +11,8 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+	"github.com/pulse-sessions/pulse/shared/admin"
+	"github.com/pulse-sessions/pulse/shared/engage"
 	"github.com/pulse-sessions/pulse/shared/geo"
 	"github.com/pulse-sessions/pulse/shared/httpx"
 	"github.com/pulse-sessions/pulse/shared/manage"
@@ -20,14 +22,16 @@ import (
 
 // Deps is everything the endpoints share, built once per cold start.
 type Deps struct {
-	Config Config
-	Store  *store.Store
-	Zones  *store.Zones
-	Geo    *geo.Locator
-	Log    *slog.Logger
-	Now    pulse.Clock
-	IDs    pulse.IDs
-	Manage *manage.API
+	Config  Config
+	Store   *store.Store
+	Tenants *store.Tenants
+	Geo     *geo.Locator
+	Log     *slog.Logger
+	Now     pulse.Clock
+	IDs     pulse.IDs
+	Manage  *manage.API
+	Admin   *admin.API
+	Engage  *engage.API
 }
 
 // Load reads the configuration and builds the dependencies with the default AWS configuration
@@ -50,11 +54,13 @@ func Build(cfg Config, db store.API, now pulse.Clock, ids pulse.IDs, log *slog.L
 	if err != nil {
 		return nil, err
 	}
-	s := store.New(db, store.Options{Table: cfg.Table, Now: now, IDs: ids, Policy: cfg.Policy, ActiveShards: cfg.ActiveShards})
-	zones := store.NewZones(s)
+	s := store.New(db, store.Options{Table: cfg.Table, Now: now, IDs: ids, Policy: cfg.Policy, ActiveShards: cfg.ActiveShards, Meter: cfg.Meter})
+	tenants := store.NewTenants(s)
 	return &Deps{
-		Config: cfg, Store: s, Zones: zones, Geo: g, Log: log, Now: now, IDs: ids,
-		Manage: manage.New(s, zones, g, now, log),
+		Config: cfg, Store: s, Tenants: tenants, Geo: g, Log: log, Now: now, IDs: ids,
+		Manage: manage.New(s, tenants, g, now, log),
+		Admin:  admin.New(s, now, log),
+		Engage: engage.New(s, tenants, log),
 	}, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pulse-sessions/pulse/shared/pulse"
+	"github.com/pulse-sessions/pulse/shared/store"
 )
 
 // Config is Pulse's configuration, read from the environment that template.yaml sets.
@@ -19,6 +20,8 @@ type Config struct {
 	ActiveShards int
 	GeoIPDB      string
 	LogLevel     string
+	// Meter, when set, adds up DynamoDB's consumed capacity of every call (tests, benchmarks).
+	Meter *store.Meter
 }
 
 // LoadConfig reads the configuration through getenv (os.Getenv in production); missing

@@ -34,10 +34,21 @@ var (
 		func(d *Deps) (http.Handler, httpx.ErrorWriter) {
 			return d.Manage.RevokeUserSessions(), d.Manage.Errors()
 		}}
+	ListUserSessions = Route{"ListUserSessionsFunction", "GET /api/users/{user_id}/sessions",
+		func(d *Deps) (http.Handler, httpx.ErrorWriter) { return d.Manage.ListSessions(), d.Manage.Errors() }}
+	CreateToken = Route{"CreateTokenFunction", "POST /api/users/{user_id}/tokens",
+		func(d *Deps) (http.Handler, httpx.ErrorWriter) { return d.Manage.CreateToken(), d.Manage.Errors() }}
+	RevokeToken = Route{"RevokeTokenFunction", "DELETE /api/users/{user_id}/tokens/{token_id}",
+		func(d *Deps) (http.Handler, httpx.ErrorWriter) { return d.Manage.RevokeToken(), d.Manage.Errors() }}
+	ListActiveUsers = Route{"ListActiveUsersFunction", "GET /settings/users/active-users",
+		func(d *Deps) (http.Handler, httpx.ErrorWriter) { return d.Admin.ActiveUsers(), d.Admin.Errors() }}
+	ListDailyActiveUsers = Route{"ListDailyActiveUsersFunction", "GET /api/v1/engagement-dashboard/users/active-users",
+		func(d *Deps) (http.Handler, httpx.ErrorWriter) { return d.Engage.ActiveUsers(), d.Engage.Errors() }}
 )
 
 // Routes lists every route.
-var Routes = []Route{PutUser, GetUser, DeleteUser, CreateSession, GetSession, RecordActivity, RevokeSession, RevokeUserSessions}
+var Routes = []Route{PutUser, GetUser, DeleteUser, CreateSession, GetSession, RecordActivity, RevokeSession,
+	RevokeUserSessions, ListUserSessions, CreateToken, RevokeToken, ListActiveUsers, ListDailyActiveUsers}
 
 // RouteOf returns the route served by function, or false.
 func RouteOf(function string) (Route, bool) {

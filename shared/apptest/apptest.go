@@ -25,6 +25,7 @@ import (
 	"github.com/pulse-sessions/pulse/shared/ddblocal"
 	"github.com/pulse-sessions/pulse/shared/ddbtest"
 	"github.com/pulse-sessions/pulse/shared/pulse"
+	"github.com/pulse-sessions/pulse/shared/store"
 	"github.com/pulse-sessions/pulse/shared/template"
 )
 
@@ -78,6 +79,7 @@ type Env struct {
 	OKey   string // globex's API key with every scope
 	DB     *dynamodb.Client
 	Table  string
+	Meter  *store.Meter // every DynamoDB call the endpoints make
 }
 
 // SyncBuffer is a bytes.Buffer safe for concurrent writers (the logs).
@@ -115,6 +117,8 @@ func New(t testing.TB) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	meter := &store.Meter{}
+	cfg.Meter = meter
 	clock := &Clock{t: Start}
 	logs := &SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -128,7 +132,7 @@ func New(t testing.TB) *Env {
 	}
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
-	e := &Env{T: t, URL: hs.URL, Deps: deps, Clock: clock, Logs: logs, Tenant: "acme", Other: "globex", DB: db, Table: table}
+	e := &Env{T: t, URL: hs.URL, Deps: deps, Clock: clock, Logs: logs, Tenant: "acme", Other: "globex", DB: db, Table: table, Meter: meter}
 	e.Key = e.NewTenant("acme", pulse.AllScopes...)
 	e.OKey = e.NewTenant("globex", pulse.AllScopes...)
 	return e

@@ -21,16 +21,16 @@ import (
 
 // API holds what the management endpoints need.
 type API struct {
-	store *store.Store
-	zones *store.Zones
-	geo   *geo.Locator
-	now   pulse.Clock
-	fail  httpx.ErrorWriter
+	store   *store.Store
+	tenants *store.Tenants
+	geo     *geo.Locator
+	now     pulse.Clock
+	fail    httpx.ErrorWriter
 }
 
 // New returns the management API over its dependencies.
-func New(s *store.Store, zones *store.Zones, g *geo.Locator, now pulse.Clock, log *slog.Logger) *API {
-	return &API{store: s, zones: zones, geo: g, now: now, fail: ErrorWriter(log)}
+func New(s *store.Store, tenants *store.Tenants, g *geo.Locator, now pulse.Clock, log *slog.Logger) *API {
+	return &API{store: s, tenants: tenants, geo: g, now: now, fail: ErrorWriter(log)}
 }
 
 // Errors returns the surface's error writer, for middleware that runs before an endpoint.
@@ -179,7 +179,7 @@ func (a *API) CreateSession() http.Handler {
 			a.fail(w, r, pulse.FieldErrors(fields))
 			return
 		}
-		zone, err := a.zones.Location(r.Context(), tenant)
+		zone, err := a.tenants.Location(r.Context(), tenant)
 		if err != nil {
 			a.fail(w, r, err)
 			return
@@ -284,7 +284,7 @@ func (a *API) RecordActivity() http.Handler {
 			a.fail(w, r, pulse.FieldErrors(fields))
 			return
 		}
-		zone, err := a.zones.Location(r.Context(), tenant)
+		zone, err := a.tenants.Location(r.Context(), tenant)
 		if err != nil {
 			a.fail(w, r, err)
 			return

@@ -42,7 +42,49 @@ type Tenant struct {
 	ID        string
 	Name      string
 	TimeZone  string // IANA name; days of activity are counted in it. Empty means UTC.
+	Grants    []Grant
 	CreatedAt time.Time
+}
+
+// Permission names what a user's roles let them do on the engagement surface.
+type Permission string
+
+// PermViewEngagement lets a user read the engagement dashboard (Rocket.Chat's name for it).
+const PermViewEngagement Permission = "view-engagement-dashboard"
+
+// AdminRole holds every permission in every tenant.
+const AdminRole = "admin"
+
+// Grant gives a permission to every user with a role.
+type Grant struct {
+	Role       string
+	Permission Permission
+}
+
+// Allows reports whether a user with roles holds perm in tenant t: through the admin role, or
+// through a grant of t to one of the roles.
+func (t *Tenant) Allows(roles []string, perm Permission) bool {
+	for _, r := range roles {
+		if r == AdminRole {
+			return true
+		}
+		for _, g := range t.Grants {
+			if g.Role == r && g.Permission == perm {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// AccessToken is a user's personal access token for the engagement surface, named by the user
+// (unique per user, as in Rocket.Chat). Only the SHA-256 hash of the secret is stored.
+type AccessToken struct {
+	TenantID  string
+	UserID    string
+	Name      string
+	CreatedAt time.Time
+	ExpiresAt time.Time // zero: never
 }
 
 // APIKey is a tenant's credential for the admin and management surfaces. Only the SHA-256

@@ -18,6 +18,9 @@ const (
 	attrActivePK = "active_pk"
 	attrActiveSK = "active_sk"
 	attrTTL      = "ttl"
+
+	indexDays   = "Days"
+	indexActive = "Active"
 )
 
 // activeBucket is the time bucket of the active index: a session moves to a new index
@@ -91,3 +94,7 @@ func tokenPK(hash string) string { return "PAT#" + hash }
 
 // tokenSK: the single item of a token partition.
 func tokenSK() string { return "PAT" }
+
+// tokenRefSK: a user's reference to one of their tokens, by the token's name (revoke by name;
+// found by DeleteUser).
+func tokenRefSK(name string) string { return "K#" + name }

@@ -191,7 +191,7 @@ func (s *Store) CreateSession(ctx context.Context, n NewSession) (*pulse.Session
 	} else if err != nil {
 		return nil, false, fail("create session", err)
 	}
-	record(ctx, true, out.ConsumedCapacity...)
+	s.record(ctx, true, out.ConsumedCapacity...)
 	return it.session(), true, nil
 }
 
@@ -203,7 +203,7 @@ func (s *Store) GetSession(ctx context.Context, tenant, user, id string) (*pulse
 	if err != nil {
 		return nil, fail("get session", err)
 	}
-	recordOne(ctx, false, out.ConsumedCapacity)
+	s.recordOne(ctx, false, out.ConsumedCapacity)
 	if out.Item == nil {
 		return nil, pulse.Errorf(pulse.ENOTFOUND, "Session %s not found.", id)
 	}
@@ -316,7 +316,7 @@ func (s *Store) touch(ctx context.Context, a Activity, now, exp time.Time) (*ses
 	if err != nil {
 		return nil, err
 	}
-	recordOne(ctx, true, out.ConsumedCapacity)
+	s.recordOne(ctx, true, out.ConsumedCapacity)
 	var old sessionItem
 	if err := attributevalue.UnmarshalMap(out.Attributes, &old); err != nil {
 		return nil, err
@@ -334,7 +334,7 @@ func (s *Store) putDay(ctx context.Context, tenant, user, day string) error {
 	if err != nil {
 		return fail("record day", err)
 	}
-	recordOne(ctx, true, out.ConsumedCapacity)
+	s.recordOne(ctx, true, out.ConsumedCapacity)
 	return nil
 }
 
@@ -369,7 +369,7 @@ func (s *Store) RevokeSession(ctx context.Context, tenant, user, id string) erro
 	} else if err != nil {
 		return fail("revoke session", err)
 	}
-	recordOne(ctx, true, out.ConsumedCapacity)
+	s.recordOne(ctx, true, out.ConsumedCapacity)
 	return nil
 }
 
@@ -417,7 +417,7 @@ func (s *Store) userSessions(ctx context.Context, tenant, user string) ([]sessio
 		if err != nil {
 			return nil, false, fail("list sessions", err)
 		}
-		recordOne(ctx, false, out.ConsumedCapacity)
+		s.recordOne(ctx, false, out.ConsumedCapacity)
 		for _, raw := range out.Items {
 			sk, _ := raw[attrSK].(*types.AttributeValueMemberS)
 			switch {

@@ -40,6 +40,7 @@ type Store struct {
 	ids    pulse.IDs
 	policy pulse.SessionPolicy
 	shards int
+	meter  *Meter
 }
 
 // Options configures a Store. Zero values take the defaults.
@@ -49,11 +50,12 @@ type Options struct {
 	IDs          pulse.IDs
 	Policy       pulse.SessionPolicy
 	ActiveShards int
+	Meter        *Meter // adds up every call's capacity (tests, benchmarks); a context's meter wins
 }
 
 // New returns a Store on db.
 func New(db API, o Options) *Store {
-	s := &Store{db: db, table: o.Table, now: o.Now, ids: o.IDs, policy: o.Policy, shards: o.ActiveShards}
+	s := &Store{db: db, table: o.Table, now: o.Now, ids: o.IDs, policy: o.Policy, shards: o.ActiveShards, meter: o.Meter}
 	if s.now == nil {
 		s.now = pulse.SystemClock
 	}
@@ -105,8 +107,11 @@ func (m *Meter) Reset() {
 // measure asks DynamoDB for the capacity of every request, indexes included: it costs nothing.
 var measure = types.ReturnConsumedCapacityIndexes
 
-func record(ctx context.Context, write bool, cc ...types.ConsumedCapacity) {
+func (s *Store) record(ctx context.Context, write bool, cc ...types.ConsumedCapacity) {
 	m, _ := ctx.Value(meterKey{}).(*Meter)
+	if m == nil {
+		m = s.meter
+	}
 	if m == nil {
 		return
 	}
@@ -123,12 +128,12 @@ func record(ctx context.Context, write bool, cc ...types.ConsumedCapacity) {
 	}
 }
 
-func recordOne(ctx context.Context, write bool, c *types.ConsumedCapacity) {
+func (s *Store) recordOne(ctx context.Context, write bool, c *types.ConsumedCapacity) {
 	if c == nil {
-		record(ctx, write)
+		s.record(ctx, write)
 		return
 	}
-	record(ctx, write, *c)
+	s.record(ctx, write, *c)
 }
 
 // fail wraps a DynamoDB error for the caller: throttling, timeouts and unreachable endpoints

@@ -18,13 +18,24 @@ import (
 )
 
 type tenantItem struct {
-	PK       string `dynamodbav:"pk"`
-	SK       string `dynamodbav:"sk"`
-	Type     string `dynamodbav:"type"`
-	ID       string `dynamodbav:"tenant"`
-	Name     string `dynamodbav:"name"`
-	TimeZone string `dynamodbav:"tz,omitempty"`
-	Created  int64  `dynamodbav:"created"`
+	PK       string   `dynamodbav:"pk"`
+	SK       string   `dynamodbav:"sk"`
+	Type     string   `dynamodbav:"type"`
+	ID       string   `dynamodbav:"tenant"`
+	Name     string   `dynamodbav:"name"`
+	TimeZone string   `dynamodbav:"tz,omitempty"`
+	Grants   []string `dynamodbav:"grants,stringset,omitempty"` // "role:permission"
+	Created  int64    `dynamodbav:"created"`
+}
+
+func (it *tenantItem) tenant() *pulse.Tenant {
+	t := &pulse.Tenant{ID: it.ID, Name: it.Name, TimeZone: it.TimeZone, CreatedAt: time.UnixMilli(it.Created)}
+	for _, g := range it.Grants {
+		if role, perm, ok := strings.Cut(g, ":"); ok {
+			t.Grants = append(t.Grants, pulse.Grant{Role: role, Permission: pulse.Permission(perm)})
+		}
+	}
+	return t
 }
 
 // apiKeyItem is the credential itself, keyed by the SHA-256 of the secret.
@@ -67,7 +78,7 @@ func (s *Store) CreateTenant(ctx context.Context, t pulse.Tenant) (*pulse.Tenant
 	} else if err != nil {
 		return nil, fail("create tenant", err)
 	}
-	recordOne(ctx, true, out.ConsumedCapacity)
+	s.recordOne(ctx, true, out.ConsumedCapacity)
 	return &t, nil
 }
 
@@ -77,7 +88,7 @@ func (s *Store) GetTenant(ctx context.Context, id string) (*pulse.Tenant, error)
 	if err != nil {
 		return nil, fail("get tenant", err)
 	}
-	recordOne(ctx, false, out.ConsumedCapacity)
+	s.recordOne(ctx, false, out.ConsumedCapacity)
 	if out.Item == nil {
 		return nil, pulse.Errorf(pulse.ENOTFOUND, "tenant %s not found", id)
 	}
@@ -85,7 +96,32 @@ func (s *Store) GetTenant(ctx context.Context, id string) (*pulse.Tenant, error)
 	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
 		return nil, fail("get tenant", err)
 	}
-	return &pulse.Tenant{ID: it.ID, Name: it.Name, TimeZone: it.TimeZone, CreatedAt: time.UnixMilli(it.Created)}, nil
+	return it.tenant(), nil
+}
+
+// Grant gives perm to every user of tenant with role. Granting twice changes nothing.
+func (s *Store) Grant(ctx context.Context, tenant, role string, perm pulse.Permission) error {
+	if err := pulse.ValidID(role); err != nil {
+		return pulse.Errorf(pulse.EINVALID, "role %s", err)
+	}
+	if perm != pulse.PermViewEngagement {
+		return pulse.Errorf(pulse.EINVALID, "unknown permission %q", perm)
+	}
+	expr, err := expression.NewBuilder().
+		WithUpdate(expression.Add(expression.Name("grants"), expression.Value(&types.AttributeValueMemberSS{Value: []string{role + ":" + string(perm)}}))).
+		WithCondition(expression.AttributeExists(expression.Name(attrPK))).Build()
+	if err != nil {
+		return fail("grant", err)
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.table, Key: key(tenantPK(tenant), tenantSK()),
+		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
+	if failed, _ := conditionFailed(err); failed {
+		return pulse.Errorf(pulse.ENOTFOUND, "tenant %s not found", tenant)
+	} else if err != nil {
+		return fail("grant", err)
+	}
+	return nil
 }
 
 // apiKeyPrefix starts every API key, so that secret scanners and people can tell one.
@@ -135,7 +171,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, tenant, name string, scopes []
 	} else if err != nil {
 		return "", nil, fail("create api key", err)
 	}
-	record(ctx, true, out.ConsumedCapacity...)
+	s.record(ctx, true, out.ConsumedCapacity...)
 	return secret, k, nil
 }
 
@@ -153,7 +189,7 @@ func (s *Store) Authenticate(ctx context.Context, secret string) (*pulse.APIKey,
 	if err != nil {
 		return nil, fail("authenticate", err)
 	}
-	recordOne(ctx, false, out.ConsumedCapacity)
+	s.recordOne(ctx, false, out.ConsumedCapacity)
 	if out.Item == nil {
 		return nil, unauthorized
 	}
@@ -201,7 +237,7 @@ func (s *Store) ListAPIKeys(ctx context.Context, tenant string) ([]*pulse.APIKey
 		if err != nil {
 			return nil, fail("list api keys", err)
 		}
-		recordOne(ctx, false, out.ConsumedCapacity)
+		s.recordOne(ctx, false, out.ConsumedCapacity)
 		var items []apiKeyItem
 		if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
 			return nil, fail("list api keys", err)

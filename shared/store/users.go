@@ -60,7 +60,7 @@ func (s *Store) PutUser(ctx context.Context, u pulse.User) (*pulse.User, bool, e
 	if err != nil {
 		return nil, false, fail("put user", err)
 	}
-	recordOne(ctx, true, out.ConsumedCapacity)
+	s.recordOne(ctx, true, out.ConsumedCapacity)
 	// No old image means this write created the user.
 	created := len(out.Attributes) == 0
 	it := userItem{Tenant: u.TenantID, ID: u.ID, Name: u.Name, UType: u.Type, Roles: u.Roles, Created: now, Updated: now}
@@ -81,7 +81,7 @@ func (s *Store) GetUser(ctx context.Context, tenant, id string) (*pulse.User, er
 	if err != nil {
 		return nil, fail("get user", err)
 	}
-	recordOne(ctx, false, out.ConsumedCapacity)
+	s.recordOne(ctx, false, out.ConsumedCapacity)
 	if out.Item == nil {
 		return nil, pulse.Errorf(pulse.ENOTFOUND, "User %s not found.", id)
 	}
@@ -114,7 +114,7 @@ func (s *Store) DeleteUser(ctx context.Context, tenant, id string) error {
 		if err != nil {
 			return fail("delete user", err)
 		}
-		recordOne(ctx, false, out.ConsumedCapacity)
+		s.recordOne(ctx, false, out.ConsumedCapacity)
 		for _, it := range out.Items {
 			if sk, _ := it[attrSK].(*types.AttributeValueMemberS); sk != nil && sk.Value == userSK() {
 				found = true
@@ -135,21 +135,27 @@ func (s *Store) DeleteUser(ctx context.Context, tenant, id string) error {
 	return s.deleteAll(ctx, []map[string]types.AttributeValue{key(userPK(tenant, id), userSK())})
 }
 
-// deleteAll deletes items by key, 25 to a batch, and retries what DynamoDB leaves unprocessed
-// (it does so under throttling) with backoff until the context ends.
+// deleteAll deletes items by key.
 func (s *Store) deleteAll(ctx context.Context, keys []map[string]types.AttributeValue) error {
-	for len(keys) > 0 {
-		n := min(25, len(keys))
-		reqs := make([]types.WriteRequest, 0, n)
-		for _, k := range keys[:n] {
-			reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}})
-		}
-		keys = keys[n:]
+	reqs := make([]types.WriteRequest, 0, len(keys))
+	for _, k := range keys {
+		reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}})
+	}
+	return s.batchWrite(ctx, reqs)
+}
+
+// batchWrite sends write requests 25 to a batch, and retries what DynamoDB leaves unprocessed
+// (it does so under throttling) with backoff until the context ends.
+func (s *Store) batchWrite(ctx context.Context, all []types.WriteRequest) error {
+	for len(all) > 0 {
+		n := min(25, len(all))
+		reqs := all[:n]
+		all = all[n:]
 		for attempt := 0; len(reqs) > 0; attempt++ {
 			if attempt > 0 {
 				select {
 				case <-ctx.Done():
-					return fail("delete", ctx.Err())
+					return fail("batch write", ctx.Err())
 				case <-time.After(backoff(attempt)):
 				}
 			}
@@ -157,9 +163,9 @@ func (s *Store) deleteAll(ctx context.Context, keys []map[string]types.Attribute
 				RequestItems: map[string][]types.WriteRequest{s.table: reqs}, ReturnConsumedCapacity: measure,
 			})
 			if err != nil {
-				return fail("delete", err)
+				return fail("batch write", err)
 			}
-			record(ctx, true, out.ConsumedCapacity...)
+			s.record(ctx, true, out.ConsumedCapacity...)
 			reqs = out.UnprocessedItems[s.table]
 		}
 	}

@@ -8,48 +8,58 @@ import (
 	"github.com/pulse-sessions/pulse/shared/pulse"
 )
 
-// ZoneTTL is how long a container trusts a tenant's time zone before reading it again. A change
-// of zone takes effect within this time.
-const ZoneTTL = time.Minute
+// TenantTTL is how long a container trusts what it read of a tenant (time zone, grants) before
+// reading it again: a change takes effect within this time.
+const TenantTTL = time.Minute
 
-// Zones caches each tenant's time zone per container, so that recording activity does not read
-// the tenant on every request.
-type Zones struct {
+// Tenants caches tenants per container, so that recording activity or checking a permission
+// does not read the tenant on every request.
+type Tenants struct {
 	store *Store
 	mu    sync.Mutex
-	cache map[string]zoneEntry
+	cache map[string]tenantEntry
 }
 
-type zoneEntry struct {
+type tenantEntry struct {
+	tenant  *pulse.Tenant
 	loc     *time.Location
 	expires time.Time
 }
 
-// NewZones returns a cache over s.
-func NewZones(s *Store) *Zones { return &Zones{store: s, cache: map[string]zoneEntry{}} }
+// NewTenants returns a cache over s.
+func NewTenants(s *Store) *Tenants { return &Tenants{store: s, cache: map[string]tenantEntry{}} }
 
-// Location returns the tenant's time zone, UTC when it has none (or no tenant item at all).
-func (z *Zones) Location(ctx context.Context, tenant string) (*time.Location, error) {
-	now := z.store.now()
-	z.mu.Lock()
-	e, ok := z.cache[tenant]
-	z.mu.Unlock()
+// Get returns the tenant and its time zone (UTC when it has none). A tenant without an item
+// (its keys were made before tenants had settings) has no grants and UTC.
+func (c *Tenants) Get(ctx context.Context, id string) (*pulse.Tenant, *time.Location, error) {
+	now := c.store.now()
+	c.mu.Lock()
+	e, ok := c.cache[id]
+	c.mu.Unlock()
 	if ok && now.Before(e.expires) {
-		return e.loc, nil
+		return e.tenant, e.loc, nil
 	}
-	loc := time.UTC
-	t, err := z.store.GetTenant(ctx, tenant)
+	t, err := c.store.GetTenant(ctx, id)
 	switch {
 	case pulse.ErrorCode(err) == pulse.ENOTFOUND:
+		t = &pulse.Tenant{ID: id}
 	case err != nil:
-		return nil, err
-	case t.TimeZone != "":
+		return nil, nil, err
+	}
+	loc := time.UTC
+	if t.TimeZone != "" {
 		if l, err := time.LoadLocation(t.TimeZone); err == nil {
 			loc = l
 		}
 	}
-	z.mu.Lock()
-	z.cache[tenant] = zoneEntry{loc: loc, expires: now.Add(ZoneTTL)}
-	z.mu.Unlock()
-	return loc, nil
+	c.mu.Lock()
+	c.cache[id] = tenantEntry{tenant: t, loc: loc, expires: now.Add(TenantTTL)}
+	c.mu.Unlock()
+	return t, loc, nil
+}
+
+// Location returns the tenant's time zone.
+func (c *Tenants) Location(ctx context.Context, id string) (*time.Location, error) {
+	_, loc, err := c.Get(ctx, id)
+	return loc, err
 }

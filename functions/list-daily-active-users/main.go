@@ -1,0 +1,19 @@
+// Command list-daily-active-users is the Lambda function behind GET /api/v1/engagement-dashboard/users/active-users.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/pulse-sessions/pulse/shared/app"
+)
+
+func main() {
+	// Configuration, SDK client and store are built once per cold start, never per request.
+	deps, err := app.Load(context.Background(), os.Getenv)
+	if err != nil {
+		app.Fatal(err)
+	}
+	lambda.Start(app.Lambda(deps, app.ListDailyActiveUsers))
+}

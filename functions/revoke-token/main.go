@@ -1,0 +1,19 @@
+// Command revoke-token is the Lambda function behind DELETE /api/users/{user_id}/tokens/{token_id}.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/pulse-sessions/pulse/shared/app"
+)
+
+func main() {
+	// Configuration, SDK client and store are built once per cold start, never per request.
+	deps, err := app.Load(context.Background(), os.Getenv)
+	if err != nil {
+		app.Fatal(err)
+	}
+	lambda.Start(app.Lambda(deps, app.RevokeToken))
+}

@@ -1,0 +1,52 @@
+package engage
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/pulse-sessions/pulse/shared/httpx"
+	"github.com/pulse-sessions/pulse/shared/pulse"
+)
+
+// Rocket.Chat's bodies (spec/engagement-active-users.txt).
+type loginError struct {
+	Status  string `json:"status"`
+	Message string `json:"message"`
+}
+
+type failure struct {
+	Success bool   `json:"success"`
+	Error   string `json:"error"`
+}
+
+// Texts Rocket.Chat answers with.
+const (
+	mustLogIn     = "You must be logged in to do this."
+	noPermission  = "User does not have the permissions required for this action [error-unauthorized]"
+	internalError = "Internal server error"
+	unavailable   = "Service temporarily unavailable, retry later"
+)
+
+// ErrorWriter maps Pulse's error vocabulary to the engagement surface, in this one place.
+// Validation messages are Rocket.Chat's "Match error: …" texts, built by the endpoint.
+func ErrorWriter(log *slog.Logger) httpx.ErrorWriter {
+	return func(w http.ResponseWriter, r *http.Request, err error) {
+		httpx.LogError(log, r, err)
+		const ct = "application/json"
+		switch pulse.ErrorCode(err) {
+		case pulse.EUNAUTHORIZED:
+			httpx.WriteJSON(w, http.StatusUnauthorized, ct, loginError{"error", mustLogIn})
+		case pulse.EFORBIDDEN:
+			httpx.WriteJSON(w, http.StatusForbidden, ct, failure{false, noPermission})
+		case pulse.EINVALID, pulse.ETOOLARGE, pulse.EUNSUPPORTED, pulse.ECONFLICT:
+			httpx.WriteJSON(w, http.StatusBadRequest, ct, failure{false, pulse.ErrorMessage(err)})
+		case pulse.ENOTFOUND:
+			httpx.WriteJSON(w, http.StatusNotFound, ct, failure{false, pulse.ErrorMessage(err)})
+		case pulse.EUNAVAILABLE:
+			w.Header().Set("Retry-After", "1")
+			httpx.WriteJSON(w, http.StatusServiceUnavailable, ct, failure{false, unavailable})
+		default:
+			httpx.WriteJSON(w, http.StatusInternalServerError, ct, failure{false, internalError})
+		}
+	}
+}

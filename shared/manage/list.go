@@ -1,0 +1,191 @@
+package manage
+
+import (
+	"encoding/json"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/pulse-sessions/pulse/shared/httpx"
+	"github.com/pulse-sessions/pulse/shared/pulse"
+)
+
+// Paging and sorting of GET /api/users/{user_id}/sessions, as MonoCloud documents them. The
+// default order (not given by MonoCloud) is newest first: initiated_at:-1.
+const (
+	defaultPage = 1
+	defaultSize = 10
+	maxSize     = 100
+	defaultSort = "initiated_at:-1"
+)
+
+// sortKeys are the keys sort accepts, each with its comparison.
+var sortKeys = map[string]func(a, b *pulse.Session) int{
+	"session_id":   func(a, b *pulse.Session) int { return strings.Compare(a.ID, b.ID) },
+	"initiated_at": func(a, b *pulse.Session) int { return a.InitiatedAt.Compare(b.InitiatedAt) },
+	"expires_at":   func(a, b *pulse.Session) int { return a.ExpiresAt.Compare(b.ExpiresAt) },
+	"last_updated": func(a, b *pulse.Session) int { return a.LastActivity.Compare(b.LastActivity) },
+}
+
+// listQuery is a parsed, validated query of the session list.
+type listQuery struct {
+	page, size int
+	sortKey    string
+	desc       bool
+	clientID   string
+	status     string // active, ended or all
+}
+
+// parseListQuery reads the query: 400 when a parameter is malformed (not a number, not
+// key:order, given twice), 422 naming the fields whose well-formed values are out of range.
+func parseListQuery(r *http.Request) (listQuery, error) {
+	q := listQuery{page: defaultPage, size: defaultSize, status: pulse.StatusActive}
+	values := r.URL.Query()
+	one := func(name string) (string, bool, error) {
+		vs, ok := values[name]
+		if !ok {
+			return "", false, nil
+		}
+		if len(vs) != 1 {
+			return "", false, pulse.Errorf(pulse.EINVALID, "The %s parameter may be given once.", name)
+		}
+		return vs[0], true, nil
+	}
+	fields := map[string][]string{}
+	for _, p := range []struct {
+		name   string
+		dst    *int
+		lo, hi int
+	}{{"page", &q.page, 1, 1 << 30}, {"size", &q.size, 1, maxSize}} {
+		v, ok, err := one(p.name)
+		if err != nil {
+			return q, err
+		} else if !ok {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return q, pulse.Errorf(pulse.EINVALID, "The %s parameter must be a whole number.", p.name)
+		}
+		if n < p.lo || n > p.hi {
+			if p.name == "size" {
+				fields[p.name] = []string{"must be between 1 and 100."}
+			} else {
+				fields[p.name] = []string{"must be at least 1."}
+			}
+		}
+		*p.dst = n
+	}
+	sortSpec, ok, err := one("sort")
+	if err != nil {
+		return q, err
+	} else if !ok {
+		sortSpec = defaultSort
+	}
+	key, order, found := strings.Cut(sortSpec, ":")
+	n, convErr := strconv.Atoi(order)
+	if !found || convErr != nil {
+		return q, pulse.Errorf(pulse.EINVALID, "The sort parameter must be in the 'sort_key:sort_order' format.")
+	}
+	if _, known := sortKeys[key]; !known {
+		fields["sort"] = append(fields["sort"], "sort_key must be one of session_id, initiated_at, expires_at, last_updated.")
+	}
+	if n != 1 && n != -1 {
+		fields["sort"] = append(fields["sort"], "sort_order must be 1 or -1.")
+	}
+	q.sortKey, q.desc = key, n == -1
+	if v, ok, err := one("client_id"); err != nil {
+		return q, err
+	} else if ok {
+		if err := pulse.ValidID(v); err != nil {
+			fields["client_id"] = []string{err.Error() + "."}
+		}
+		q.clientID = v
+	}
+	if v, ok, err := one("status"); err != nil {
+		return q, err
+	} else if ok {
+		if v != pulse.StatusActive && v != pulse.StatusEnded && v != "all" {
+			fields["status"] = []string{"must be active, ended or all."}
+		}
+		q.status = v
+	}
+	if len(fields) > 0 {
+		return q, pulse.FieldErrors(fields)
+	}
+	return q, nil
+}
+
+// pagination is the X-Pagination header's JSON.
+type pagination struct {
+	PageSize    int  `json:"page_size"`
+	CurrentPage int  `json:"current_page"`
+	TotalCount  int  `json:"total_count"`
+	HasPrevious bool `json:"has_previous"`
+	HasNext     bool `json:"has_next"`
+}
+
+// ListSessions serves GET /api/users/{user_id}/sessions: a bare JSON array of one page of the
+// user's sessions, paging metadata in X-Pagination. status=active (default), ended or all;
+// client_id keeps sessions that include that client.
+func (a *API) ListSessions() http.Handler {
+	return a.guard(pulse.ScopeSessionsRead, func(w http.ResponseWriter, r *http.Request) {
+		tenant, id, err := ids(r, "user_id")
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		q, err := parseListQuery(r)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		all, err := a.store.ListSessions(r.Context(), tenant, id[0])
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		now := a.now()
+		kept := all[:0]
+		for _, s := range all {
+			if status, _, _ := s.State(now); q.status != "all" && status != q.status {
+				continue
+			}
+			if q.clientID != "" && !contains(s.ClientIDs, q.clientID) {
+				continue
+			}
+			kept = append(kept, s)
+		}
+		cmp := sortKeys[q.sortKey]
+		sort.SliceStable(kept, func(i, j int) bool {
+			c := cmp(kept[i], kept[j])
+			if c == 0 {
+				c = strings.Compare(kept[i].ID, kept[j].ID) // a total order: pages never overlap
+			}
+			if q.desc {
+				return c > 0
+			}
+			return c < 0
+		})
+		from := min((q.page-1)*q.size, len(kept))
+		page := kept[from:min(from+q.size, len(kept))]
+		body := make([]sessionJSON, 0, len(page))
+		for _, s := range page {
+			body = append(body, toSessionJSON(s, now))
+		}
+		meta, _ := json.Marshal(pagination{PageSize: q.size, CurrentPage: q.page, TotalCount: len(kept),
+			HasPrevious: q.page > 1, HasNext: from+len(page) < len(kept)})
+		w.Header().Set("X-Pagination", string(meta))
+		httpx.WriteJSON(w, http.StatusOK, "application/json", body)
+	})
+}
+
+func contains(list []string, v string) bool {
+	for _, s := range list {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,128 @@
+package store
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/base64"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/pulse-sessions/pulse/shared/pulse"
+)
+
+// tokenItem is a personal access token: the credential (keyed by its hash) and, with the same
+// attributes, the user's reference to it (keyed by its name, in the user's partition, where
+// DeleteUser finds it through token_hash).
+type tokenItem struct {
+	PK      string `dynamodbav:"pk"`
+	SK      string `dynamodbav:"sk"`
+	Type    string `dynamodbav:"type"`
+	Hash    string `dynamodbav:"token_hash"`
+	Tenant  string `dynamodbav:"tenant"`
+	User    string `dynamodbav:"uid"`
+	Name    string `dynamodbav:"name"`
+	Created int64  `dynamodbav:"created"`
+	Expires int64  `dynamodbav:"expires,omitempty"`
+	TTL     int64  `dynamodbav:"ttl,omitempty"`
+}
+
+// CreateToken issues a personal access token named name to a user and returns its secret, shown
+// once. ENOTFOUND for an unknown user; ECONFLICT when the user has a token of that name.
+// ttl 0 means it never expires.
+func (s *Store) CreateToken(ctx context.Context, tenant, user, name string, ttl time.Duration) (string, *pulse.AccessToken, error) {
+	now := s.now().Truncate(time.Millisecond)
+	secret := base64.RawURLEncoding.EncodeToString(s.ids.NewSecret(32))
+	hash := hashSecret(secret)
+	it := tokenItem{PK: tokenPK(hash), SK: tokenSK(), Type: "token", Hash: hash, Tenant: tenant, User: user, Name: name, Created: now.UnixMilli()}
+	tok := &pulse.AccessToken{TenantID: tenant, UserID: user, Name: name, CreatedAt: now}
+	if ttl > 0 {
+		tok.ExpiresAt = now.Add(ttl)
+		it.Expires = tok.ExpiresAt.UnixMilli()
+		it.TTL = tok.ExpiresAt.Add(24 * time.Hour).Unix() // DynamoDB removes it some time after
+	}
+	cred, err := attributevalue.MarshalMap(it)
+	if err != nil {
+		return "", nil, fail("create token", err)
+	}
+	ref := it
+	ref.PK, ref.SK = userPK(tenant, user), tokenRefSK(name)
+	refItem, err := attributevalue.MarshalMap(ref)
+	if err != nil {
+		return "", nil, fail("create token", err)
+	}
+	out, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+		TransactItems: []types.TransactWriteItem{
+			{ConditionCheck: &types.ConditionCheck{TableName: &s.table, Key: key(userPK(tenant, user), userSK()), ConditionExpression: aws.String("attribute_exists(pk)")}},
+			{Put: &types.Put{TableName: &s.table, Item: refItem, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+			{Put: &types.Put{TableName: &s.table, Item: cred, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+		},
+		ReturnConsumedCapacity: measure,
+	})
+	if code, _ := cancelledBy(err, 0); code == "ConditionalCheckFailed" {
+		return "", nil, pulse.Errorf(pulse.ENOTFOUND, "User %s not found.", user)
+	} else if code, _ := cancelledBy(err, 1); code == "ConditionalCheckFailed" {
+		return "", nil, pulse.Errorf(pulse.ECONFLICT, "User %s already has a token named %s.", user, name)
+	} else if err != nil {
+		return "", nil, fail("create token", err)
+	}
+	s.record(ctx, true, out.ConsumedCapacity...)
+	return secret, tok, nil
+}
+
+// AuthenticateToken returns the token whose secret is given when it is valid for user:
+// EUNAUTHORIZED for an unknown, expired or revoked token, and for a token of another user. One
+// strongly consistent GetItem on the hash of the secret.
+func (s *Store) AuthenticateToken(ctx context.Context, user, secret string) (*pulse.AccessToken, error) {
+	unauthorized := pulse.Errorf(pulse.EUNAUTHORIZED, "Invalid or missing access token.")
+	if secret == "" || len(secret) > 128 {
+		return nil, unauthorized
+	}
+	hash := hashSecret(secret)
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(tokenPK(hash), tokenSK()),
+		ConsistentRead: aws.Bool(true), ReturnConsumedCapacity: measure})
+	if err != nil {
+		return nil, fail("authenticate token", err)
+	}
+	s.recordOne(ctx, false, out.ConsumedCapacity)
+	if out.Item == nil {
+		return nil, unauthorized
+	}
+	var it tokenItem
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		return nil, fail("authenticate token", err)
+	}
+	if subtle.ConstantTimeCompare([]byte(it.Hash), []byte(hash)) != 1 || it.User != user ||
+		(it.Expires != 0 && !s.now().Before(time.UnixMilli(it.Expires))) {
+		return nil, unauthorized
+	}
+	tok := &pulse.AccessToken{TenantID: it.Tenant, UserID: it.User, Name: it.Name, CreatedAt: time.UnixMilli(it.Created)}
+	if it.Expires != 0 {
+		tok.ExpiresAt = time.UnixMilli(it.Expires)
+	}
+	return tok, nil
+}
+
+// RevokeToken deletes a user's token by name; ENOTFOUND when the user has none by that name.
+func (s *Store) RevokeToken(ctx context.Context, tenant, user, name string) error {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(userPK(tenant, user), tokenRefSK(name)), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return fail("revoke token", err)
+	} else if out.Item == nil {
+		return pulse.Errorf(pulse.ENOTFOUND, "Token %s not found.", name)
+	}
+	var ref tokenItem
+	if err := attributevalue.UnmarshalMap(out.Item, &ref); err != nil {
+		return fail("revoke token", err)
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Delete: &types.Delete{TableName: &s.table, Key: key(tokenPK(ref.Hash), tokenSK())}},
+		{Delete: &types.Delete{TableName: &s.table, Key: key(userPK(tenant, user), tokenRefSK(name))}},
+	}})
+	if err != nil {
+		return fail("revoke token", err)
+	}
+	return nil
+}
