@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/pulse-sessions/pulse/shared/app"
 	"github.com/pulse-sessions/pulse/shared/ddblocal"
+	"github.com/pulse-sessions/pulse/shared/demo"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 	"github.com/pulse-sessions/pulse/shared/store"
 	"github.com/pulse-sessions/pulse/shared/template"
@@ -129,10 +131,14 @@ func runLocal(ctx context.Context, getenv func(string) string, out io.Writer) er
 		return fmt.Errorf("port %s: %w (set PULSE_PORT to use another)", apiPort, err)
 	}
 	fmt.Fprintf(out, "\nPulse is running on %s (DynamoDB Local on port %s). Ctrl-C stops both.\n\n", url, ddbPort)
-	for _, k := range []string{"PULSE_URL", "PULSE_TENANT", "PULSE_API_KEY"} {
+	for _, k := range envKeys {
 		fmt.Fprintf(out, "  %s=%s\n", k, creds[k])
 	}
-	fmt.Fprintf(out, "\nThese are saved in .pulse/local.env. Try:\n\n  source .pulse/local.env\n  curl -s -X PUT \"$PULSE_URL/api/users/alice\" -H \"X-API-KEY: $PULSE_API_KEY\" -H 'Content-Type: application/json' -d '{\"name\":\"Alice\",\"type\":\"Member\",\"roles\":[]}'\n\n")
+	fmt.Fprintf(out, "\nThese are saved in .pulse/local.env; the demo tenant has users active now and 30 days of history. Try:\n\n")
+	fmt.Fprintf(out, "  source .pulse/local.env\n")
+	fmt.Fprintf(out, "  curl -s \"$PULSE_URL/settings/users/active-users\" -H \"X-API-KEY: $PULSE_API_KEY\"\n")
+	fmt.Fprintf(out, "  curl -s \"$PULSE_URL/api/users/$PULSE_USER_ID/sessions?status=all\" -H \"X-API-KEY: $PULSE_API_KEY\"\n")
+	fmt.Fprintf(out, "  curl -s \"$PULSE_URL/api/v1/engagement-dashboard/users/active-users?start=$(date -u -d '-7 days' +%%Y-%%m-%%dT00:00:00.000Z)&end=$(date -u +%%Y-%%m-%%dT23:59:59.999Z)\" -H \"x-user-id: $PULSE_USER_ID\" -H \"x-auth-token: $PULSE_AUTH_TOKEN\"\n\n")
 	fmt.Fprintln(out, "Routes (from template.yaml):")
 	for _, rt := range tpl.Routes() {
 		fmt.Fprintf(out, "  %-7s %-58s %s\n", rt.Method, rt.Path, rt.Function)
@@ -179,16 +185,20 @@ func ensureTable(ctx context.Context, db *dynamodb.Client, tpl *template.Templat
 }
 
 func sameIndexes(have *types.TableDescription, want *dynamodb.CreateTableInput) bool {
-	names := func(n int, name func(int) string) string {
-		s := make([]string, n)
-		for i := range s {
-			s[i] = name(i)
-		}
-		return strings.Join(s, ",")
+	var a, b []string
+	for _, g := range have.GlobalSecondaryIndexes {
+		a = append(a, aws.ToString(g.IndexName))
 	}
-	return names(len(have.GlobalSecondaryIndexes), func(i int) string { return aws.ToString(have.GlobalSecondaryIndexes[i].IndexName) }) ==
-		names(len(want.GlobalSecondaryIndexes), func(i int) string { return aws.ToString(want.GlobalSecondaryIndexes[i].IndexName) })
+	for _, g := range want.GlobalSecondaryIndexes {
+		b = append(b, aws.ToString(g.IndexName))
+	}
+	sort.Strings(a)
+	sort.Strings(b)
+	return strings.Join(a, ",") == strings.Join(b, ",")
 }
+
+// envKeys are what local.env holds.
+var envKeys = []string{"PULSE_URL", "PULSE_TENANT", "PULSE_API_KEY", "PULSE_USER_ID", "PULSE_AUTH_TOKEN"}
 
 // demoCredentials makes sure the demo tenant exists and has a working all-scopes API key,
 // reusing the one in local.env when it still works, and writes local.env.
@@ -205,9 +215,21 @@ func demoCredentials(ctx context.Context, s *store.Store, path, url string) (map
 		creds["PULSE_API_KEY"] = secret
 	}
 	creds["PULSE_URL"], creds["PULSE_TENANT"] = url, demoTenant
+	if err := demo.Seed(ctx, s, demoTenant, time.Now()); err != nil {
+		return nil, err
+	}
+	if _, err := s.AuthenticateToken(ctx, demo.Admin, creds["PULSE_AUTH_TOKEN"]); err != nil {
+		_ = s.RevokeToken(ctx, demoTenant, demo.Admin, "make-run") // a stale one from an older run
+		secret, _, err := s.CreateToken(ctx, demoTenant, demo.Admin, "make-run", 0)
+		if err != nil {
+			return nil, err
+		}
+		creds["PULSE_AUTH_TOKEN"] = secret
+	}
+	creds["PULSE_USER_ID"] = demo.Admin
 	var b strings.Builder
 	b.WriteString("# Written by make run: the local stack's demo tenant. Not for production.\n")
-	for _, k := range []string{"PULSE_URL", "PULSE_TENANT", "PULSE_API_KEY"} {
+	for _, k := range envKeys {
 		fmt.Fprintf(&b, "export %s=%s\n", k, creds[k])
 	}
 	return creds, os.WriteFile(path, []byte(b.String()), 0o600)

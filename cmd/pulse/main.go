@@ -4,6 +4,7 @@
 //
 //	pulse run                                  local stack with a demo tenant (make run)
 //	pulse tenant create -id ID [-name N] [-tz Europe/Berlin]
+//	pulse tenant grant -tenant ID -role ROLE [-permission view-engagement-dashboard]
 //	pulse key create -tenant ID -name N [-scopes users:read,sessions:write | all]
 //	pulse key list -tenant ID
 //	pulse key revoke -tenant ID -id KEY_ID
@@ -44,6 +45,7 @@ func main() {
 const usage = `usage:
   pulse run
   pulse tenant create -id ID [-name NAME] [-tz ZONE]
+  pulse tenant grant -tenant ID -role ROLE [-permission view-engagement-dashboard]
   pulse key create -tenant ID -name NAME [-scopes all|s1,s2]
   pulse key list -tenant ID
   pulse key revoke -tenant ID -id KEY_ID
@@ -89,6 +91,8 @@ func admin(ctx context.Context, cmd string, args []string, getenv func(string) s
 	name := fs.String("name", "", "name")
 	tz := fs.String("tz", "", "IANA time zone of the tenant's days (default UTC)")
 	scopes := fs.String("scopes", "all", "comma-separated scopes, or all")
+	role := fs.String("role", "", "role to grant a permission to (tenant grant)")
+	perm := fs.String("permission", string(pulse.PermViewEngagement), "permission to grant (tenant grant)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -116,6 +120,11 @@ func admin(ctx context.Context, cmd string, args []string, getenv func(string) s
 			return describe(err)
 		}
 		fmt.Fprintf(out, "tenant %s created\n", t.ID)
+	case "tenant grant":
+		if err := s.Grant(ctx, *tenant, *role, pulse.Permission(*perm)); err != nil {
+			return describe(err)
+		}
+		fmt.Fprintf(out, "role %s of tenant %s now has %s\n", *role, *tenant, *perm)
 	case "key create":
 		sc, err := parseScopes(*scopes)
 		if err != nil {
@@ -153,10 +162,12 @@ func admin(ctx context.Context, cmd string, args []string, getenv func(string) s
 // describe shows a store error to the operator with its cause.
 func describe(err error) error {
 	var perr *pulse.Error
-	if errors.As(err, &perr) && perr.Err != nil {
+	if !errors.As(err, &perr) {
+		return err
+	} else if perr.Err != nil {
 		return fmt.Errorf("%s (%v)", perr.Message, perr.Err)
 	}
-	return err
+	return errors.New(perr.Message)
 }
 
 func parseScopes(s string) ([]pulse.Scope, error) {

@@ -141,3 +141,9 @@ func clean(s string) string {
 	}
 	return s
 }
+
+// Country returns the name and continent Pulse shows for an ISO 3166-1 alpha-2 code.
+func Country(code string) (name, continent string, ok bool) {
+	c, ok := countries[strings.ToUpper(code)]
+	return c.name, c.continent, ok
+}

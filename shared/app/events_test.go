@@ -1,0 +1,124 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/pulse-sessions/pulse/shared/app"
+	"github.com/pulse-sessions/pulse/shared/apptest"
+	"github.com/pulse-sessions/pulse/shared/ddbtest"
+	"github.com/pulse-sessions/pulse/shared/demo"
+	"github.com/pulse-sessions/pulse/shared/template"
+)
+
+func TestMain(m *testing.M) { ddbtest.Main(m) }
+
+// Every function has an events/<folder>.json, the very file `sam local invoke -e` takes; each,
+// replayed against the demo data through the function's real Lambda handler (the api-proxy
+// adapter), answers as the route should.
+func TestEventsReplay(t *testing.T) {
+	e := apptest.New(t)
+	ctx := context.Background()
+	if err := demo.Seed(ctx, e.Deps.Store, e.Tenant, e.Clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := e.Deps.Store.CreateToken(ctx, e.Tenant, demo.Admin, "make-run", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := strings.NewReplacer("$PULSE_API_KEY", e.Key, "$PULSE_USER_ID", demo.Admin, "$PULSE_AUTH_TOKEN", tok)
+	tpl, err := template.Load("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	makefile, err := os.ReadFile("../../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	folder := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^build-(\w+): ; \$\(call lambda,([a-z-]+)\)$`).FindAllStringSubmatch(string(makefile), -1) {
+		folder[m[1]] = m[2]
+	}
+	// In this order: the token is created before it is revoked.
+	want := []struct {
+		file   string
+		status int
+		check  func(t *testing.T, resp events.APIGatewayV2HTTPResponse)
+	}{
+		{"put-user", 200, nil},
+		{"get-user", 200, nil},
+		{"create-session", 201, nil},
+		{"get-session", 200, nil},
+		{"record-activity", 204, nil},
+		{"list-user-sessions", 200, func(t *testing.T, r events.APIGatewayV2HTTPResponse) {
+			if r.Headers["X-Pagination"] == "" {
+				t.Error("no X-Pagination header")
+			}
+		}},
+		{"list-active-users", 200, func(t *testing.T, r events.APIGatewayV2HTTPResponse) {
+			var b struct{ Result []any }
+			if json.Unmarshal([]byte(r.Body), &b) != nil || len(b.Result) == 0 {
+				t.Errorf("no active users in %.200s", r.Body)
+			}
+		}},
+		{"list-daily-active-users", 200, func(t *testing.T, r events.APIGatewayV2HTTPResponse) {
+			var b struct{ Month []any }
+			if json.Unmarshal([]byte(r.Body), &b) != nil || len(b.Month) < 20 {
+				t.Errorf("want about 30 days of activity, got %.200s", r.Body)
+			}
+		}},
+		{"create-token", 201, nil},
+		{"revoke-token", 204, nil},
+		{"revoke-session", 204, nil},
+		{"revoke-user-sessions", 204, nil},
+		{"delete-user", 204, nil},
+	}
+	seen := map[string]bool{}
+	for _, w := range want {
+		t.Run(w.file, func(t *testing.T) {
+			seen[w.file] = true
+			raw, err := os.ReadFile(filepath.Join("../../events", w.file+".json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ev events.APIGatewayV2HTTPRequest
+			if err := json.Unmarshal([]byte(vars.Replace(string(raw))), &ev); err != nil {
+				t.Fatal(err)
+			}
+			if ev.Version != "2.0" || ev.RouteKey != ev.RequestContext.RouteKey || ev.RequestContext.HTTP.SourceIP == "" || ev.RequestContext.RequestID == "" {
+				t.Errorf("not a complete payload 2.0 event: version %q, routeKey %q/%q", ev.Version, ev.RouteKey, ev.RequestContext.RouteKey)
+			}
+			var fn string
+			for _, rt := range tpl.Routes() {
+				if rt.Key() == ev.RouteKey {
+					fn = rt.Function
+				}
+			}
+			if folder[fn] != w.file {
+				t.Fatalf("routeKey %q belongs to %s (functions/%s), not to this file", ev.RouteKey, fn, folder[fn])
+			}
+			rt, _ := app.RouteOf(fn)
+			resp, err := app.Lambda(e.Deps, rt)(ctx, ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != w.status {
+				t.Fatalf("%d %s, want %d", resp.StatusCode, resp.Body, w.status)
+			}
+			if w.check != nil {
+				w.check(t, resp)
+			}
+		})
+	}
+	for _, id := range tpl.Functions() {
+		if !seen[folder[id]] {
+			t.Errorf("%s has no events/%s.json in this test", id, folder[id])
+		}
+	}
+}
