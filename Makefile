@@ -14,7 +14,8 @@ FUNCTIONS = PutUserFunction:put-user GetUserFunction:get-user DeleteUserFunction
 	RecordActivityFunction:record-activity RevokeSessionFunction:revoke-session \
 	RevokeUserSessionsFunction:revoke-user-sessions ListUserSessionsFunction:list-user-sessions \
 	CreateTokenFunction:create-token RevokeTokenFunction:revoke-token \
-	ListActiveUsersFunction:list-active-users ListDailyActiveUsersFunction:list-daily-active-users
+	ListActiveUsersFunction:list-active-users ListDailyActiveUsersFunction:list-daily-active-users \
+	CleanupExpiredSessionsFunction:cleanup-expired-sessions
 
 .PHONY: run test lint build clean ddb-local
 
@@ -60,3 +61,4 @@ build-CreateTokenFunction: ; $(call lambda,create-token)
 build-RevokeTokenFunction: ; $(call lambda,revoke-token)
 build-ListActiveUsersFunction: ; $(call lambda,list-active-users)
 build-ListDailyActiveUsersFunction: ; $(call lambda,list-daily-active-users)
+build-CleanupExpiredSessionsFunction: ; $(call lambda,cleanup-expired-sessions)

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/pulse-sessions/pulse/shared/app"
@@ -116,6 +117,25 @@ func TestEventsReplay(t *testing.T) {
 			}
 		})
 	}
+	t.Run("cleanup-expired-sessions", func(t *testing.T) {
+		seen["cleanup-expired-sessions"] = true
+		raw, err := os.ReadFile("../../events/cleanup-expired-sessions.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ev events.EventBridgeEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.DetailType != "Scheduled Event" || ev.Source != "aws.events" || len(ev.Resources) != 1 {
+			t.Errorf("not a scheduled event: %+v", ev)
+		}
+		e.Clock.Add(time.Hour) // the demo's live sessions have gone idle by now
+		sum, err := app.Cleanup(e.Deps)(ctx, ev)
+		if err != nil || !sum.Complete || sum.Ended == 0 {
+			t.Errorf("cleanup: %+v, %v; want a complete run that ended the demo's sessions", sum, err)
+		}
+	})
 	for _, id := range tpl.Functions() {
 		if !seen[folder[id]] {
 			t.Errorf("%s has no events/%s.json in this test", id, folder[id])

@@ -49,6 +49,8 @@ func (s *Store) Import(ctx context.Context, users []pulse.User, sessions []*puls
 		} else {
 			it.ActivePK = activeIndexPK(ss.TenantID, ss.LastActivity, shardOf(ss.ID, s.shards))
 			it.ActiveSK = activeIndexSK(ss.UserID, ss.ID)
+			it.ExpPK = expiryIndexPK(ss.ExpiresAt, shardOf(ss.ID, expiryShards))
+			it.ExpSK = expiryIndexSK(ss.TenantID, ss.UserID, ss.ID)
 		}
 		if err := put(it); err != nil {
 			return fail("import", err)

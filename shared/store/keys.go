@@ -17,10 +17,13 @@ const (
 	attrDaySK    = "day_sk"
 	attrActivePK = "active_pk"
 	attrActiveSK = "active_sk"
+	attrExpPK    = "exp_pk"
+	attrExpSK    = "exp_sk"
 	attrTTL      = "ttl"
 
 	indexDays   = "Days"
 	indexActive = "Active"
+	indexExpiry = "Expiry"
 )
 
 // activeBucket is the time bucket of the active index: a session moves to a new index
@@ -98,3 +101,27 @@ func tokenSK() string { return "PAT" }
 // tokenRefSK: a user's reference to one of their tokens, by the token's name (revoke by name;
 // found by DeleteUser).
 func tokenRefSK(name string) string { return "K#" + name }
+
+// expiryBucket is the time bucket of the expiry index. With an idle timeout that is a multiple
+// of it (the default 30 minutes), a session's expiry bucket changes exactly when its active
+// bucket does, so the two indexes move together, once per bucket.
+const expiryBucket = activeBucket
+
+// expiryShards spreads the expiry index's writes, which come from every tenant, over this
+// many partitions per bucket. Fixed: changing it would strand sessions in other shards (their
+// TTL would still remove them).
+const expiryShards = 4
+
+// expiryIndexPK: live sessions of all tenants by the bucket their expiry falls in, and a write
+// shard. Cleanup reads the buckets that have passed since its last run: its cost grows with
+// the sessions that expired, never with the live ones, whose buckets lie ahead.
+func expiryIndexPK(expires time.Time, shard int) string {
+	return fmt.Sprintf("X#%d#%d", expires.Truncate(expiryBucket).Unix(), shard)
+}
+
+// expiryIndexSK: stable for the session's life.
+func expiryIndexSK(tenant, user, session string) string { return tenant + "#" + user + "#" + session }
+
+// cleanupPK, cleanupSK: the cleanup's cursor, the first expiry bucket not yet fully processed.
+func cleanupPK() string { return "CLEANUP" }
+func cleanupSK() string { return "CURSOR" }

@@ -22,6 +22,8 @@ type sessionItem struct {
 	SK          string   `dynamodbav:"sk"`
 	ActivePK    string   `dynamodbav:"active_pk,omitempty"`
 	ActiveSK    string   `dynamodbav:"active_sk,omitempty"`
+	ExpPK       string   `dynamodbav:"exp_pk,omitempty"`
+	ExpSK       string   `dynamodbav:"exp_sk,omitempty"`
 	Type        string   `dynamodbav:"type"`
 	Tenant      string   `dynamodbav:"tenant"`
 	User        string   `dynamodbav:"uid"`
@@ -133,6 +135,7 @@ func (s *Store) CreateSession(ctx context.Context, n NewSession) (*pulse.Session
 	it := sessionItem{
 		PK: userPK(n.TenantID, n.UserID), SK: sessionSK(n.SessionID),
 		ActivePK: activeIndexPK(n.TenantID, now, shardOf(n.SessionID, s.shards)), ActiveSK: activeIndexSK(n.UserID, n.SessionID),
+		ExpPK: expiryIndexPK(exp, shardOf(n.SessionID, expiryShards)), ExpSK: expiryIndexSK(n.TenantID, n.UserID, n.SessionID),
 		Type: "session", Tenant: n.TenantID, User: n.UserID, ID: n.SessionID,
 		Key: strings.ToUpper(hex.EncodeToString(keySum[:])), Clients: []string{n.ClientID},
 		Initiated: now.UnixMilli(), Last: now.UnixMilli(), Expires: exp.UnixMilli(), HardExpires: hard.UnixMilli(),
@@ -274,7 +277,9 @@ func (s *Store) touch(ctx context.Context, a Activity, now, exp time.Time) (*ses
 		Set(expression.Name("day"), expression.Value(dayOf(now, a.Zone))).
 		// Rewriting the same key values writes no index item; a new bucket moves the session.
 		Set(expression.Name(attrActivePK), expression.Value(activeIndexPK(a.TenantID, now, shardOf(a.SessionID, s.shards)))).
-		Set(expression.Name(attrActiveSK), expression.Value(activeIndexSK(a.UserID, a.SessionID)))
+		Set(expression.Name(attrActiveSK), expression.Value(activeIndexSK(a.UserID, a.SessionID))).
+		Set(expression.Name(attrExpPK), expression.Value(expiryIndexPK(exp, shardOf(a.SessionID, expiryShards)))).
+		Set(expression.Name(attrExpSK), expression.Value(expiryIndexSK(a.TenantID, a.UserID, a.SessionID)))
 	if a.IP != "" {
 		upd = upd.Set(expression.Name("ip"), expression.Value(a.IP))
 	}
@@ -346,7 +351,8 @@ func (s *Store) RevokeSession(ctx context.Context, tenant, user, id string) erro
 		Set(expression.Name("ended"), expression.Value(now.UnixMilli())).
 		Set(expression.Name("reason"), expression.Value(pulse.EndRevoked)).
 		Set(expression.Name(attrTTL), expression.Value(now.Add(s.policy.Retention).Unix())).
-		Remove(expression.Name(attrActivePK)).Remove(expression.Name(attrActiveSK))
+		Remove(expression.Name(attrActivePK)).Remove(expression.Name(attrActiveSK)).
+		Remove(expression.Name(attrExpPK)).Remove(expression.Name(attrExpSK))
 	cond := expression.AttributeExists(expression.Name(attrPK)).
 		And(expression.Name("status").Equal(expression.Value(pulse.StatusActive))).
 		And(expression.Name("exp").GreaterThan(expression.Value(now.UnixMilli())))
