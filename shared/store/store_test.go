@@ -348,3 +348,28 @@ func TestActivityUnknownSession(t *testing.T) {
 		t.Errorf("err = %v, want %s", err, pulse.ENOTFOUND)
 	}
 }
+
+// At a realistic rate, one heartbeat per session every 30 seconds for an hour (so the session
+// moves in both indexes every 5 minutes), activity averages at most 1.5 WCU per call.
+func TestActivityRealisticRateCost(t *testing.T) {
+	ctx := context.Background()
+	c := newClock(time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC))
+	s := newStore(t, c)
+	if _, _, err := s.CreateSession(ctx, newSession("u1", "S1")); err != nil {
+		t.Fatal(err)
+	}
+	var m store.Meter
+	mctx := store.WithMeter(ctx, &m)
+	const calls = 120
+	for range calls {
+		c.Add(30 * time.Second)
+		if err := s.RecordActivity(mctx, store.Activity{TenantID: "acme", UserID: "u1", SessionID: "S1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, _, wcu := m.Snapshot()
+	t.Logf("a heartbeat every 30 s for an hour: %.1f WCU for %d calls, %.2f per call", wcu, calls, wcu/calls)
+	if per := wcu / calls; wcu == 0 || per > 1.5 {
+		t.Errorf("%.2f WCU per call, want > 0 and ≤ 1.5", per)
+	}
+}
