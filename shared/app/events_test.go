@@ -38,14 +38,7 @@ func TestEventsReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	makefile, err := os.ReadFile("../../Makefile")
-	if err != nil {
-		t.Fatal(err)
-	}
-	folder := map[string]string{}
-	for _, m := range regexp.MustCompile(`(?m)^build-(\w+): ; \$\(call lambda,([a-z-]+)\)$`).FindAllStringSubmatch(string(makefile), -1) {
-		folder[m[1]] = m[2]
-	}
+	folder := folders(t)
 	// In this order: the token is created before it is revoked.
 	want := []struct {
 		file   string
@@ -141,4 +134,19 @@ func TestEventsReplay(t *testing.T) {
 			t.Errorf("%s has no events/%s.json in this test", id, folder[id])
 		}
 	}
+}
+
+// folders maps each function's logical ID to its folder under functions/, from the Makefile's
+// build targets.
+func folders(t *testing.T) map[string]string {
+	t.Helper()
+	makefile, err := os.ReadFile("../../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	folder := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^build-(\w+): ; \$\(call lambda,([a-z-]+)\)$`).FindAllStringSubmatch(string(makefile), -1) {
+		folder[m[1]] = m[2]
+	}
+	return folder
 }

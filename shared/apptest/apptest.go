@@ -80,6 +80,8 @@ type Env struct {
 	DB     *dynamodb.Client
 	Table  string
 	Meter  *store.Meter // every DynamoDB call the endpoints make
+	// AccessKey names the test's database in DynamoDB Local (at ddbtest.Endpoint()).
+	AccessKey string
 }
 
 // SyncBuffer is a bytes.Buffer safe for concurrent writers (the logs).
@@ -100,7 +102,7 @@ func (s *SyncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 // New starts Pulse on a fresh database with two tenants, each with an all-scopes key.
 func New(t testing.TB) *Env {
 	t.Helper()
-	db, table := ddbtest.New(t)
+	db, table, accessKey := ddbtest.NewWithKey(t)
 	root, err := ddblocal.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +134,7 @@ func New(t testing.TB) *Env {
 	}
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
-	e := &Env{T: t, URL: hs.URL, Deps: deps, Clock: clock, Logs: logs, Tenant: "acme", Other: "globex", DB: db, Table: table, Meter: meter}
+	e := &Env{T: t, URL: hs.URL, Deps: deps, Clock: clock, Logs: logs, Tenant: "acme", Other: "globex", DB: db, Table: table, Meter: meter, AccessKey: accessKey}
 	e.Key = e.NewTenant("acme", pulse.AllScopes...)
 	e.OKey = e.NewTenant("globex", pulse.AllScopes...)
 	return e

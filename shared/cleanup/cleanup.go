@@ -59,10 +59,10 @@ const MaxPerRun = 20000
 // the cursor past each bucket it finishes. It stops early when ctx is cancelled or its deadline
 // is within the margin; the next run picks up where it stopped. Two runs at once, or a run
 // repeated, are safe: every end is a conditional write, and an ended session has left the index.
-func (c *Cleaner) Run(ctx context.Context) (Summary, error) {
+func (c *Cleaner) Run(ctx context.Context) (sum Summary, err error) {
 	started := time.Now()
-	sum := Summary{Complete: true}
-	defer func() {
+	sum.Complete = true
+	defer func() { // on every return: the summary's duration, and its log line
 		sum.DurationMS = time.Since(started).Milliseconds()
 		c.report(sum)
 	}()

@@ -111,6 +111,9 @@ func TestRunEndsExactlyTheExpired(t *testing.T) {
 			t.Fatalf("summary line is not JSON: %q", out.String())
 		}
 		aws, _ := line["_aws"].(map[string]any)
+		if line["duration_ms"] != float64(sum.DurationMS) {
+			t.Errorf("returned duration %d ms, logged %v", sum.DurationMS, line["duration_ms"])
+		}
 		if line["ended"] != float64(100) || aws["CloudWatchMetrics"] == nil || line["function"] != "cleanup-expired-sessions" {
 			t.Errorf("summary line %s", out.String())
 		}

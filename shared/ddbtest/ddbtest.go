@@ -84,11 +84,19 @@ func NewClient(endpoint, key string) *dynamodb.Client {
 // definition in template.yaml, and the table's name.
 func New(t testing.TB) (*dynamodb.Client, string) {
 	t.Helper()
-	db, _ := Client(t)
+	db, table, _ := NewWithKey(t)
+	return db, table
+}
+
+// NewWithKey is New, and also returns the access key that names the database: another process
+// (a built function) reaches the same database with it.
+func NewWithKey(t testing.TB) (*dynamodb.Client, string, string) {
+	t.Helper()
+	db, key := Client(t)
 	if err := CreateTable(context.Background(), db, Table); err != nil {
 		t.Fatal(err)
 	}
-	return db, Table
+	return db, Table, key
 }
 
 // CreateTable creates the Pulse table named name from template.yaml's definition.

@@ -243,3 +243,14 @@ func (t *Template) resolve(v any, refs map[string]string) (string, error) {
 	}
 	return "", fmt.Errorf("cannot resolve %v locally", v)
 }
+
+// Setting returns a function's property, or the Globals' when the function does not set it.
+func (t *Template) Setting(function, name string) any {
+	if v, ok := t.Resources[function].Properties[name]; ok {
+		return v
+	}
+	if g, ok := t.Globals["Function"].(map[string]any); ok {
+		return g[name]
+	}
+	return nil
+}

@@ -1,0 +1,177 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/pulse-sessions/pulse/shared/apptest"
+	"github.com/pulse-sessions/pulse/shared/ddblocal"
+	"github.com/pulse-sessions/pulse/shared/ddbtest"
+	"github.com/pulse-sessions/pulse/shared/demo"
+	"github.com/pulse-sessions/pulse/shared/lambdarun"
+	"github.com/pulse-sessions/pulse/shared/template"
+)
+
+// Every function's bootstrap, built by its Makefile target, answers its events/ file under the
+// Lambda Runtime API against DynamoDB Local, as it would in Lambda.
+func TestBuiltFunctionsUnderRuntimeAPI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds every function")
+	}
+	ctx := context.Background()
+	root, err := ddblocal.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := template.Load(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bins, err := lambdarun.Build(ctx, root, t.TempDir(), tpl.Functions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := apptest.New(t)
+	// The binaries run on the real clock: the demo data must be current.
+	if err := demo.Seed(ctx, e.Deps.Store, e.Tenant, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := e.Deps.Store.CreateToken(ctx, e.Tenant, demo.Admin, "make-run", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := strings.NewReplacer("$PULSE_API_KEY", e.Key, "$PULSE_USER_ID", demo.Admin, "$PULSE_AUTH_TOKEN", tok)
+	local := []string{"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=" + e.AccessKey, "AWS_SECRET_ACCESS_KEY=local",
+		"AWS_ENDPOINT_URL_DYNAMODB=" + ddbtest.Endpoint()}
+	folder := folders(t)
+	// In this order: the token is created before it is revoked, the user deleted last.
+	for _, c := range []struct {
+		fn     string
+		status int
+	}{
+		{"PutUserFunction", 200}, {"GetUserFunction", 200}, {"CreateSessionFunction", 201}, {"GetSessionFunction", 200},
+		{"RecordActivityFunction", 204}, {"ListUserSessionsFunction", 200}, {"ListActiveUsersFunction", 200},
+		{"ListDailyActiveUsersFunction", 200}, {"CreateTokenFunction", 201}, {"RevokeTokenFunction", 204},
+		{"RevokeSessionFunction", 204}, {"RevokeUserSessionsFunction", 204}, {"DeleteUserFunction", 204},
+		{"CleanupExpiredSessionsFunction", 0},
+	} {
+		t.Run(c.fn, func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join(root, "events", folder[c.fn]+".json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := lambdarun.FromTemplate(tpl, c.fn, bins[c.fn], map[string]string{ddbtest.Table: e.Table}, local...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := lambdarun.New(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			res, err := r.Invoke(ctx, []byte(vars.Replace(string(raw))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Error != nil {
+				t.Fatalf("function error %+v", res.Error)
+			}
+			if !res.Cold || res.InitDuration <= 0 || res.MaxMemoryKB <= 0 {
+				t.Errorf("cold %v init %v memory %d kB: want a measured cold start", res.Cold, res.InitDuration, res.MaxMemoryKB)
+			}
+			if c.status == 0 { // the scheduled cleanup returns its summary
+				var sum struct{ Complete bool }
+				if json.Unmarshal(res.Payload, &sum) != nil || !sum.Complete {
+					t.Errorf("cleanup summary %s", res.Payload)
+				}
+				return
+			}
+			var resp events.APIGatewayV2HTTPResponse
+			if err := json.Unmarshal(res.Payload, &resp); err != nil {
+				t.Fatalf("not an HTTP API response: %s", res.Payload)
+			}
+			if resp.StatusCode != c.status {
+				t.Errorf("%d %s, want %d", resp.StatusCode, resp.Body, c.status)
+			}
+		})
+	}
+	t.Run("deadline overrun, then recovery", func(t *testing.T) {
+		// DynamoDB's endpoint goes quiet (a proxy that stops forwarding): the function hits its
+		// deadline, is reported timed out and replaced, and the next invocation works.
+		var hang atomic.Bool
+		proxy := forward(t, strings.TrimPrefix(ddbtest.Endpoint(), "http://"), &hang)
+		env := append(append([]string{}, local[:3]...), "AWS_ENDPOINT_URL_DYNAMODB=http://"+proxy)
+		f, err := lambdarun.FromTemplate(tpl, "GetUserFunction", bins["GetUserFunction"], map[string]string{ddbtest.Table: e.Table}, env...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Timeout = 2 * time.Second
+		r, err := lambdarun.New(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		raw, _ := os.ReadFile(filepath.Join(root, "events", "get-user.json"))
+		event := []byte(vars.Replace(string(raw)))
+		hang.Store(true)
+		res, err := r.Invoke(ctx, event)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Error == nil || res.Error.Type != "Sandbox.Timedout" || !strings.Contains(res.Error.Message, "Task timed out after 2.00 seconds") {
+			t.Fatalf("hung DynamoDB: %+v, want Lambda's time-out", res.Error)
+		}
+		hang.Store(false)
+		res, err = r.Invoke(ctx, event)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var resp events.APIGatewayV2HTTPResponse
+		if res.Error != nil || !res.Cold || json.Unmarshal(res.Payload, &resp) != nil || resp.StatusCode != 200 {
+			t.Errorf("after the time-out: %+v %s, want a fresh process answering 200", res.Error, res.Payload)
+		}
+	})
+}
+
+// forward proxies TCP connections to target, or, while hang is set, accepts them and never
+// answers.
+func forward(t *testing.T, target string, hang *atomic.Bool) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if hang.Load() {
+				t.Cleanup(func() { c.Close() })
+				continue
+			}
+			go func() {
+				defer c.Close()
+				up, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				defer up.Close()
+				go func() { _, _ = io.Copy(up, c) }()
+				_, _ = io.Copy(c, up)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}

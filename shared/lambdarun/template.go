@@ -1,0 +1,61 @@
+package lambdarun
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/pulse-sessions/pulse/shared/template"
+)
+
+// FromTemplate describes function id of tpl as Lambda would run it: its environment with refs
+// resolving Refs (the table's name), its timeout and memory size, plus extra settings (the AWS
+// endpoint and credentials to use locally).
+func FromTemplate(tpl *template.Template, id, binary string, refs map[string]string, extra ...string) (Function, error) {
+	env, err := tpl.Environment(id, refs)
+	if err != nil {
+		return Function{}, err
+	}
+	fn := Function{Name: id, Binary: binary, Timeout: 3 * time.Second, MemoryMB: 128}
+	if v, ok := tpl.Setting(id, "Timeout").(int64); ok {
+		fn.Timeout = time.Duration(v) * time.Second
+	}
+	if v, ok := tpl.Setting(id, "MemorySize").(int64); ok {
+		fn.MemoryMB = int(v)
+	}
+	if lc, ok := tpl.Setting(id, "LoggingConfig").(map[string]any); ok {
+		if lvl, ok := lc["ApplicationLogLevel"].(map[string]any); ok {
+			if name, ok := lvl["Ref"].(string); ok {
+				if p, ok := tpl.Parameters[name].(map[string]any); ok {
+					env["AWS_LAMBDA_LOG_LEVEL"] = fmt.Sprint(p["Default"])
+				}
+			}
+		}
+	}
+	for k, v := range env {
+		fn.Env = append(fn.Env, k+"="+v)
+	}
+	fn.Env = append(fn.Env, extra...)
+	return fn, nil
+}
+
+// Build builds the bootstraps of ids as sam build does, through the Makefile's
+// build-<LogicalId> targets, for this machine's architecture (an arm64 binary cannot run on
+// x86-64), and returns each one's path.
+func Build(ctx context.Context, repo, outDir string, ids ...string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, id := range ids {
+		dir := filepath.Join(outDir, id)
+		cmd := exec.CommandContext(ctx, "make", "--no-print-directory", "build-"+id, "ARTIFACTS_DIR="+dir, "LAMBDA_ARCH="+runtime.GOARCH)
+		cmd.Dir = repo
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("lambdarun: make build-%s: %w\n%s", id, err, strings.TrimSpace(string(b)))
+		}
+		out[id] = filepath.Join(dir, "bootstrap")
+	}
+	return out, nil
+}
