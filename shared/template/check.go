@@ -1,0 +1,205 @@
+package template
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Check returns every problem it finds in the template, each naming what is wrong and where:
+// references to nothing, functions not set up as Pulse's must be (arm64, provided.al2023,
+// bootstrap, JSON logs, built by the Makefile), a table without TTL, point-in-time recovery or
+// retention, IAM statements with wildcards, functions that only read holding write
+// permissions, and routes served twice. An empty answer means the template passes.
+func (t *Template) Check() []string {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	known := map[string]bool{}
+	for name := range t.Parameters {
+		known[name] = true
+	}
+	for id := range t.Resources {
+		known[id] = true
+	}
+	for _, p := range []string{"AWS::AccountId", "AWS::NoValue", "AWS::Partition", "AWS::Region", "AWS::StackId", "AWS::StackName", "AWS::URLSuffix"} {
+		known[p] = true
+	}
+	walk := func(where string, v any) {
+		for _, ref := range references(v) {
+			if !known[ref] {
+				add("%s: refers to %s, which is neither a parameter nor a resource", where, ref)
+			}
+		}
+	}
+	walk("Globals", t.Globals)
+	walk("Outputs", t.Outputs)
+	for id, r := range t.Resources {
+		walk(id, r.Properties)
+	}
+
+	routes := map[string]string{}
+	for _, id := range t.Functions() {
+		fn := t.Resources[id]
+		want := map[string]string{"Runtime": "provided.al2023", "Handler": "bootstrap", "CodeUri": "."}
+		for prop, value := range want {
+			if got := t.Setting(id, prop); got != value {
+				add("%s: %s is %v, want %s", id, prop, got, value)
+			}
+		}
+		if arch, _ := t.Setting(id, "Architectures").([]any); len(arch) != 1 || arch[0] != "arm64" {
+			add("%s: Architectures is %v, want [arm64]", id, arch)
+		}
+		if lc, _ := t.Setting(id, "LoggingConfig").(map[string]any); lc["LogFormat"] != "JSON" {
+			add("%s: LoggingConfig.LogFormat is %v, want JSON", id, lc["LogFormat"])
+		}
+		if fn.Metadata["BuildMethod"] != "makefile" {
+			add("%s: Metadata.BuildMethod is %v, want makefile", id, fn.Metadata["BuildMethod"])
+		}
+		readOnly, hasRoute := true, false
+		events, _ := fn.Properties["Events"].(map[string]any)
+		for _, e := range events {
+			ev, _ := e.(map[string]any)
+			if ev["Type"] != "HttpApi" {
+				readOnly = false
+				continue
+			}
+			hasRoute = true
+			p, _ := ev["Properties"].(map[string]any)
+			key := fmt.Sprintf("%v %v", p["Method"], p["Path"])
+			if p["Method"] != "GET" {
+				readOnly = false
+			}
+			if other, dup := routes[key]; dup {
+				add("route %s is served by both %s and %s", key, other, id)
+			}
+			routes[key] = id
+		}
+		for _, st := range statements(fn.Properties["Policies"]) {
+			actions := strings_(st["Action"])
+			for _, a := range actions {
+				if strings.Contains(a, "*") {
+					add("%s: IAM action %q has a wildcard; grant the actions the function calls", id, a)
+				}
+				if readOnly && hasRoute && writes[a] {
+					add("%s: serves only GET routes but is allowed %s", id, a)
+				}
+			}
+			for _, r := range strings_(st["Resource"]) {
+				if r == "*" {
+					add("%s: IAM resource \"*\"; name the table and its indexes", id)
+				}
+			}
+		}
+		if p, ok := fn.Properties["Policies"]; ok && len(statements(p)) == 0 {
+			add("%s: Policies has no inline statements (managed policies and policy templates grant more than it needs)", id)
+		}
+	}
+
+	for id, r := range t.Resources {
+		if r.Type != "AWS::DynamoDB::Table" {
+			continue
+		}
+		if r.DeletionPolicy != "Retain" || r.UpdateReplacePolicy != "Retain" {
+			add("%s: DeletionPolicy %q and UpdateReplacePolicy %q, want Retain for both", id, r.DeletionPolicy, r.UpdateReplacePolicy)
+		}
+		if t.TTLAttribute(id) == "" {
+			add("%s: TimeToLiveSpecification is not enabled", id)
+		}
+		pitr, _ := r.Properties["PointInTimeRecoverySpecification"].(map[string]any)
+		if pitr["PointInTimeRecoveryEnabled"] != true {
+			add("%s: point-in-time recovery is not enabled", id)
+		}
+		if r.Properties["BillingMode"] != "PAY_PER_REQUEST" {
+			add("%s: BillingMode is %v, want PAY_PER_REQUEST", id, r.Properties["BillingMode"])
+		}
+	}
+	sort.Strings(problems)
+	return problems
+}
+
+// writes are the DynamoDB actions that change data.
+var writes = map[string]bool{
+	"dynamodb:PutItem": true, "dynamodb:UpdateItem": true, "dynamodb:DeleteItem": true,
+	"dynamodb:BatchWriteItem": true, "dynamodb:PartiQLInsert": true, "dynamodb:PartiQLUpdate": true,
+	"dynamodb:PartiQLDelete": true, "dynamodb:DeleteTable": true, "dynamodb:UpdateTable": true,
+}
+
+var subVar = regexp.MustCompile(`\$\{([^!}][^}]*)\}`)
+
+// references returns the logical names v refers to through Ref, Fn::GetAtt and Fn::Sub.
+func references(v any) []string {
+	var out []string
+	switch x := v.(type) {
+	case map[string]any:
+		for k, val := range x {
+			switch k {
+			case "Ref":
+				if s, ok := val.(string); ok {
+					out = append(out, s)
+				}
+			case "Fn::GetAtt":
+				if l, ok := val.([]any); ok && len(l) > 0 {
+					out = append(out, fmt.Sprint(l[0]))
+				}
+			case "Fn::Sub":
+				text, vars := val, map[string]any{}
+				if l, ok := val.([]any); ok && len(l) == 2 {
+					text = l[0]
+					vars, _ = l[1].(map[string]any)
+					out = append(out, references(l[1])...)
+				}
+				if s, ok := text.(string); ok {
+					for _, m := range subVar.FindAllStringSubmatch(s, -1) {
+						name, _, _ := strings.Cut(m[1], ".")
+						if _, local := vars[name]; !local {
+							out = append(out, name)
+						}
+					}
+				}
+			default:
+				out = append(out, references(val)...)
+			}
+		}
+	case []any:
+		for _, e := range x {
+			out = append(out, references(e)...)
+		}
+	}
+	return out
+}
+
+// statements returns the inline IAM statements of a function's Policies.
+func statements(policies any) []map[string]any {
+	var out []map[string]any
+	list, _ := policies.([]any)
+	for _, p := range list {
+		doc, _ := p.(map[string]any)
+		sts, _ := doc["Statement"].([]any)
+		for _, s := range sts {
+			if m, ok := s.(map[string]any); ok {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+// strings_ reads an IAM Action or Resource: a string, or a list whose entries may be
+// intrinsic functions (shown as their reference, never as "*").
+func strings_(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{x}
+	case []any:
+		var out []string
+		for _, e := range x {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}

@@ -1,0 +1,60 @@
+package template
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestTemplatePasses(t *testing.T) {
+	tpl, err := Load("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range tpl.Check() {
+		t.Error(p)
+	}
+	if len(tpl.Functions()) == 0 || len(tpl.Routes()) == 0 {
+		t.Fatal("the template has no functions or routes: the checks checked nothing")
+	}
+}
+
+// Breaking the template on purpose is caught, with a message that names the problem.
+func TestBrokenTemplates(t *testing.T) {
+	src, err := os.ReadFile("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, old, new, want string
+	}{
+		{"dangling Ref", "ApiId: !Ref PulseApi", "ApiId: !Ref PulsApi", "refers to PulsApi"},
+		{"dangling GetAtt", "Resource: !GetAtt PulseTable.Arn", "Resource: !GetAtt PulseTabel.Arn", "refers to PulseTabel"},
+		{"dangling Sub", `!Sub "${PulseTable.Arn}/index/Active"`, `!Sub "${Table.Arn}/index/Active"`, "refers to Table"},
+		{"write on a read function", "Description: \"Returns a user.\"\n      Policies:\n        - Version: \"2012-10-17\"\n          Statement:\n            - Effect: Allow\n              Action:\n                - dynamodb:GetItem",
+			"Description: \"Returns a user.\"\n      Policies:\n        - Version: \"2012-10-17\"\n          Statement:\n            - Effect: Allow\n              Action:\n                - dynamodb:GetItem\n                - dynamodb:DeleteItem",
+			"GetUserFunction: serves only GET routes but is allowed dynamodb:DeleteItem"},
+		{"wildcard action", "                - dynamodb:BatchWriteItem", "                - dynamodb:*", `IAM action "dynamodb:*" has a wildcard`},
+		{"route served twice", "Path: /api/users/{user_id}/tokens/{token_id}", "Path: /api/users/{user_id}/sessions/{session_id}", "is served by both"},
+		{"x86", "Architectures: [arm64]", "Architectures: [x86_64]", "Architectures is [x86_64], want [arm64]"},
+		{"old runtime", "Runtime: provided.al2023", "Runtime: go1.x", "Runtime is go1.x"},
+		{"text logs", "LogFormat: JSON", "LogFormat: Text", "LogFormat is Text"},
+		{"no TTL", "        AttributeName: ttl\n        Enabled: true", "        AttributeName: ttl\n        Enabled: false", "TimeToLiveSpecification is not enabled"},
+		{"no PITR", "PointInTimeRecoveryEnabled: true", "PointInTimeRecoveryEnabled: false", "point-in-time recovery is not enabled"},
+		{"not retained", "    DeletionPolicy: Retain", "    DeletionPolicy: Delete", "want Retain"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(string(src), tc.old) {
+				t.Fatalf("the template no longer contains %q: update this test", tc.old)
+			}
+			tpl, err := Parse([]byte(strings.Replace(string(src), tc.old, tc.new, 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			problems := strings.Join(tpl.Check(), "\n")
+			if !strings.Contains(problems, tc.want) {
+				t.Errorf("problems:\n%s\nwant one containing %q", problems, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,85 @@
+package template
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/pulse-sessions/pulse/shared/npmpack"
+)
+
+// cfnGuard is AWS's policy-as-code tool, as the npm package @cdklabs/cdk-validator-cfnguard
+// ships it (a static binary per platform), pinned by version and checksum.
+func cfnGuard(t *testing.T) string {
+	t.Helper()
+	arch := map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH]
+	if runtime.GOOS != "linux" || arch == "" {
+		t.Skipf("no cfn-guard binary for %s/%s in the package", runtime.GOOS, runtime.GOARCH)
+	}
+	dir, err := npmpack.Ensure(context.Background(), "../../.cache", npmpack.Package{
+		Spec:     "@cdklabs/cdk-validator-cfnguard@0.0.62",
+		Checksum: "660c14562d4c79d524d0623d80d494e41797acae9da23ecb10915d7f66ada80c",
+		Dir:      "cfn-guard-3.1.1-" + arch,
+		Want:     "cfn-guard",
+		Keep: func(name string) string {
+			if name == "package/bin/ubuntu/"+arch+"/cfn-guard" {
+				return "cfn-guard"
+			}
+			return ""
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, "cfn-guard")
+}
+
+func guard(t *testing.T, bin, template string) (string, int) {
+	t.Helper()
+	out, err := exec.Command(bin, "validate", "-d", template, "-r", "pulse.guard", "--show-summary", "fail").CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return string(out), ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), 0
+}
+
+// The project's rules (pulse.guard) hold for template.yaml under cfn-guard, and fail, naming
+// the rule, for templates broken on purpose.
+func TestCfnGuard(t *testing.T) {
+	bin := cfnGuard(t)
+	if out, code := guard(t, bin, "../../template.yaml"); code != 0 {
+		t.Fatalf("cfn-guard: exit %d\n%s", code, out)
+	}
+	src, err := os.ReadFile("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, old, new, rule string }{
+		{"write on a read function", "Description: \"Returns a user.\"\n      Policies:\n        - Version: \"2012-10-17\"\n          Statement:\n            - Effect: Allow\n              Action:\n                - dynamodb:GetItem",
+			"Description: \"Returns a user.\"\n      Policies:\n        - Version: \"2012-10-17\"\n          Statement:\n            - Effect: Allow\n              Action:\n                - dynamodb:GetItem\n                - dynamodb:DeleteItem", "readers_cannot_write"},
+		{"wildcard action", "                - dynamodb:BatchWriteItem", "                - dynamodb:*", "least_privilege"},
+		{"wildcard resource", "Resource: !GetAtt PulseTable.Arn", `Resource: "*"`, "least_privilege"},
+		{"x86", "Architectures: [arm64]", "Architectures: [x86_64]", "lambda_platform"},
+		{"no PITR", "PointInTimeRecoveryEnabled: true", "PointInTimeRecoveryEnabled: false", "table_durable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(string(src), tc.old) {
+				t.Fatalf("the template no longer contains %q: update this test", tc.old)
+			}
+			path := filepath.Join(t.TempDir(), "template.yaml")
+			if err := os.WriteFile(path, []byte(strings.Replace(string(src), tc.old, tc.new, 1)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, code := guard(t, bin, path)
+			if code == 0 || !strings.Contains(out, "pulse.guard/"+tc.rule) {
+				t.Errorf("exit %d, want a failure of %s:\n%.600s", code, tc.rule, out)
+			}
+		})
+	}
+}
