@@ -19,7 +19,7 @@ FUNCTIONS = PutUserFunction:put-user GetUserFunction:get-user DeleteUserFunction
 	ListActiveUsersFunction:list-active-users ListDailyActiveUsersFunction:list-daily-active-users \
 	CleanupExpiredSessionsFunction:cleanup-expired-sessions
 
-.PHONY: run test lint build clean ddb-local invoke
+.PHONY: run test lint build clean ddb-local invoke bench fuzz
 
 ## run: DynamoDB Local plus the whole API on http://localhost:3000 with a demo tenant
 run:
@@ -28,6 +28,15 @@ run:
 ## test: lint, then every test with the race detector (DynamoDB Local is started by the tests)
 test: lint ddb-local
 	$(GO) test -race -count=1 ./...
+
+## fuzz: every fuzz target for FUZZTIME each (CI: a short bounded run); crashers land in testdata
+FUZZTIME ?= 10s
+FUZZ_TARGETS = shared/pulse:FuzzValidID shared/useragent:FuzzParse shared/engage:FuzzISOParam \
+	shared/admin:FuzzPaging shared/manage:FuzzListQuery shared/manage:FuzzBodies
+fuzz:
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "fuzz $$fn ($(FUZZTIME))"; \
+	  $(GO) test ./$$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) || exit 1; done
 
 ## lint: formatting, go vet and staticcheck
 lint:
@@ -44,6 +53,10 @@ ddb-local:
 ##   make invoke FN=ListUserSessionsFunction EVENT=events/list-user-sessions.json
 invoke:
 	$(GO) run ./cmd/pulse invoke -fn $(FN) -event $(EVENT)
+
+## bench: measure capacity, latency and cold starts into BENCHMARKS.md (BENCH_FLAGS=-quick: smoke)
+bench:
+	$(GO) run ./cmd/pulse bench $(BENCH_FLAGS)
 
 ## build: every function's bootstrap under bin/<LogicalId>/, as sam build makes them
 build:

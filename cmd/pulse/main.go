@@ -9,6 +9,7 @@
 //	pulse key list -tenant ID
 //	pulse key revoke -tenant ID -id KEY_ID
 //	pulse invoke -fn LogicalId -event FILE     run a built function under the Lambda Runtime API
+//	pulse bench [-quick] [-out BENCHMARKS.md]  measure capacity, latency and cold starts
 //	pulse ddb fetch                            fetch and check DynamoDB Local into .cache
 //
 // Against AWS the table comes from -table or TABLE_NAME and credentials from the usual AWS
@@ -51,6 +52,7 @@ const usage = `usage:
   pulse key list -tenant ID
   pulse key revoke -tenant ID -id KEY_ID
   pulse invoke -fn LogicalId -event events/<file>.json
+  pulse bench [-quick] [-out FILE]
   pulse ddb fetch`
 
 func run(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
@@ -62,6 +64,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		return runLocal(ctx, getenv, out)
 	case "invoke":
 		return invoke(ctx, args[1:], getenv, out)
+	case "bench":
+		return runBench(ctx, args[1:], out)
 	case "ddb":
 		if len(args) < 2 || args[1] != "fetch" {
 			return errors.New(usage)

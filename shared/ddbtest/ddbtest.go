@@ -1,6 +1,6 @@
 // Package ddbtest gives tests a real DynamoDB: DynamoDB Local, with a fresh database per test.
-// It uses the emulator at PULSE_DDB_ENDPOINT when set (make test starts one for all packages),
-// else starts its own for the test binary. Each test gets its own access key, and DynamoDB
+// It uses the emulator at PULSE_DDB_ENDPOINT when set, else starts its own for the test binary
+// when a test first needs it. Each test gets its own access key, and DynamoDB
 // Local (without -sharedDb) keeps one database per access key: tests cannot see each other.
 package ddbtest
 
@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -23,40 +24,54 @@ import (
 // Table is the logical ID of the table in template.yaml, and the name tests give it.
 const Table = "PulseTable"
 
-var endpoint string
+var (
+	startOnce sync.Once
+	endpoint  string
+	startErr  error
+	proc      *ddblocal.Process
+)
 
-// Main runs m with DynamoDB Local available; call it from TestMain.
+// Main runs m, and stops the DynamoDB Local it started, if any; call it from TestMain. The
+// emulator starts only when a test first asks for a database, so that pure tests and fuzzing
+// never start a JVM.
 func Main(m *testing.M) {
-	os.Exit(run(m))
+	code := m.Run()
+	if proc != nil {
+		proc.Stop()
+	}
+	os.Exit(code)
 }
 
-func run(m *testing.M) int {
-	ctx := context.Background()
-	endpoint = os.Getenv("PULSE_DDB_ENDPOINT")
-	if endpoint == "" || !ddblocal.Ready(ctx, endpoint) {
+// start finds or starts the emulator, once per test binary.
+func start() (string, error) {
+	startOnce.Do(func() {
+		ctx := context.Background()
+		if e := os.Getenv("PULSE_DDB_ENDPOINT"); e != "" && ddblocal.Ready(ctx, e) {
+			endpoint = e
+			return
+		}
 		root, err := ddblocal.RepoRoot()
 		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
+			startErr = err
+			return
 		}
 		dir, err := ddblocal.Ensure(ctx, filepath.Join(root, ".cache"))
 		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
+			startErr = err
+			return
 		}
-		p, err := ddblocal.Start(ctx, ddblocal.Options{JarDir: dir})
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
+		if proc, startErr = ddblocal.Start(ctx, ddblocal.Options{JarDir: dir}); startErr == nil {
+			endpoint = proc.Endpoint
 		}
-		defer p.Stop()
-		endpoint = p.Endpoint
-	}
-	return m.Run()
+	})
+	return endpoint, startErr
 }
 
-// Endpoint returns the emulator's URL.
-func Endpoint() string { return endpoint }
+// Endpoint returns the emulator's URL, starting it if need be.
+func Endpoint() string {
+	e, _ := start()
+	return e
+}
 
 var seq atomic.Int64
 
@@ -64,8 +79,9 @@ var seq atomic.Int64
 // only, as DynamoDB Local requires.
 func Client(t testing.TB) (*dynamodb.Client, string) {
 	t.Helper()
-	if endpoint == "" {
-		t.Fatal("ddbtest: no DynamoDB Local; call ddbtest.Main from TestMain")
+	endpoint, err := start()
+	if err != nil {
+		t.Fatalf("ddbtest: DynamoDB Local: %v", err)
 	}
 	key := fmt.Sprintf("T%dx%d", seq.Add(1), rand.Int64())
 	return NewClient(endpoint, key), key

@@ -51,6 +51,7 @@ type Result struct {
 	InitDuration time.Duration  // cold: process start to its first request for work
 	Duration     time.Duration  // event handed over to response received
 	MaxMemoryKB  int64          // the process's peak resident memory so far (VmHWM)
+	InitMemoryKB int64          // cold: resident memory when init was done (VmRSS at the first /next)
 }
 
 type invocation struct {
@@ -79,6 +80,7 @@ type Runner struct {
 	exited    chan struct{}
 	started   time.Time
 	firstNext chan time.Time // receives the time of the first /next after a start
+	initRSS   int64
 	inflight  map[string]*invocation
 	initErr   *FunctionError
 }
@@ -116,7 +118,12 @@ func (r *Runner) handleNext(w http.ResponseWriter, req *http.Request) {
 	r.firstNext = nil
 	r.mu.Unlock()
 	if first != nil {
-		first <- time.Now()
+		at := time.Now()
+		rss := r.memory("VmRSS:")
+		r.mu.Lock()
+		r.initRSS = rss
+		r.mu.Unlock()
+		first <- at
 	}
 	select {
 	case inv := <-r.next:
@@ -252,6 +259,9 @@ func (r *Runner) Invoke(ctx context.Context, event []byte) (*Result, error) {
 		select {
 		case t := <-first:
 			res.InitDuration = t.Sub(r.started)
+			r.mu.Lock()
+			res.InitMemoryKB = r.initRSS
+			r.mu.Unlock()
 		case <-exited:
 		case <-timer.C:
 		case <-ctx.Done():
@@ -261,7 +271,7 @@ func (r *Runner) Invoke(ctx context.Context, event []byte) (*Result, error) {
 	case o := <-inv.done:
 		res.Payload, res.Error = o.payload, o.err
 		res.Duration = o.at.Sub(inv.handed)
-		res.MaxMemoryKB = r.peakMemory()
+		res.MaxMemoryKB = r.memory("VmHWM:")
 		if o.err != nil {
 			// aws-lambda-go reports a panic as an error (typed after the panic value) and
 			// exits: wait a moment for that, so that the next invocation starts afresh.
@@ -314,8 +324,9 @@ func (r *Runner) forget(inv *invocation, exited chan struct{}) {
 	}
 }
 
-// peakMemory reads the process's peak resident set size (Linux), 0 where unknown.
-func (r *Runner) peakMemory() int64 {
+// memory reads a line of the process's /proc status in kB (VmHWM: peak resident set; VmRSS:
+// resident now), 0 where unknown.
+func (r *Runner) memory(field string) int64 {
 	r.mu.Lock()
 	proc := r.proc
 	r.mu.Unlock()
@@ -327,7 +338,7 @@ func (r *Runner) peakMemory() int64 {
 		return 0
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(line, field); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
 			return kb
 		}

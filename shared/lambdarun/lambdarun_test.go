@@ -49,7 +49,7 @@ func TestRuntimeAPI(t *testing.T) {
 	}
 
 	first := invoke("echo")
-	if !first.Cold || first.InitDuration <= 0 || first.MaxMemoryKB <= 0 {
+	if !first.Cold || first.InitDuration <= 0 || first.MaxMemoryKB <= 0 || first.InitMemoryKB <= 0 {
 		t.Errorf("first invocation: cold %v, init %v, memory %d kB; want a measured cold start", first.Cold, first.InitDuration, first.MaxMemoryKB)
 	}
 	p1 := pid(first)

@@ -4,19 +4,15 @@
 package manage
 
 import (
-	"fmt"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"net/url"
-	"strings"
 
 	"github.com/pulse-sessions/pulse/shared/auth"
 	"github.com/pulse-sessions/pulse/shared/geo"
 	"github.com/pulse-sessions/pulse/shared/httpx"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 	"github.com/pulse-sessions/pulse/shared/store"
-	"github.com/pulse-sessions/pulse/shared/useragent"
 )
 
 // API holds what the management endpoints need.
@@ -70,32 +66,13 @@ func (a *API) PutUser() http.Handler {
 			a.fail(w, r, err)
 			return
 		}
-		var body struct {
-			Name  *string  `json:"name"`
-			Type  *string  `json:"type"`
-			Roles []string `json:"roles"`
-		}
-		if err := httpx.DecodeJSON(r, &body, false); err != nil {
+		u, err := decodeUser(r)
+		if err != nil {
 			a.fail(w, r, err)
 			return
 		}
-		fields := map[string][]string{}
-		name, typ := deref(body.Name), deref(body.Type)
-		checkText(fields, "name", name, 256)
-		checkText(fields, "type", typ, 64)
-		if len(body.Roles) > 50 {
-			fields["roles"] = append(fields["roles"], "must hold at most 50 roles.")
-		}
-		for _, role := range body.Roles {
-			if err := pulse.ValidID(role); err != nil {
-				fields["roles"] = append(fields["roles"], fmt.Sprintf("role %q %s.", role, err))
-			}
-		}
-		if len(fields) > 0 {
-			a.fail(w, r, pulse.FieldErrors(fields))
-			return
-		}
-		u, created, err := a.store.PutUser(r.Context(), pulse.User{TenantID: tenant, ID: id[0], Name: name, Type: typ, Roles: body.Roles})
+		u.TenantID, u.ID = tenant, id[0]
+		saved, created, err := a.store.PutUser(r.Context(), u)
 		if err != nil {
 			a.fail(w, r, err)
 			return
@@ -105,7 +82,7 @@ func (a *API) PutUser() http.Handler {
 			status = http.StatusCreated
 			w.Header().Set("Location", "/api/users/"+url.PathEscape(id[0]))
 		}
-		httpx.WriteJSON(w, status, "application/json", toUserJSON(u))
+		httpx.WriteJSON(w, status, "application/json", toUserJSON(saved))
 	})
 }
 
@@ -153,30 +130,9 @@ func (a *API) CreateSession() http.Handler {
 			a.fail(w, r, err)
 			return
 		}
-		var body struct {
-			ClientID  *string `json:"client_id"`
-			IPAddress *string `json:"ip_address"`
-			UserAgent *string `json:"user_agent"`
-			SessionID *string `json:"session_id"`
-		}
-		if err := httpx.DecodeJSON(r, &body, false); err != nil {
+		req, err := a.decodeNewSession(r)
+		if err != nil {
 			a.fail(w, r, err)
-			return
-		}
-		fields := map[string][]string{}
-		if body.ClientID == nil {
-			fields["client_id"] = []string{"is required."}
-		} else if err := pulse.ValidID(*body.ClientID); err != nil {
-			fields["client_id"] = []string{err.Error() + "."}
-		}
-		if body.SessionID != nil {
-			if err := pulse.ValidID(*body.SessionID); err != nil {
-				fields["session_id"] = []string{err.Error() + "."}
-			}
-		}
-		ip, device, loc := a.client(r, body.IPAddress, body.UserAgent, fields)
-		if len(fields) > 0 {
-			a.fail(w, r, pulse.FieldErrors(fields))
 			return
 		}
 		zone, err := a.tenants.Location(r.Context(), tenant)
@@ -184,10 +140,8 @@ func (a *API) CreateSession() http.Handler {
 			a.fail(w, r, err)
 			return
 		}
-		s, _, err := a.store.CreateSession(r.Context(), store.NewSession{
-			TenantID: tenant, UserID: id[0], SessionID: deref(body.SessionID), ClientID: *body.ClientID,
-			IP: ip, Device: *device, Location: *loc, Zone: zone,
-		})
+		req.TenantID, req.UserID, req.Zone = tenant, id[0], zone
+		s, _, err := a.store.CreateSession(r.Context(), req)
 		if err != nil {
 			a.fail(w, r, err)
 			return
@@ -195,36 +149,6 @@ func (a *API) CreateSession() http.Handler {
 		w.Header().Set("Location", "/api/users/"+url.PathEscape(id[0])+"/sessions/"+url.PathEscape(s.ID))
 		httpx.WriteJSON(w, http.StatusCreated, "application/json", toSessionJSON(s, a.now()))
 	})
-}
-
-// client works out the session's client from the body, falling back to the request itself:
-// its IP address, parsed User-Agent and location. Problems go into fields.
-func (a *API) client(r *http.Request, ipField, uaField *string, fields map[string][]string) (string, *pulse.Device, *pulse.Location) {
-	source := httpx.SourceIP(r)
-	ip := source
-	if ipField != nil {
-		parsed, err := netip.ParseAddr(*ipField)
-		if err != nil || parsed.Zone() != "" {
-			fields["ip_address"] = []string{"must be an IPv4 or IPv6 address."}
-			return "", nil, nil
-		}
-		ip = parsed.Unmap()
-	}
-	ua := r.Header.Get("User-Agent")
-	if uaField != nil {
-		ua = *uaField
-		if len(ua) > useragent.MaxLength {
-			fields["user_agent"] = []string{fmt.Sprintf("must be at most %d bytes.", useragent.MaxLength)}
-			return "", nil, nil
-		}
-	}
-	device := useragent.Parse(ua)
-	loc := a.geo.Locate(ip, r.Header, ip == source)
-	text := ""
-	if ip.IsValid() {
-		text = ip.String()
-	}
-	return text, &device, &loc
 }
 
 // GetSession serves GET /api/users/{user_id}/sessions/{session_id}.
@@ -253,37 +177,12 @@ func (a *API) RecordActivity() http.Handler {
 			a.fail(w, r, err)
 			return
 		}
-		var body struct {
-			ClientID  *string `json:"client_id"`
-			IPAddress *string `json:"ip_address"`
-			UserAgent *string `json:"user_agent"`
-		}
-		if err := httpx.DecodeJSON(r, &body, true); err != nil {
+		act, err := a.decodeActivity(r)
+		if err != nil {
 			a.fail(w, r, err)
 			return
 		}
-		fields := map[string][]string{}
-		if body.ClientID != nil {
-			if err := pulse.ValidID(*body.ClientID); err != nil {
-				fields["client_id"] = []string{err.Error() + "."}
-			}
-		}
-		act := store.Activity{TenantID: tenant, UserID: id[0], SessionID: id[1], ClientID: deref(body.ClientID)}
-		// Only what the body names changes: a heartbeat from a backend must not overwrite the
-		// user's address and browser with the backend's own.
-		if body.IPAddress != nil || body.UserAgent != nil {
-			ip, device, loc := a.client(r, body.IPAddress, body.UserAgent, fields)
-			if body.IPAddress != nil {
-				act.IP, act.Location = ip, loc
-			}
-			if body.UserAgent != nil {
-				act.Device = device
-			}
-		}
-		if len(fields) > 0 {
-			a.fail(w, r, pulse.FieldErrors(fields))
-			return
-		}
+		act.TenantID, act.UserID, act.SessionID = tenant, id[0], id[1]
 		zone, err := a.tenants.Location(r.Context(), tenant)
 		if err != nil {
 			a.fail(w, r, err)
@@ -330,21 +229,4 @@ func (a *API) RevokeUserSessions() http.Handler {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-
-// checkText refuses text over max bytes or with control characters: it is stored and shown.
-func checkText(fields map[string][]string, name, v string, max int) {
-	if len(v) > max {
-		fields[name] = append(fields[name], fmt.Sprintf("must be at most %d bytes.", max))
-	}
-	if strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		fields[name] = append(fields[name], "must not contain control characters.")
-	}
 }

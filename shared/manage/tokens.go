@@ -2,7 +2,6 @@ package manage
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/pulse-sessions/pulse/shared/httpx"
 	"github.com/pulse-sessions/pulse/shared/pulse"
@@ -31,32 +30,12 @@ func (a *API) CreateToken() http.Handler {
 			a.fail(w, r, err)
 			return
 		}
-		var body struct {
-			Name      *string `json:"name"`
-			ExpiresIn *int64  `json:"expires_in"`
-		}
-		if err := httpx.DecodeJSON(r, &body, false); err != nil {
+		name, ttl, err := decodeToken(r)
+		if err != nil {
 			a.fail(w, r, err)
 			return
 		}
-		fields := map[string][]string{}
-		if body.Name == nil {
-			fields["name"] = []string{"is required."}
-		} else if err := pulse.ValidID(*body.Name); err != nil {
-			fields["name"] = []string{err.Error() + "."}
-		}
-		var ttl time.Duration
-		if body.ExpiresIn != nil {
-			if *body.ExpiresIn < minTokenTTL || *body.ExpiresIn > maxTokenTTL {
-				fields["expires_in"] = []string{"must be between 60 and 31622400 seconds."}
-			}
-			ttl = time.Duration(*body.ExpiresIn) * time.Second
-		}
-		if len(fields) > 0 {
-			a.fail(w, r, pulse.FieldErrors(fields))
-			return
-		}
-		secret, _, err := a.store.CreateToken(r.Context(), tenant, id[0], *body.Name, ttl)
+		secret, _, err := a.store.CreateToken(r.Context(), tenant, id[0], name, ttl)
 		if err != nil {
 			a.fail(w, r, err)
 			return

@@ -252,10 +252,13 @@ func (s *Store) ListAPIKeys(ctx context.Context, tenant string) ([]*pulse.APIKey
 // RevokeAPIKey revokes a tenant's key by ID; ENOTFOUND when the tenant has no such key.
 // Revoking twice is not an error.
 func (s *Store) RevokeAPIKey(ctx context.Context, tenant, keyID string) error {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(tenantPK(tenant), tenantKeySK(keyID)), ConsistentRead: aws.Bool(true)})
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(tenantPK(tenant), tenantKeySK(keyID)),
+		ConsistentRead: aws.Bool(true), ReturnConsumedCapacity: measure})
 	if err != nil {
 		return fail("revoke api key", err)
-	} else if out.Item == nil {
+	}
+	s.recordOne(ctx, false, out.ConsumedCapacity)
+	if out.Item == nil {
 		return pulse.Errorf(pulse.ENOTFOUND, "API key %s not found", keyID)
 	}
 	var ref apiKeyItem
@@ -275,11 +278,12 @@ func (s *Store) RevokeAPIKey(ctx context.Context, tenant, keyID string) error {
 			UpdateExpression: upd.Update(), ConditionExpression: upd.Condition(),
 			ExpressionAttributeNames: upd.Names(), ExpressionAttributeValues: upd.Values()}}
 	}
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+	tx, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		update(apiKeyPK(ref.Hash), apiKeySK()), update(tenantPK(tenant), tenantKeySK(keyID)),
-	}})
+	}, ReturnConsumedCapacity: measure})
 	if err != nil {
 		return fail("revoke api key", err)
 	}
+	s.record(ctx, true, tx.ConsumedCapacity...)
 	return nil
 }

@@ -107,22 +107,26 @@ func (s *Store) AuthenticateToken(ctx context.Context, user, secret string) (*pu
 
 // RevokeToken deletes a user's token by name; ENOTFOUND when the user has none by that name.
 func (s *Store) RevokeToken(ctx context.Context, tenant, user, name string) error {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(userPK(tenant, user), tokenRefSK(name)), ConsistentRead: aws.Bool(true)})
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(userPK(tenant, user), tokenRefSK(name)),
+		ConsistentRead: aws.Bool(true), ReturnConsumedCapacity: measure})
 	if err != nil {
 		return fail("revoke token", err)
-	} else if out.Item == nil {
+	}
+	s.recordOne(ctx, false, out.ConsumedCapacity)
+	if out.Item == nil {
 		return pulse.Errorf(pulse.ENOTFOUND, "Token %s not found.", name)
 	}
 	var ref tokenItem
 	if err := attributevalue.UnmarshalMap(out.Item, &ref); err != nil {
 		return fail("revoke token", err)
 	}
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+	tx, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Delete: &types.Delete{TableName: &s.table, Key: key(tokenPK(ref.Hash), tokenSK())}},
 		{Delete: &types.Delete{TableName: &s.table, Key: key(userPK(tenant, user), tokenRefSK(name))}},
-	}})
+	}, ReturnConsumedCapacity: measure})
 	if err != nil {
 		return fail("revoke token", err)
 	}
+	s.record(ctx, true, tx.ConsumedCapacity...)
 	return nil
 }

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/pulse-sessions/pulse/shared/bench"
+	"github.com/pulse-sessions/pulse/shared/ddblocal"
+)
+
+// runBench is make bench: it measures and writes BENCHMARKS.md.
+func runBench(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	quick := fs.Bool("quick", false, "one small data size and few repetitions (a smoke test)")
+	file := fs.String("out", "BENCHMARKS.md", "where the report goes, relative to the repository")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	root, err := ddblocal.RepoRoot()
+	if err != nil {
+		return err
+	}
+	rep, err := bench.Run(ctx, bench.Options{Quick: *quick, Root: root, Progress: out})
+	if err != nil {
+		return err
+	}
+	path := *file
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(root, path)
+	}
+	if err := os.WriteFile(path, []byte(rep.Markdown()), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "wrote %s (%s)\n", path, rep.Elapsed.Round(1e9))
+	return nil
+}

@@ -1,0 +1,130 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/pulse-sessions/pulse/shared/pulse"
+	"github.com/pulse-sessions/pulse/shared/store"
+)
+
+// latencyRow is one endpoint's latency over repeated requests.
+type latencyRow struct {
+	Label                  string
+	N                      int
+	P50, P95, P99          time.Duration // as the client saw it, through the local API server
+	DDB50, Server50, Own50 time.Duration // inside the server: DynamoDB time, total, and the difference
+}
+
+// latency sends reps requests to each read endpoint and to activity and login, one at a time,
+// on the real clock.
+func (e *env) latency(ctx context.Context, reps int) ([]latencyRow, error) {
+	e.clock.mu.Lock()
+	e.clock.real = true
+	e.clock.mu.Unlock()
+	tok, err := e.adminToken(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	start := now.AddDate(0, 0, -(historyDays-1)).UTC().Format("2006-01-02") + "T00:00:00.000Z"
+	end := now.UTC().Add(time.Hour).Format("2006-01-02T15:04:05.000Z")
+	type req struct {
+		label, method, path, body string
+		headers                   []string
+	}
+	reqs := []req{
+		{"GET active users (admin)", "GET", "/settings/users/active-users", "", nil},
+		{"GET users per day, 7 days (engagement)", "GET", "/api/v1/engagement-dashboard/users/active-users?start=" + start + "&end=" + end, "", []string{"X-User-Id", "boss", "X-Auth-Token", tok}},
+		{"GET a user's sessions, page 1", "GET", "/api/users/u000000/sessions?status=all", "", nil},
+		{"GET user", "GET", "/api/users/u000000", "", nil},
+		{"GET session", "GET", "/api/users/u000000/sessions/s000000-0", "", nil},
+		{"POST activity", "POST", "/api/users/u000000/sessions/s000000-0/activity", "", nil},
+		{"POST session (login)", "POST", "/api/users/u000009/sessions", `{"client_id":"web"}`, nil},
+	}
+	var rows []latencyRow
+	for _, r := range reqs {
+		var client []time.Duration
+		for i := 0; i < reps+5; i++ {
+			label := r.label
+			if i < 5 {
+				label = "" // warm-up: connections, caches
+			}
+			resp, err := e.do(label, r.method, r.path, r.body, r.headers...)
+			if err != nil {
+				return nil, err
+			}
+			if resp.status >= 300 {
+				return nil, fmt.Errorf("%s: %d %s", r.label, resp.status, resp.body)
+			}
+			if label != "" {
+				client = append(client, resp.client)
+			}
+		}
+		e.mu.Lock()
+		ss := e.samples[r.label]
+		e.mu.Unlock()
+		var ddb, server, own []time.Duration
+		for _, s := range ss {
+			ddb, server, own = append(ddb, s.ddb), append(server, s.server), append(own, s.server-s.ddb)
+		}
+		rows = append(rows, latencyRow{Label: r.label, N: len(client),
+			P50: percentile(client, 50), P95: percentile(client, 95), P99: percentile(client, 99),
+			DDB50: percentile(ddb, 50), Server50: percentile(server, 50), Own50: percentile(own, 50)})
+	}
+	return rows, nil
+}
+
+// heartbeatResult is the cost of activity at a realistic rate.
+type heartbeatResult struct {
+	Sessions, Calls  int
+	WCU              float64
+	PerCall          float64
+	SteadyPerCall    float64 // calls within one bucket and day
+	PerUserDay       float64 // extra WCU of the first activity of a session on a new day
+	TransitionPerCal float64
+}
+
+// heartbeat has sessions send one heartbeat every 30 seconds for an hour that crosses
+// midnight, on a pinned clock, and reads what DynamoDB charged.
+func (e *env) heartbeat(ctx context.Context, sessions int) (heartbeatResult, error) {
+	t0 := time.Date(2026, 3, 10, 23, 30, 0, 0, time.UTC)
+	e.clock.Set(t0)
+	for i := range sessions {
+		if _, _, err := e.deps.Store.CreateSession(ctx, store.NewSession{TenantID: tenant, UserID: fmt.Sprintf("hb%03d", i), SessionID: "HB", ClientID: "web",
+			IP: "203.0.113.7", Device: pulse.Device{UserAgent: chromeUA}}); err != nil {
+			return heartbeatResult{}, err
+		}
+	}
+	res := heartbeatResult{Sessions: sessions}
+	var steadyWCU, steadyCalls float64
+	var crossWCU, crossCalls float64
+	for step := 1; step <= 120; step++ {
+		t := t0.Add(time.Duration(step) * 30 * time.Second)
+		e.clock.Set(t)
+		prev := t.Add(-30 * time.Second)
+		sameBucket := prev.Truncate(5 * time.Minute).Equal(t.Truncate(5 * time.Minute))
+		newDay := prev.YearDay() != t.YearDay()
+		for i := range sessions {
+			var m store.Meter
+			if err := e.deps.Store.RecordActivity(store.WithMeter(ctx, &m), store.Activity{TenantID: tenant, UserID: fmt.Sprintf("hb%03d", i), SessionID: "HB", Zone: time.UTC}); err != nil {
+				return res, err
+			}
+			_, _, wcu := m.Snapshot()
+			res.Calls++
+			res.WCU += wcu
+			switch {
+			case sameBucket:
+				steadyWCU, steadyCalls = steadyWCU+wcu, steadyCalls+1
+			case newDay:
+				crossWCU, crossCalls = crossWCU+wcu, crossCalls+1
+			}
+		}
+	}
+	res.PerCall = res.WCU / float64(res.Calls)
+	res.SteadyPerCall = steadyWCU / steadyCalls
+	// At midnight the session also moves buckets (2 + 2 index WCU); what is left is the day.
+	res.PerUserDay = crossWCU/crossCalls - res.SteadyPerCall - 4
+	return res, nil
+}

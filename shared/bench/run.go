@@ -1,0 +1,153 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/pulse-sessions/pulse/shared/ddblocal"
+	"github.com/pulse-sessions/pulse/shared/template"
+)
+
+// Options says how big a run to make.
+type Options struct {
+	Quick    bool      // one small data size, few repetitions: a smoke test
+	Root     string    // the repository
+	Progress io.Writer // what the run is doing
+}
+
+// Report is everything one run measured.
+type Report struct {
+	Started   time.Time
+	Elapsed   time.Duration
+	Command   string
+	Machine   string
+	GoVersion string
+	DDBLocal  string
+	Sizes     []int
+	Capacity  map[int][]capacityRow
+	Latency   []latencyRow
+	LatencyN  int
+	Heartbeat heartbeatResult
+	Cold      []coldRow
+	Minimal   coldRow
+	ColdReps  int
+}
+
+// Run measures, against its own in-memory DynamoDB Local.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	rep := &Report{Started: time.Now(), GoVersion: runtime.Version(), Capacity: map[int][]capacityRow{},
+		Command: "make bench", Machine: machine()}
+	if o.Quick {
+		rep.Command = "make bench BENCH_FLAGS=-quick"
+	}
+	say := func(format string, args ...any) { fmt.Fprintf(o.Progress, format+"\n", args...) }
+	rep.Sizes, rep.LatencyN, rep.ColdReps = []int{1000, 10000, 100000}, 200, 5
+	if o.Quick {
+		rep.Sizes, rep.LatencyN, rep.ColdReps = []int{1000}, 30, 1
+	}
+	tpl, err := template.Load(filepath.Join(o.Root, "template.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	jar, err := ddblocal.Ensure(ctx, filepath.Join(o.Root, ".cache"))
+	if err != nil {
+		return nil, err
+	}
+	rep.DDBLocal = filepath.Base(jar)
+	proc, err := ddblocal.Start(ctx, ddblocal.Options{JarDir: jar})
+	if err != nil {
+		return nil, err
+	}
+	defer proc.Stop()
+
+	for _, size := range rep.Sizes {
+		say("capacity: seeding %d sessions…", size)
+		now := time.Now().Truncate(time.Second)
+		e, closeEnv, err := newEnv(ctx, proc.Endpoint, tpl, now)
+		if err != nil {
+			return nil, err
+		}
+		if err := e.seed(ctx, size, now); err != nil {
+			closeEnv()
+			return nil, err
+		}
+		say("capacity: measuring at %d sessions…", size)
+		if rep.Capacity[size], err = e.capacity(ctx, now.Add(2*time.Minute)); err != nil {
+			closeEnv()
+			return nil, err
+		}
+		closeEnv()
+	}
+
+	// Latency on a tenant of its own: its logins add live sessions.
+	say("latency: %d requests per endpoint…", rep.LatencyN)
+	now := time.Now().Truncate(time.Second)
+	le, closeLE, err := newEnv(ctx, proc.Endpoint, tpl, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := le.seed(ctx, rep.Sizes[0], now); err != nil {
+		closeLE()
+		return nil, err
+	}
+	rep.Latency, err = le.latency(ctx, rep.LatencyN)
+	closeLE()
+	if err != nil {
+		return nil, err
+	}
+
+	say("heartbeat: 50 sessions, one call every 30 s for an hour…")
+	hb, closeHB, err := newEnv(ctx, proc.Endpoint, tpl, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	rep.Heartbeat, err = hb.heartbeat(ctx, 50)
+	closeHB()
+	if err != nil {
+		return nil, err
+	}
+
+	say("cold starts: building every function, %d start(s) each…", rep.ColdReps)
+	ce, closeCE, err := newEnv(ctx, proc.Endpoint, tpl, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	rep.Cold, rep.Minimal, err = coldStarts(ctx, o.Root, tpl, ce, rep.ColdReps)
+	closeCE()
+	if err != nil {
+		return nil, err
+	}
+	rep.Elapsed = time.Since(rep.Started)
+	return rep, nil
+}
+
+// machine describes the CPU, cores and memory.
+func machine() string {
+	cpu := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int64
+		fmt.Sscanf(strings.SplitN(string(b), "\n", 2)[0], "MemTotal: %d kB", &kb)
+		mem = fmt.Sprintf(", %.0f GiB", float64(kb)/(1<<20))
+	}
+	java := ""
+	if out, err := exec.Command("java", "-version").CombinedOutput(); err == nil {
+		java = ", " + strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
+	}
+	return fmt.Sprintf("%s/%s, %d cores (%s)%s%s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpu, mem, java)
+}
