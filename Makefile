@@ -19,7 +19,7 @@ FUNCTIONS = PutUserFunction:put-user GetUserFunction:get-user DeleteUserFunction
 	ListActiveUsersFunction:list-active-users ListDailyActiveUsersFunction:list-daily-active-users \
 	CleanupExpiredSessionsFunction:cleanup-expired-sessions
 
-.PHONY: run test lint build clean ddb-local invoke bench fuzz
+.PHONY: run test lint build clean ddb-local invoke bench fuzz load
 
 ## run: DynamoDB Local plus the whole API on http://localhost:3000 with a demo tenant
 run:
@@ -37,6 +37,10 @@ fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
 	  echo "fuzz $$fn ($(FUZZTIME))"; \
 	  $(GO) test ./$$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) || exit 1; done
+
+## load: the load tests with their figures (requests, errors, duration), loopback only
+load:
+	$(GO) test -count=1 -run 'TestLoad' -v ./shared/app | grep -E '^(---|ok|FAIL)|load:'
 
 ## lint: formatting, go vet and staticcheck
 lint:

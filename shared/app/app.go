@@ -5,9 +5,11 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"time"
 	_ "time/tzdata" // tenants' IANA time zones, whatever the Lambda image holds
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
@@ -45,7 +47,18 @@ func Load(ctx context.Context, getenv func(string) string) (*Deps, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Build(cfg, dynamodb.NewFromConfig(awsCfg), pulse.SystemClock, pulse.RandomIDs{}, NewLogger(os.Stdout, cfg.LogLevel))
+	return Build(cfg, dynamodb.NewFromConfig(awsCfg, ClientOptions), pulse.SystemClock, pulse.RandomIDs{}, NewLogger(os.Stdout, cfg.LogLevel))
+}
+
+// ClientOptions sets how the DynamoDB client retries: 3 attempts with jittered backoff capped
+// at 1 second (the SDK's default cap is 20 seconds, longer than a function's whole timeout), so
+// that a throttled or unreachable DynamoDB becomes a quick 503 with Retry-After, and a passing
+// hiccup is absorbed.
+func ClientOptions(o *dynamodb.Options) {
+	o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+		so.MaxAttempts = 3
+		so.MaxBackoff = time.Second
+	})
 }
 
 // Build wires the dependencies around a DynamoDB client; tests pass their own clock and IDs.

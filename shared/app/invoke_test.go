@@ -73,6 +73,8 @@ func TestBuiltFunctionsUnderRuntimeAPI(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			var logs apptest.SyncBuffer
+			f.Output = &logs
 			r, err := lambdarun.New(f)
 			if err != nil {
 				t.Fatal(err)
@@ -84,6 +86,10 @@ func TestBuiltFunctionsUnderRuntimeAPI(t *testing.T) {
 			}
 			if res.Error != nil {
 				t.Fatalf("function error %+v", res.Error)
+			}
+			r.Close() // waits for the process, and so for all it wrote
+			if out := logs.String(); out == "" || strings.Contains(out, e.Key) || strings.Contains(out, tok) {
+				t.Errorf("the function's logs are empty or hold a credential: %.300s", out)
 			}
 			if !res.Cold || res.InitDuration <= 0 || res.MaxMemoryKB <= 0 {
 				t.Errorf("cold %v init %v memory %d kB: want a measured cold start", res.Cold, res.InitDuration, res.MaxMemoryKB)

@@ -99,10 +99,34 @@ func (s *SyncBuffer) Write(p []byte) (int, error) {
 // String returns everything written so far.
 func (s *SyncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
+// Options bend the environment for fault and load tests. The zero value is the usual one.
+type Options struct {
+	Endpoint string                    // a DynamoDB Local of the test's own (default: the shared one)
+	Client   func(*dynamodb.Options)   // changes to the SDK client (an HTTP transport that injects faults)
+	WrapDB   func(store.API) store.API // wraps what the store calls (a panic switch)
+	Now      func() time.Time          // the clock (default: Clock, pinned at Start)
+}
+
 // New starts Pulse on a fresh database with two tenants, each with an all-scopes key.
-func New(t testing.TB) *Env {
+func New(t testing.TB) *Env { return NewWith(t, Options{}) }
+
+// NewWith is New with options.
+func NewWith(t testing.TB, o Options) *Env {
 	t.Helper()
-	db, table, accessKey := ddbtest.NewWithKey(t)
+	endpoint := o.Endpoint
+	if endpoint == "" {
+		endpoint = ddbtest.Endpoint()
+	}
+	accessKey := ddbtest.NewKey()
+	fns := []func(*dynamodb.Options){app.ClientOptions} // the retry policy of production
+	if o.Client != nil {
+		fns = append(fns, o.Client)
+	}
+	db := ddbtest.NewClient(endpoint, accessKey, fns...)
+	table := ddbtest.Table
+	if err := ddbtest.CreateTable(context.Background(), ddbtest.NewClient(endpoint, accessKey), table); err != nil {
+		t.Fatal(err)
+	}
 	root, err := ddblocal.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -124,7 +148,15 @@ func New(t testing.TB) *Env {
 	clock := &Clock{t: Start}
 	logs := &SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	deps, err := app.Build(cfg, db, clock.Now, &IDs{}, log)
+	now := clock.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	var api store.API = db
+	if o.WrapDB != nil {
+		api = o.WrapDB(db)
+	}
+	deps, err := app.Build(cfg, api, now, &IDs{}, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/pulse-sessions/pulse/shared/npmpack"
@@ -154,13 +155,19 @@ func Ready(ctx context.Context, endpoint string) bool {
 	return true
 }
 
-// Stop ends the emulator and waits for it.
+// Stop ends the emulator and waits for it: politely first (its shutdown flushes what it keeps
+// on disk), then by force.
 func (p *Process) Stop() {
 	if p == nil || p.cmd.Process == nil {
 		return
 	}
-	_ = p.cmd.Process.Kill()
-	<-p.done
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
 }
 
 // Done is closed when the process exits.

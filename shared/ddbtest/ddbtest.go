@@ -83,18 +83,21 @@ func Client(t testing.TB) (*dynamodb.Client, string) {
 	if err != nil {
 		t.Fatalf("ddbtest: DynamoDB Local: %v", err)
 	}
-	key := fmt.Sprintf("T%dx%d", seq.Add(1), rand.Int64())
+	key := NewKey()
 	return NewClient(endpoint, key), key
 }
 
 // NewClient returns a client of the emulator at endpoint for access key key.
-func NewClient(endpoint, key string) *dynamodb.Client {
+func NewClient(endpoint, key string, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
 	return dynamodb.New(dynamodb.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(endpoint),
 		Credentials:  credentials.NewStaticCredentialsProvider(key, "local", ""),
-	})
+	}, optFns...)
 }
+
+// NewKey returns a fresh access key: a database of its own.
+func NewKey() string { return fmt.Sprintf("T%dx%d", seq.Add(1), rand.Int64()) }
 
 // New returns a client on a fresh database holding an empty Pulse table, created from the
 // definition in template.yaml, and the table's name.

@@ -260,7 +260,9 @@ func (s *Store) RecordActivity(ctx context.Context, a Activity) error {
 		case cur.Status != pulse.StatusActive || cur.Expires <= now.UnixMilli():
 			return pulse.Errorf(pulse.ECONFLICT, "Session %s has ended.", a.SessionID)
 		case cur.Last > now.UnixMilli():
-			return nil // a later heartbeat is already stored: this one changes nothing
+			// A later heartbeat is already stored: its time, address and browser stand. The
+			// client this one names still joins the session's clients (a set: order-free).
+			return s.addClient(ctx, a)
 		case cur.HardExpires < exp.UnixMilli():
 			exp = time.UnixMilli(cur.HardExpires) // near the end of its lifetime: cap, try again
 		default:
@@ -327,6 +329,31 @@ func (s *Store) touch(ctx context.Context, a Activity, now, exp time.Time) (*ses
 		return nil, err
 	}
 	return &old, nil
+}
+
+// addClient adds a heartbeat's client to a live session without touching anything else.
+func (s *Store) addClient(ctx context.Context, a Activity) error {
+	if a.ClientID == "" {
+		return nil
+	}
+	expr, err := expression.NewBuilder().
+		WithUpdate(expression.Add(expression.Name("clients"), expression.Value(&types.AttributeValueMemberSS{Value: []string{a.ClientID}}))).
+		WithCondition(expression.Name("status").Equal(expression.Value(pulse.StatusActive))).Build()
+	if err != nil {
+		return fail("record activity", err)
+	}
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.table, Key: key(userPK(a.TenantID, a.UserID), sessionSK(a.SessionID)),
+		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), ReturnConsumedCapacity: measure,
+	})
+	if failed, _ := conditionFailed(err); failed {
+		return pulse.Errorf(pulse.ECONFLICT, "Session %s has ended.", a.SessionID)
+	} else if err != nil {
+		return fail("record activity", err)
+	}
+	s.recordOne(ctx, true, out.ConsumedCapacity)
+	return nil
 }
 
 // putDay records that user was active on day. Writing it twice is harmless.

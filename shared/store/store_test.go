@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -331,12 +332,16 @@ func TestStaleHeartbeatDoesNotMoveLastActivityBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Add(-5 * time.Second) // another instance whose clock is behind
-	if err := s.RecordActivity(ctx, store.Activity{TenantID: "acme", UserID: "u1", SessionID: "S1"}); err != nil {
+	if err := s.RecordActivity(ctx, store.Activity{TenantID: "acme", UserID: "u1", SessionID: "S1", ClientID: "late", IP: "198.51.100.9"}); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := s.GetSession(ctx, "acme", "u1", "S1")
-	if want := start.Add(10 * time.Second); !got.LastActivity.Equal(want) {
-		t.Errorf("last activity %v, want %v", got.LastActivity, want)
+	if want := start.Add(10 * time.Second); !got.LastActivity.Equal(want) || got.IPAddress != "192.0.2.1" {
+		t.Errorf("last activity %v from %s, want %v from the later heartbeat's 192.0.2.1", got.LastActivity, got.IPAddress, want)
+	}
+	// …but the client it names is not lost (found by the load test).
+	if !slices.Contains(got.ClientIDs, "late") {
+		t.Errorf("clients %v: the late heartbeat's client was lost", got.ClientIDs)
 	}
 }
 

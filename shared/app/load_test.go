@@ -1,0 +1,154 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pulse-sessions/pulse/shared/apptest"
+)
+
+// tickingClock moves on a millisecond every time it is read, so that every write gets its own
+// time and the latest one is known: the last value handed out.
+type tickingClock struct{ n atomic.Int64 }
+
+func (c *tickingClock) Now() time.Time {
+	return apptest.Start.Add(time.Duration(c.n.Add(1)) * time.Millisecond)
+}
+
+func (c *tickingClock) Last() time.Time {
+	return apptest.Start.Add(time.Duration(c.n.Load()) * time.Millisecond)
+}
+
+// hammer sends n requests from workers goroutines and returns the status counts and how long
+// it took. Bounded in count, loopback only.
+func hammer(e *apptest.Env, n, workers int, req func(i int) (method, path, body string)) (map[int]int, time.Duration) {
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	next := atomic.Int64{}
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				m, p, b := req(i)
+				r := e.Do(m, p, b, apptest.Key(e.Key)...)
+				mu.Lock()
+				statuses[r.Status]++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return statuses, time.Since(start)
+}
+
+func report(t *testing.T, what string, n int, statuses map[int]int, took time.Duration) {
+	t.Helper()
+	errs := 0
+	for code, c := range statuses {
+		if code >= 300 {
+			errs += c
+		}
+	}
+	t.Logf("load: %s: %d requests, %d errors, %s, %.0f requests/s, statuses %v", what, n, errs, took.Round(time.Millisecond), float64(n)/took.Seconds(), statuses)
+	if errs != 0 {
+		t.Errorf("%s: %d requests failed (%v)", what, errs, statuses)
+	}
+}
+
+// 100 concurrent heartbeats on one session: none fails, none is lost — the stored last activity
+// is the latest one sent, and every client each one named is in the session.
+func TestLoadOneSession(t *testing.T) {
+	clock := &tickingClock{}
+	e := apptest.NewWith(t, apptest.Options{Now: clock.Now})
+	if r := e.Do("POST", "/api/users/u1/sessions", `{"client_id":"web","session_id":"S1"}`, apptest.Key(e.Key)...); r.Status != 201 {
+		t.Fatal(r.Status)
+	}
+	const n = 100
+	statuses, took := hammer(e, n, n, func(i int) (string, string, string) {
+		return "POST", "/api/users/u1/sessions/S1/activity", fmt.Sprintf(`{"client_id":"c%03d"}`, i)
+	})
+	report(t, "100 concurrent heartbeats on one session", n, statuses, took)
+	latest := clock.Last()
+	s, err := e.Deps.Store.GetSession(context.Background(), "acme", "u1", "S1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.LastActivity.Equal(latest) {
+		t.Errorf("last activity %v, want the latest heartbeat's %v: an update was lost", s.LastActivity, latest)
+	}
+	if len(s.ClientIDs) != n+1 {
+		t.Errorf("%d clients recorded, want %d: an update was lost", len(s.ClientIDs), n+1)
+	}
+}
+
+// A few thousand heartbeats over 300 sessions of 200 users, 32 at a time: no failure, and the
+// three read APIs agree exactly with what was sent.
+func TestLoadManySessions(t *testing.T) {
+	clock := &tickingClock{}
+	e := apptest.NewWith(t, apptest.Options{Now: clock.Now})
+	const users, heartbeats = 200, 3000
+	sessions := []string{}
+	for u := range users {
+		for k := range 1 + u%2 {
+			id := fmt.Sprintf("S%d", k)
+			if r := e.Do("POST", fmt.Sprintf("/api/users/u%03d/sessions", u), fmt.Sprintf(`{"client_id":"web","session_id":%q}`, id), apptest.Key(e.Key)...); r.Status != 201 {
+				t.Fatalf("login: %d %s", r.Status, r.Body)
+			}
+			sessions = append(sessions, fmt.Sprintf("/api/users/u%03d/sessions/%s/activity", u, id))
+		}
+	}
+	statuses, took := hammer(e, heartbeats, 32, func(i int) (string, string, string) {
+		return "POST", sessions[i%len(sessions)], ""
+	})
+	report(t, fmt.Sprintf("%d heartbeats over %d sessions of %d users, 32 at a time", heartbeats, len(sessions), users), heartbeats, statuses, took)
+
+	r := e.Do("GET", "/settings/users/active-users?limit=2000", "", apptest.Key(e.Key)...)
+	var active struct {
+		Result []map[string]any `json:"result"`
+	}
+	r.JSON(t, &active)
+	if len(active.Result) != len(sessions) || r.Header.Get("X-Total-Count") != fmt.Sprint(len(sessions)) {
+		t.Errorf("active users: %d sessions (X-Total-Count %s), want %d", len(active.Result), r.Header.Get("X-Total-Count"), len(sessions))
+	}
+	if r := e.Do("PUT", "/api/users/boss", `{"roles":["admin"]}`, apptest.Key(e.Key)...); r.Status != 201 {
+		t.Fatal(r.Status)
+	}
+	r = e.Do("POST", "/api/users/boss/tokens", `{"name":"t"}`, apptest.Key(e.Key)...)
+	var tok struct{ AuthToken string }
+	r.JSON(t, &tok)
+	r = e.Do("GET", "/api/v1/engagement-dashboard/users/active-users?start=2026-03-10T00:00:00.000Z&end=2026-03-10T23:59:59.999Z", "", "X-User-Id", "boss", "X-Auth-Token", tok.AuthToken)
+	var days struct {
+		Month []struct {
+			UsersList []string
+			Users     int
+		}
+	}
+	r.JSON(t, &days)
+	if len(days.Month) != 1 || days.Month[0].Users != users || len(days.Month[0].UsersList) != users {
+		t.Errorf("users active today: %s, want exactly the %d users", r.Body[:min(len(r.Body), 300)], users)
+	}
+	for _, u := range []int{0, 1, 199} {
+		r := e.Do("GET", fmt.Sprintf("/api/users/u%03d/sessions", u), "", apptest.Key(e.Key)...)
+		var list []any
+		r.JSON(t, &list)
+		var p struct {
+			TotalCount int `json:"total_count"`
+		}
+		_ = json.Unmarshal([]byte(r.Header.Get("X-Pagination")), &p)
+		if want := 1 + u%2; len(list) != want || p.TotalCount != want {
+			t.Errorf("user u%03d: %d sessions listed (%d total), want %d", u, len(list), p.TotalCount, want)
+		}
+	}
+}
