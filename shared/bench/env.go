@@ -167,7 +167,3 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d.Microseconds())/1000) }
-
-func repoPath(root string, parts ...string) string {
-	return filepath.Join(append([]string{root}, parts...)...)
-}
