@@ -40,7 +40,7 @@ fuzz:
 
 ## load: the load tests with their figures (requests, errors, duration), loopback only
 load:
-	$(GO) test -count=1 -run 'TestLoad' -v ./shared/app | grep -E '^(---|ok|FAIL)|load:'
+	$(GO) test -count=1 -run '^TestLoad(OneSession|ManySessions)$$' -v ./shared/app | grep -E '^(---|ok|FAIL)|load:'
 
 ## lint: formatting, go vet and staticcheck
 lint:

@@ -39,29 +39,6 @@ func login(t *testing.T, e *apptest.Env, user, ip, ua string) string {
 	return s.ID
 }
 
-// shape is JSON by key and type.
-func shape(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		m := map[string]any{}
-		for k, val := range x {
-			m[k] = shape(val)
-		}
-		return m
-	case []any:
-		if len(x) == 0 {
-			return []any{}
-		}
-		return []any{shape(x[0])}
-	case float64:
-		if x == float64(int64(x)) {
-			return "integer"
-		}
-		return "number"
-	}
-	return reflect.TypeOf(v).Kind().String()
-}
-
 func TestSpecExample(t *testing.T) {
 	e := apptest.New(t)
 	e.Do("PUT", "/api/users/10000000000001", `{"name":"admin","type":"System"}`, apptest.Key(e.Key)...)
@@ -80,7 +57,7 @@ func TestSpecExample(t *testing.T) {
 	if err := json.Unmarshal(data, &spec); err != nil {
 		t.Fatal(err)
 	}
-	if g, w := shape(got), shape(spec); !reflect.DeepEqual(g, w) {
+	if g, w := apptest.Shape(got), apptest.Shape(spec); !reflect.DeepEqual(g, w) {
 		t.Fatalf("shape\n got %v\nwant %v", g, w)
 	}
 	el := got["result"].([]any)[0].(map[string]any)

@@ -252,3 +252,29 @@ func (e *Env) Items() int {
 
 // Key returns the header pair that authenticates with key.
 func Key(key string) []string { return []string{"X-API-KEY", key} }
+
+// Shape describes JSON by key and type (lists by their first element): what a client decoding
+// it depends on. Golden tests compare the shape of Pulse's answers with the specs' examples.
+func Shape(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		m := map[string]any{}
+		for k, val := range x {
+			m[k] = Shape(val)
+		}
+		return m
+	case []any:
+		if len(x) == 0 {
+			return []any{}
+		}
+		return []any{Shape(x[0])}
+	case float64:
+		if x == float64(int64(x)) {
+			return "integer"
+		}
+		return "number"
+	case nil:
+		return "null"
+	}
+	return fmt.Sprintf("%T", v)
+}

@@ -99,31 +99,6 @@ func TestWalkthrough(t *testing.T) {
 	}
 }
 
-// shape describes JSON by key and type: what a client decoding it depends on.
-func shape(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		m := map[string]any{}
-		for k, val := range x {
-			m[k] = shape(val)
-		}
-		return m
-	case []any:
-		if len(x) == 0 {
-			return []any{}
-		}
-		return []any{shape(x[0])}
-	case float64:
-		if x == float64(int64(x)) {
-			return "integer"
-		}
-		return "number"
-	case nil:
-		return "null"
-	}
-	return reflect.TypeOf(v).Kind().String()
-}
-
 // A created session has exactly the keys and types of the spec's example (spec/user-sessions.txt,
 // copied into testdata), with latitude and longitude as strings and region the continent.
 func TestSessionMatchesSpecShape(t *testing.T) {
@@ -144,7 +119,7 @@ func TestSessionMatchesSpecShape(t *testing.T) {
 	}
 	var got any
 	r.JSON(t, &got)
-	if g, w := shape(got), shape(spec[0]); !reflect.DeepEqual(g, w) {
+	if g, w := apptest.Shape(got), apptest.Shape(spec[0]); !reflect.DeepEqual(g, w) {
 		t.Errorf("session shape\n got %v\nwant %v", g, w)
 	}
 	md := got.(map[string]any)["last_metadata"].(map[string]any)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -90,18 +89,9 @@ type cursorItem struct {
 // CleanupCursor returns the start of the first expiry bucket cleanup has not finished, and
 // false before the first run has saved one.
 func (s *Store) CleanupCursor(ctx context.Context) (time.Time, bool, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(cleanupPK(), cleanupSK()),
-		ConsistentRead: aws.Bool(true), ReturnConsumedCapacity: measure})
-	if err != nil {
-		return time.Time{}, false, fail("cleanup cursor", err)
-	}
-	s.recordOne(ctx, false, out.ConsumedCapacity)
-	if out.Item == nil {
-		return time.Time{}, false, nil
-	}
 	var it cursorItem
-	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-		return time.Time{}, false, fail("cleanup cursor", err)
+	if found, err := s.get(ctx, "cleanup cursor", cleanupPK(), cleanupSK(), true, &it); err != nil || !found {
+		return time.Time{}, false, err
 	}
 	return time.Unix(it.Next, 0), true, nil
 }

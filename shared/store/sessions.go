@@ -201,18 +201,11 @@ func (s *Store) CreateSession(ctx context.Context, n NewSession) (*pulse.Session
 // GetSession returns one of a user's sessions, ended ones included; ENOTFOUND when the user has
 // no such session in this tenant.
 func (s *Store) GetSession(ctx context.Context, tenant, user, id string) (*pulse.Session, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(userPK(tenant, user), sessionSK(id)),
-		ConsistentRead: aws.Bool(true), ReturnConsumedCapacity: measure})
-	if err != nil {
-		return nil, fail("get session", err)
-	}
-	s.recordOne(ctx, false, out.ConsumedCapacity)
-	if out.Item == nil {
-		return nil, pulse.Errorf(pulse.ENOTFOUND, "Session %s not found.", id)
-	}
 	var it sessionItem
-	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-		return nil, fail("get session", err)
+	if found, err := s.get(ctx, "get session", userPK(tenant, user), sessionSK(id), true, &it); err != nil {
+		return nil, err
+	} else if !found {
+		return nil, pulse.Errorf(pulse.ENOTFOUND, "Session %s not found.", id)
 	}
 	return it.session(), nil
 }

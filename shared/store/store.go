@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
@@ -195,6 +196,24 @@ func cancelledBy(err error, i int) (string, map[string]types.AttributeValue) {
 		return aws.ToString(r.Code), r.Item
 	}
 	return "", nil
+}
+
+// get reads the item at pk, sk into out (a storage struct), strongly consistent when asked,
+// and reports whether it exists.
+func (s *Store) get(ctx context.Context, op, pk, sk string, consistent bool, out any) (bool, error) {
+	res, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(pk, sk),
+		ConsistentRead: aws.Bool(consistent), ReturnConsumedCapacity: measure})
+	if err != nil {
+		return false, fail(op, err)
+	}
+	s.recordOne(ctx, false, res.ConsumedCapacity)
+	if res.Item == nil {
+		return false, nil
+	}
+	if err := attributevalue.UnmarshalMap(res.Item, out); err != nil {
+		return false, fail(op, err)
+	}
+	return true, nil
 }
 
 func key(pk, sk string) map[string]types.AttributeValue {

@@ -84,17 +84,11 @@ func (s *Store) CreateTenant(ctx context.Context, t pulse.Tenant) (*pulse.Tenant
 
 // GetTenant returns a tenant; ENOTFOUND when there is none.
 func (s *Store) GetTenant(ctx context.Context, id string) (*pulse.Tenant, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(tenantPK(id), tenantSK()), ReturnConsumedCapacity: measure})
-	if err != nil {
-		return nil, fail("get tenant", err)
-	}
-	s.recordOne(ctx, false, out.ConsumedCapacity)
-	if out.Item == nil {
-		return nil, pulse.Errorf(pulse.ENOTFOUND, "tenant %s not found", id)
-	}
 	var it tenantItem
-	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-		return nil, fail("get tenant", err)
+	if found, err := s.get(ctx, "get tenant", tenantPK(id), tenantSK(), false, &it); err != nil {
+		return nil, err
+	} else if !found {
+		return nil, pulse.Errorf(pulse.ENOTFOUND, "tenant %s not found", id)
 	}
 	return it.tenant(), nil
 }
@@ -184,18 +178,11 @@ func (s *Store) Authenticate(ctx context.Context, secret string) (*pulse.APIKey,
 		return nil, unauthorized
 	}
 	hash := hashSecret(secret)
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(apiKeyPK(hash), apiKeySK()),
-		ConsistentRead: aws.Bool(true), ReturnConsumedCapacity: measure})
-	if err != nil {
-		return nil, fail("authenticate", err)
-	}
-	s.recordOne(ctx, false, out.ConsumedCapacity)
-	if out.Item == nil {
-		return nil, unauthorized
-	}
 	var it apiKeyItem
-	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-		return nil, fail("authenticate", err)
+	if found, err := s.get(ctx, "authenticate", apiKeyPK(hash), apiKeySK(), true, &it); err != nil {
+		return nil, err
+	} else if !found {
+		return nil, unauthorized
 	}
 	// The lookup already matched the hash; comparing again in constant time keeps the check
 	// itself free of timing differences whatever the storage layer does.
@@ -252,18 +239,11 @@ func (s *Store) ListAPIKeys(ctx context.Context, tenant string) ([]*pulse.APIKey
 // RevokeAPIKey revokes a tenant's key by ID; ENOTFOUND when the tenant has no such key.
 // Revoking twice is not an error.
 func (s *Store) RevokeAPIKey(ctx context.Context, tenant, keyID string) error {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(tenantPK(tenant), tenantKeySK(keyID)),
-		ConsistentRead: aws.Bool(true), ReturnConsumedCapacity: measure})
-	if err != nil {
-		return fail("revoke api key", err)
-	}
-	s.recordOne(ctx, false, out.ConsumedCapacity)
-	if out.Item == nil {
-		return pulse.Errorf(pulse.ENOTFOUND, "API key %s not found", keyID)
-	}
 	var ref apiKeyItem
-	if err := attributevalue.UnmarshalMap(out.Item, &ref); err != nil {
-		return fail("revoke api key", err)
+	if found, err := s.get(ctx, "revoke api key", tenantPK(tenant), tenantKeySK(keyID), true, &ref); err != nil {
+		return err
+	} else if !found {
+		return pulse.Errorf(pulse.ENOTFOUND, "API key %s not found", keyID)
 	}
 	if ref.Revoked != 0 {
 		return nil

@@ -81,18 +81,11 @@ func (s *Store) AuthenticateToken(ctx context.Context, user, secret string) (*pu
 		return nil, unauthorized
 	}
 	hash := hashSecret(secret)
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(tokenPK(hash), tokenSK()),
-		ConsistentRead: aws.Bool(true), ReturnConsumedCapacity: measure})
-	if err != nil {
-		return nil, fail("authenticate token", err)
-	}
-	s.recordOne(ctx, false, out.ConsumedCapacity)
-	if out.Item == nil {
-		return nil, unauthorized
-	}
 	var it tokenItem
-	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-		return nil, fail("authenticate token", err)
+	if found, err := s.get(ctx, "authenticate token", tokenPK(hash), tokenSK(), true, &it); err != nil {
+		return nil, err
+	} else if !found {
+		return nil, unauthorized
 	}
 	if subtle.ConstantTimeCompare([]byte(it.Hash), []byte(hash)) != 1 || it.User != user ||
 		(it.Expires != 0 && !s.now().Before(time.UnixMilli(it.Expires))) {
@@ -107,18 +100,11 @@ func (s *Store) AuthenticateToken(ctx context.Context, user, secret string) (*pu
 
 // RevokeToken deletes a user's token by name; ENOTFOUND when the user has none by that name.
 func (s *Store) RevokeToken(ctx context.Context, tenant, user, name string) error {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(userPK(tenant, user), tokenRefSK(name)),
-		ConsistentRead: aws.Bool(true), ReturnConsumedCapacity: measure})
-	if err != nil {
-		return fail("revoke token", err)
-	}
-	s.recordOne(ctx, false, out.ConsumedCapacity)
-	if out.Item == nil {
-		return pulse.Errorf(pulse.ENOTFOUND, "Token %s not found.", name)
-	}
 	var ref tokenItem
-	if err := attributevalue.UnmarshalMap(out.Item, &ref); err != nil {
-		return fail("revoke token", err)
+	if found, err := s.get(ctx, "revoke token", userPK(tenant, user), tokenRefSK(name), true, &ref); err != nil {
+		return err
+	} else if !found {
+		return pulse.Errorf(pulse.ENOTFOUND, "Token %s not found.", name)
 	}
 	tx, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Delete: &types.Delete{TableName: &s.table, Key: key(tokenPK(ref.Hash), tokenSK())}},

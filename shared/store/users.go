@@ -76,18 +76,11 @@ func (s *Store) PutUser(ctx context.Context, u pulse.User) (*pulse.User, bool, e
 
 // GetUser returns a user; ENOTFOUND when the tenant has no such user.
 func (s *Store) GetUser(ctx context.Context, tenant, id string) (*pulse.User, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(userPK(tenant, id), userSK()),
-		ConsistentRead: aws.Bool(true), ReturnConsumedCapacity: measure})
-	if err != nil {
-		return nil, fail("get user", err)
-	}
-	s.recordOne(ctx, false, out.ConsumedCapacity)
-	if out.Item == nil {
-		return nil, pulse.Errorf(pulse.ENOTFOUND, "User %s not found.", id)
-	}
 	var it userItem
-	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-		return nil, fail("get user", err)
+	if found, err := s.get(ctx, "get user", userPK(tenant, id), userSK(), true, &it); err != nil {
+		return nil, err
+	} else if !found {
+		return nil, pulse.Errorf(pulse.ENOTFOUND, "User %s not found.", id)
 	}
 	return it.user(), nil
 }
