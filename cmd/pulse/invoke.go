@@ -58,7 +58,7 @@ func invoke(ctx context.Context, args []string, getenv func(string) string, out 
 	}
 	_, ddbPort := localPorts(getenv)
 	fmt.Fprintf(out, "Building %s (make build-%s)…\n", *fn, *fn)
-	bins, err := lambdarun.Build(ctx, root, filepath.Join(root, ".cache", "invoke"), *fn)
+	bins, err := lambdarun.Build(ctx, root, filepath.Join(root, ".cache", "invoke"), "", *fn)
 	if err != nil {
 		return err
 	}

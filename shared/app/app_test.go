@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pulse-sessions/pulse/shared/lambdarun"
 	"github.com/pulse-sessions/pulse/shared/template"
 )
 
@@ -51,14 +52,9 @@ func TestRoutesMatchTemplate(t *testing.T) {
 // the route of that very function.
 func TestFunctionsAreWired(t *testing.T) {
 	tpl := load(t)
-	makefile, err := os.ReadFile("../../Makefile")
+	folders, err := lambdarun.Targets("../..")
 	if err != nil {
 		t.Fatal(err)
-	}
-	target := regexp.MustCompile(`(?m)^build-(\w+): ; \$\(call lambda,([a-z-]+)\)$`)
-	folders := map[string]string{}
-	for _, m := range target.FindAllStringSubmatch(string(makefile), -1) {
-		folders[m[1]] = m[2]
 	}
 	var fns []string
 	for _, id := range tpl.Functions() {

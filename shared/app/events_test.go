@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/pulse-sessions/pulse/shared/apptest"
 	"github.com/pulse-sessions/pulse/shared/ddbtest"
 	"github.com/pulse-sessions/pulse/shared/demo"
+	"github.com/pulse-sessions/pulse/shared/lambdarun"
 	"github.com/pulse-sessions/pulse/shared/template"
 )
 
@@ -136,17 +136,12 @@ func TestEventsReplay(t *testing.T) {
 	}
 }
 
-// folders maps each function's logical ID to its folder under functions/, from the Makefile's
-// build targets.
+// folders maps each function's logical ID to its folder under functions/.
 func folders(t *testing.T) map[string]string {
 	t.Helper()
-	makefile, err := os.ReadFile("../../Makefile")
+	f, err := lambdarun.Targets("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	folder := map[string]string{}
-	for _, m := range regexp.MustCompile(`(?m)^build-(\w+): ; \$\(call lambda,([a-z-]+)\)$`).FindAllStringSubmatch(string(makefile), -1) {
-		folder[m[1]] = m[2]
-	}
-	return folder
+	return f
 }

@@ -36,7 +36,7 @@ func TestBuiltFunctionsUnderRuntimeAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bins, err := lambdarun.Build(ctx, root, t.TempDir(), tpl.Functions()...)
+	bins, err := lambdarun.Build(ctx, root, t.TempDir(), "", tpl.Functions()...)
 	if err != nil {
 		t.Fatal(err)
 	}

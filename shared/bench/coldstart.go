@@ -33,13 +33,22 @@ func coldStarts(ctx context.Context, root string, tpl *template.Template, e *env
 	}
 	defer os.RemoveAll(dir)
 	ids := tpl.Functions()
-	host, err := lambdarun.Build(ctx, root, filepath.Join(dir, "host"), ids...)
+	host, err := lambdarun.Build(ctx, root, filepath.Join(dir, "host"), "", ids...)
 	if err != nil {
 		return nil, coldRow{}, err
 	}
-	armSizes, err := buildARM(ctx, root, filepath.Join(dir, "arm64"), ids)
+	// The deployable linux/arm64 bootstraps, as sam build makes them: their sizes.
+	arm, err := lambdarun.Build(ctx, root, filepath.Join(dir, "arm64"), "arm64", ids...)
 	if err != nil {
 		return nil, coldRow{}, err
+	}
+	armSizes := map[string]int64{}
+	for id, bin := range arm {
+		st, err := os.Stat(bin)
+		if err != nil {
+			return nil, coldRow{}, err
+		}
+		armSizes[id] = st.Size()
 	}
 	minimal := filepath.Join(dir, "minimal", "bootstrap")
 	minimalARM := filepath.Join(dir, "minimal-arm64", "bootstrap")
@@ -66,7 +75,7 @@ func coldStarts(ctx context.Context, root string, tpl *template.Template, e *env
 	vars := strings.NewReplacer("$PULSE_API_KEY", e.key, "$PULSE_USER_ID", demo.Admin, "$PULSE_AUTH_TOKEN", tok)
 	local := []string{"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=" + e.accessKey, "AWS_SECRET_ACCESS_KEY=local",
 		"AWS_ENDPOINT_URL_DYNAMODB=" + e.endpoint}
-	folders, err := folderOf(root)
+	folders, err := lambdarun.Targets(root)
 	if err != nil {
 		return nil, coldRow{}, err
 	}
@@ -118,40 +127,4 @@ func coldStarts(ctx context.Context, root string, tpl *template.Template, e *env
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].Function < rows[j].Function })
 	return rows, base, nil
-}
-
-// buildARM builds the deployable linux/arm64 bootstraps with the Makefile, as sam build does,
-// and returns their sizes.
-func buildARM(ctx context.Context, root, dir string, ids []string) (map[string]int64, error) {
-	sizes := map[string]int64{}
-	for _, id := range ids {
-		out := filepath.Join(dir, id)
-		cmd := exec.CommandContext(ctx, "make", "--no-print-directory", "build-"+id, "ARTIFACTS_DIR="+out)
-		cmd.Dir = root
-		if b, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("make build-%s: %v: %s", id, err, b)
-		}
-		st, err := os.Stat(filepath.Join(out, "bootstrap"))
-		if err != nil {
-			return nil, err
-		}
-		sizes[id] = st.Size()
-	}
-	return sizes, nil
-}
-
-// folderOf maps function logical IDs to their folders, from the Makefile's build targets.
-func folderOf(root string) (map[string]string, error) {
-	b, err := os.ReadFile(filepath.Join(root, "Makefile"))
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]string{}
-	for _, line := range strings.Split(string(b), "\n") {
-		var id, folder string
-		if n, _ := fmt.Sscanf(strings.NewReplacer(": ; $(call lambda,", " ", ")", "").Replace(line), "build-%s %s", &id, &folder); n == 2 {
-			out[id] = folder
-		}
-	}
-	return out, nil
 }

@@ -4,6 +4,7 @@
 package httpx
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -120,7 +121,7 @@ func DecodeJSON(r *http.Request, v any, allowEmpty bool) error {
 	if len(body) > MaxBody {
 		return pulse.Errorf(pulse.ETOOLARGE, "The request body is larger than %d bytes.", MaxBody)
 	}
-	if len(strings.TrimSpace(string(body))) == 0 {
+	if len(bytes.TrimSpace(body)) == 0 {
 		if allowEmpty {
 			return nil
 		}
@@ -132,7 +133,7 @@ func DecodeJSON(r *http.Request, v any, allowEmpty bool) error {
 			return pulse.Errorf(pulse.EUNSUPPORTED, "The request body must be application/json.")
 		}
 	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(v); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) && typeErr.Field != "" {

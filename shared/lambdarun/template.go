@@ -3,8 +3,10 @@ package lambdarun
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"time"
@@ -44,13 +46,16 @@ func FromTemplate(tpl *template.Template, id, binary string, refs map[string]str
 }
 
 // Build builds the bootstraps of ids as sam build does, through the Makefile's
-// build-<LogicalId> targets, for this machine's architecture (an arm64 binary cannot run on
+// build-<LogicalId> targets, for arch ("" for this machine's: an arm64 binary cannot run on
 // x86-64), and returns each one's path.
-func Build(ctx context.Context, repo, outDir string, ids ...string) (map[string]string, error) {
+func Build(ctx context.Context, repo, outDir, arch string, ids ...string) (map[string]string, error) {
+	if arch == "" {
+		arch = runtime.GOARCH
+	}
 	out := map[string]string{}
 	for _, id := range ids {
 		dir := filepath.Join(outDir, id)
-		cmd := exec.CommandContext(ctx, "make", "--no-print-directory", "build-"+id, "ARTIFACTS_DIR="+dir, "LAMBDA_ARCH="+runtime.GOARCH)
+		cmd := exec.CommandContext(ctx, "make", "--no-print-directory", "build-"+id, "ARTIFACTS_DIR="+dir, "LAMBDA_ARCH="+arch)
 		cmd.Dir = repo
 		if b, err := cmd.CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("lambdarun: make build-%s: %w\n%s", id, err, strings.TrimSpace(string(b)))
@@ -58,4 +63,21 @@ func Build(ctx context.Context, repo, outDir string, ids ...string) (map[string]
 		out[id] = filepath.Join(dir, "bootstrap")
 	}
 	return out, nil
+}
+
+// buildTarget is a Makefile line `build-<LogicalId>: ; $(call lambda,<folder>)`.
+var buildTarget = regexp.MustCompile(`(?m)^build-(\w+): ; \$\(call lambda,([a-z-]+)\)$`)
+
+// Targets returns, from the repository's Makefile, each function's logical ID and the folder
+// under functions/ its build-<LogicalId> target builds.
+func Targets(repo string) (map[string]string, error) {
+	b, err := os.ReadFile(filepath.Join(repo, "Makefile"))
+	if err != nil {
+		return nil, err
+	}
+	folders := map[string]string{}
+	for _, m := range buildTarget.FindAllStringSubmatch(string(b), -1) {
+		folders[m[1]] = m[2]
+	}
+	return folders, nil
 }

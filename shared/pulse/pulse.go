@@ -140,9 +140,8 @@ type Session struct {
 	LastActivity time.Time
 	ExpiresAt    time.Time // sliding: min(last activity + idle timeout, HardExpiresAt)
 	HardExpires  time.Time // initiated + maximum lifetime
-	Revoked      bool
 	EndedAt      time.Time // set when revoked or ended by cleanup
-	EndReason    string
+	EndReason    string    // set once the end is recorded: revoked, idle or expired
 	Device       Device
 	Location     Location
 	IPAddress    string
@@ -153,7 +152,7 @@ type Session struct {
 // scheduled cleanup are both late by design, so every read decides for itself.
 func (s *Session) State(now time.Time) (status string, endedAt time.Time, reason string) {
 	switch {
-	case s.Revoked || s.EndReason != "":
+	case s.EndReason != "": // recorded: revoked, or ended by cleanup
 		return StatusEnded, s.EndedAt, s.EndReason
 	case !now.Before(s.ExpiresAt):
 		if !s.ExpiresAt.Before(s.HardExpires) {

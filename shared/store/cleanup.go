@@ -48,7 +48,7 @@ func (s *Store) ExpiringSessions(ctx context.Context, bucket time.Time) ([]*puls
 // not yet expired, is left alone. It reports whether this call ended the session.
 func (s *Store) EndExpired(ctx context.Context, sess *pulse.Session, now time.Time) (bool, error) {
 	status, endedAt, reason := sess.State(now)
-	if status != pulse.StatusEnded || sess.Revoked || sess.EndReason != "" {
+	if status != pulse.StatusEnded || sess.EndReason != "" {
 		return false, nil
 	}
 	upd := expression.Set(expression.Name("status"), expression.Value(pulse.StatusEnded)).

@@ -59,7 +59,7 @@ func (it *sessionItem) session() *pulse.Session {
 		TenantID: it.Tenant, UserID: it.User, ID: it.ID, Key: it.Key, ClientIDs: it.Clients,
 		InitiatedAt: time.UnixMilli(it.Initiated), LastActivity: time.UnixMilli(it.Last),
 		ExpiresAt: time.UnixMilli(it.Expires), HardExpires: time.UnixMilli(it.HardExpires),
-		Revoked: it.Reason == pulse.EndRevoked, EndReason: it.Reason, IPAddress: it.IP,
+		EndReason: it.Reason, IPAddress: it.IP,
 		Device:   pulse.Device{UserAgent: it.UA, Browser: it.Browser, Version: it.Version, MajorVersion: it.Major, OS: it.OS},
 		Location: pulse.Location{CountryCode: it.CountryCode, Country: it.Country, City: it.City, Continent: it.Continent, Latitude: it.Lat, Longitude: it.Lon},
 	}
