@@ -114,6 +114,26 @@ type LambdaHandler func(context.Context, events.APIGatewayV2HTTPRequest) (events
 
 // Lambda returns the route's endpoint behind the aws-lambda-go-api-proxy adapter, the same
 // adapter the local API server sends every request through.
+//
+// The request's context ends a little before the invocation's deadline: a DynamoDB call that
+// hangs is then abandoned while there is still time to answer 503 with Retry-After in the
+// surface's own format. Left to the deadline itself, Lambda would kill the process first and
+// API Gateway would answer its own opaque 5xx.
 func Lambda(d *Deps, rt Route) LambdaHandler {
-	return httpadapter.NewV2(rt.Handler(d)).ProxyWithContext
+	proxy := httpadapter.NewV2(rt.Handler(d)).ProxyWithContext
+	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		if deadline, ok := ctx.Deadline(); ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, deadline.Add(-AnswerReserve(time.Until(deadline))))
+			defer cancel()
+		}
+		return proxy(ctx, ev)
+	}
+}
+
+// AnswerReserve is how long before the deadline a request gives up on DynamoDB so that its
+// answer still gets out: a tenth of the time left, at least 200 ms (writing and posting a
+// response) and at most 1 second.
+func AnswerReserve(left time.Duration) time.Duration {
+	return min(max(left/10, 200*time.Millisecond), time.Second)
 }
