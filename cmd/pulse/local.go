@@ -21,6 +21,7 @@ import (
 	"github.com/pulse-sessions/pulse/shared/app"
 	"github.com/pulse-sessions/pulse/shared/ddblocal"
 	"github.com/pulse-sessions/pulse/shared/demo"
+	"github.com/pulse-sessions/pulse/shared/localapi"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 	"github.com/pulse-sessions/pulse/shared/store"
 	"github.com/pulse-sessions/pulse/shared/template"
@@ -122,7 +123,7 @@ func runLocal(ctx context.Context, getenv func(string) string, out io.Writer) er
 	if err != nil {
 		return err
 	}
-	srv, err := app.LocalServer(deps, tpl)
+	srv, err := localapi.Pulse(deps, tpl)
 	if err != nil {
 		return err
 	}

@@ -2,8 +2,10 @@ package app
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -126,5 +128,54 @@ func TestTemplateDefaultsMatchCode(t *testing.T) {
 	fromCode, _ := LoadConfig(func(k string) string { return map[string]string{"TABLE_NAME": "T"}[k] })
 	if fromTemplate.Policy != fromCode.Policy || fromTemplate.ActiveShards != fromCode.ActiveShards {
 		t.Errorf("template defaults %+v differ from code defaults %+v", fromTemplate, fromCode)
+	}
+}
+
+// A function's client comes from the environment Lambda sets, and a missing part of it is a
+// cold-start error that says what is missing, not a first request that fails.
+func TestClientFromEnv(t *testing.T) {
+	full := map[string]string{"AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret",
+		"AWS_SESSION_TOKEN": "token", "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:8000"}
+	c, err := ClientFromEnv(func(k string) string { return full[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := c.Options()
+	creds, err := o.Credentials.Retrieve(t.Context())
+	if o.Region != "eu-west-1" || o.BaseEndpoint == nil || *o.BaseEndpoint != "http://127.0.0.1:8000" || err != nil ||
+		creds.AccessKeyID != "AKIDEXAMPLE" || creds.SessionToken != "token" {
+		t.Errorf("client options: region %q, endpoint %v, credentials %q/%v", o.Region, o.BaseEndpoint, creds.AccessKeyID, err)
+	}
+	if o.Retryer.MaxAttempts() != 3 {
+		t.Errorf("retryer allows %d attempts, want ClientOptions' 3", o.Retryer.MaxAttempts())
+	}
+	for _, missing := range []string{"AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {
+		_, err := ClientFromEnv(func(k string) string {
+			if k == missing {
+				return ""
+			}
+			return full[k]
+		})
+		if err == nil || !strings.Contains(err.Error(), missing) {
+			t.Errorf("without %s: %v, want an error naming it", missing, err)
+		}
+	}
+}
+
+// The functions' binaries link only what a function runs: not the local server, the template
+// parser or the SDK's config package (with its SSO, STS and sign-in clients), whose package
+// initialisers would add to every cold start.
+func TestFunctionsLinkOnlyWhatLambdaNeeds(t *testing.T) {
+	out, err := exec.Command("go", "list", "-tags", "lambda.norpc", "-deps", "../../functions/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	banned := []string{"gopkg.in/yaml.v3", "github.com/aws/aws-sdk-go-v2/config", "github.com/aws/aws-sdk-go-v2/service/sts",
+		"github.com/aws/aws-sdk-go-v2/service/sso", "github.com/pulse-sessions/pulse/shared/template",
+		"github.com/pulse-sessions/pulse/shared/localapi", "github.com/pulse-sessions/pulse/shared/lambdarun", "net/rpc"}
+	for _, pkg := range strings.Fields(string(out)) {
+		if slices.Contains(banned, pkg) {
+			t.Errorf("a function links %s", pkg)
+		}
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/pulse-sessions/pulse/shared/app"
 	"github.com/pulse-sessions/pulse/shared/ddblocal"
 	"github.com/pulse-sessions/pulse/shared/ddbtest"
+	"github.com/pulse-sessions/pulse/shared/localapi"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 	"github.com/pulse-sessions/pulse/shared/store"
 	"github.com/pulse-sessions/pulse/shared/template"
@@ -160,7 +161,7 @@ func NewWith(t testing.TB, o Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := app.LocalServer(deps, tpl)
+	srv, err := localapi.Pulse(deps, tpl)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/pulse-sessions/pulse/shared/app"
+	"github.com/pulse-sessions/pulse/shared/localapi"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 	"github.com/pulse-sessions/pulse/shared/store"
 	"github.com/pulse-sessions/pulse/shared/template"
@@ -91,7 +92,7 @@ func newEnv(ctx context.Context, endpoint string, tpl *template.Template, now ti
 	if err != nil {
 		return nil, nil, err
 	}
-	srv, err := app.LocalServer(e.deps, tpl)
+	srv, err := localapi.Pulse(e.deps, tpl)
 	if err != nil {
 		return nil, nil, err
 	}

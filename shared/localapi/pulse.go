@@ -1,0 +1,17 @@
+package localapi
+
+import (
+	"github.com/pulse-sessions/pulse/shared/app"
+	"github.com/pulse-sessions/pulse/shared/template"
+)
+
+// Pulse returns the local API server for the template's routes, each served by its function's
+// handler exactly as lambda.Start would call it. It lives here rather than in package app so
+// that the functions' binaries do not carry the template parser and its YAML library.
+func Pulse(d *app.Deps, tpl *template.Template) (*Server, error) {
+	functions := map[string]Invoke{}
+	for _, rt := range app.Routes {
+		functions[rt.Function] = Invoke(app.Lambda(d, rt))
+	}
+	return New(tpl.Routes(), functions, d.IDs.NewID)
+}
