@@ -48,7 +48,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		rep.Command = "make bench BENCH_FLAGS=-quick"
 	}
 	say := func(format string, args ...any) { fmt.Fprintf(o.Progress, format+"\n", args...) }
-	rep.Sizes, rep.LatencyN, rep.ColdReps = []int{1000, 10000, 100000}, 200, 5
+	rep.Sizes, rep.LatencyN, rep.ColdReps = []int{1000, 10000, 100000}, 200, 11
 	if o.Quick {
 		rep.Sizes, rep.LatencyN, rep.ColdReps = []int{1000}, 30, 1
 	}
