@@ -2,7 +2,6 @@
 package main
 
 import (
-	"context"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -11,7 +10,7 @@ import (
 
 func main() {
 	// Configuration, SDK client and store are built once per cold start, never per request.
-	deps, err := app.Load(context.Background(), os.Getenv)
+	deps, err := app.Load(os.Getenv)
 	if err != nil {
 		app.Fatal(err)
 	}

@@ -47,7 +47,7 @@ type Deps struct {
 // needs; the SDK's config package, which also reads shared files and links SSO, STS and
 // sign-in clients, added about a millisecond to every cold start. AWS_ENDPOINT_URL_DYNAMODB
 // (or AWS_ENDPOINT_URL) is honoured as the SDK does: how local runs reach DynamoDB Local.
-func Load(ctx context.Context, getenv func(string) string) (*Deps, error) {
+func Load(getenv func(string) string) (*Deps, error) {
 	cfg, err := LoadConfig(getenv)
 	if err != nil {
 		return nil, err
@@ -70,16 +70,14 @@ func ClientFromEnv(getenv func(string) string) (*dynamodb.Client, error) {
 	if id == "" || secret == "" {
 		return nil, fmt.Errorf("config: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set")
 	}
-	return dynamodb.New(dynamodb.Options{
+	o := dynamodb.Options{
 		Region:      region,
 		Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(id, secret, getenv("AWS_SESSION_TOKEN"))),
-		BaseEndpoint: func() *string {
-			if u := cmp.Or(getenv("AWS_ENDPOINT_URL_DYNAMODB"), getenv("AWS_ENDPOINT_URL")); u != "" {
-				return &u
-			}
-			return nil
-		}(),
-	}, ClientOptions), nil
+	}
+	if u := cmp.Or(getenv("AWS_ENDPOINT_URL_DYNAMODB"), getenv("AWS_ENDPOINT_URL")); u != "" {
+		o.BaseEndpoint = aws.String(u)
+	}
+	return dynamodb.New(o, ClientOptions), nil
 }
 
 // ClientOptions sets how the DynamoDB client retries: 3 attempts with jittered backoff capped
@@ -156,16 +154,16 @@ func Lambda(d *Deps, rt Route) LambdaHandler {
 	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		if deadline, ok := ctx.Deadline(); ok {
 			var cancel context.CancelFunc
-			ctx, cancel = context.WithDeadline(ctx, deadline.Add(-AnswerReserve(time.Until(deadline))))
+			ctx, cancel = context.WithDeadline(ctx, deadline.Add(-answerReserve(time.Until(deadline))))
 			defer cancel()
 		}
 		return proxy(ctx, ev)
 	}
 }
 
-// AnswerReserve is how long before the deadline a request gives up on DynamoDB so that its
+// answerReserve is how long before the deadline a request gives up on DynamoDB so that its
 // answer still gets out: a tenth of the time left, at least 200 ms (writing and posting a
 // response) and at most 1 second.
-func AnswerReserve(left time.Duration) time.Duration {
+func answerReserve(left time.Duration) time.Duration {
 	return min(max(left/10, 200*time.Millisecond), time.Second)
 }
