@@ -279,3 +279,16 @@ func Shape(v any) any {
 	}
 	return fmt.Sprintf("%T", v)
 }
+
+// CostBounded checks DESIGN.md's cost bound between two runs of one request: beside much more
+// data (large) it costs at most 1.5 × what it costs beside little (small) + 1 RCU, so its cost
+// grows with its answer, not with the table. beside names the larger data in the failure.
+func CostBounded(t testing.TB, small, large float64, beside string) {
+	t.Helper()
+	if small == 0 {
+		t.Fatal("no capacity reported")
+	}
+	if large > 1.5*small+1 {
+		t.Errorf("%s: %.1f RCU, want ≤ 1.5 × %.1f + 1", beside, large, small)
+	}
+}

@@ -126,9 +126,7 @@ func TestRunEndsExactlyTheExpired(t *testing.T) {
 	}
 	small, large := measure(1000), measure(10000)
 	t.Logf("100 expired: %.1f RCU beside 1,000 live sessions, %.1f RCU beside 10,000", small, large)
-	if small == 0 || large > 1.5*small+1 {
-		t.Errorf("beside 10,000 live: %.1f RCU, want ≤ 1.5 × %.1f + 1", large, small)
-	}
+	apptest.CostBounded(t, small, large, "beside 10,000 live")
 }
 
 // A run cut off halfway leaves the rest to the next, which finishes: nothing ended twice,
