@@ -8,8 +8,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/pulse-sessions/pulse/shared/bench"
-	"github.com/pulse-sessions/pulse/shared/ddblocal"
+	"github.com/pulse-sessions/pulse/internal/bench"
+	"github.com/pulse-sessions/pulse/internal/ddblocal"
 )
 
 // runBench is make bench: it measures and writes BENCHMARKS.md.

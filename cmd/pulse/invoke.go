@@ -12,9 +12,9 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/pulse-sessions/pulse/shared/ddblocal"
-	"github.com/pulse-sessions/pulse/shared/lambdarun"
-	"github.com/pulse-sessions/pulse/shared/template"
+	"github.com/pulse-sessions/pulse/internal/ddblocal"
+	"github.com/pulse-sessions/pulse/internal/lambdarun"
+	"github.com/pulse-sessions/pulse/internal/template"
 )
 
 // invoke builds a function's bootstrap as sam build would (for this machine's architecture),

@@ -19,12 +19,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/pulse-sessions/pulse/shared/app"
-	"github.com/pulse-sessions/pulse/shared/ddblocal"
-	"github.com/pulse-sessions/pulse/shared/demo"
-	"github.com/pulse-sessions/pulse/shared/localapi"
+	"github.com/pulse-sessions/pulse/internal/ddblocal"
+	"github.com/pulse-sessions/pulse/internal/demo"
+	"github.com/pulse-sessions/pulse/internal/localapi"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 	"github.com/pulse-sessions/pulse/shared/store"
-	"github.com/pulse-sessions/pulse/shared/template"
+	"github.com/pulse-sessions/pulse/internal/template"
 )
 
 // The local stack's fixed names. DynamoDB Local keeps one database per access key and region.

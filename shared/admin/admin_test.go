@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/pulse-sessions/pulse/shared/admin"
-	"github.com/pulse-sessions/pulse/shared/apptest"
-	"github.com/pulse-sessions/pulse/shared/ddbtest"
+	"github.com/pulse-sessions/pulse/internal/apptest"
+	"github.com/pulse-sessions/pulse/internal/ddbtest"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 )
 

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pulse-sessions/pulse/shared/lambdarun"
-	"github.com/pulse-sessions/pulse/shared/template"
+	"github.com/pulse-sessions/pulse/internal/lambdarun"
+	"github.com/pulse-sessions/pulse/internal/template"
 )
 
 func load(t *testing.T) *template.Template {
@@ -171,11 +171,36 @@ func TestFunctionsLinkOnlyWhatLambdaNeeds(t *testing.T) {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
 	banned := []string{"gopkg.in/yaml.v3", "github.com/aws/aws-sdk-go-v2/config", "github.com/aws/aws-sdk-go-v2/service/sts",
-		"github.com/aws/aws-sdk-go-v2/service/sso", "github.com/pulse-sessions/pulse/shared/template",
-		"github.com/pulse-sessions/pulse/shared/localapi", "github.com/pulse-sessions/pulse/shared/lambdarun", "net/rpc"}
+		"github.com/aws/aws-sdk-go-v2/service/sso", "github.com/pulse-sessions/pulse/internal/template",
+		"github.com/pulse-sessions/pulse/internal/localapi", "github.com/pulse-sessions/pulse/internal/lambdarun", "net/rpc"}
 	for _, pkg := range strings.Fields(string(out)) {
 		if slices.Contains(banned, pkg) {
 			t.Errorf("a function links %s", pkg)
+		}
+	}
+}
+
+// shared/ is the runtime and only the runtime: every package under it is linked by some
+// function, and no function links a package of internal/ (local tooling) or cmd/.
+func TestSharedIsTheRuntime(t *testing.T) {
+	out, err := exec.Command("go", "list", "-tags", "lambda.norpc", "-deps", "../../functions/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	linked := strings.Fields(string(out))
+	const module = "github.com/pulse-sessions/pulse/"
+	for _, pkg := range linked {
+		if strings.HasPrefix(pkg, module+"internal/") || strings.HasPrefix(pkg, module+"cmd/") {
+			t.Errorf("a function links the tooling package %s", pkg)
+		}
+	}
+	all, err := exec.Command("go", "list", "../../shared/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, all)
+	}
+	for _, pkg := range strings.Fields(string(all)) {
+		if !slices.Contains(linked, pkg) {
+			t.Errorf("%s is under shared/ but no function links it: tooling belongs in internal/", pkg)
 		}
 	}
 }

@@ -11,11 +11,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/pulse-sessions/pulse/shared/app"
-	"github.com/pulse-sessions/pulse/shared/apptest"
-	"github.com/pulse-sessions/pulse/shared/ddbtest"
-	"github.com/pulse-sessions/pulse/shared/demo"
-	"github.com/pulse-sessions/pulse/shared/lambdarun"
-	"github.com/pulse-sessions/pulse/shared/template"
+	"github.com/pulse-sessions/pulse/internal/apptest"
+	"github.com/pulse-sessions/pulse/internal/ddbtest"
+	"github.com/pulse-sessions/pulse/internal/demo"
+	"github.com/pulse-sessions/pulse/internal/lambdarun"
+	"github.com/pulse-sessions/pulse/internal/template"
 )
 
 func TestMain(m *testing.M) { ddbtest.Main(m) }

@@ -13,8 +13,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/pulse-sessions/pulse/shared/apptest"
-	"github.com/pulse-sessions/pulse/shared/ddblocal"
+	"github.com/pulse-sessions/pulse/internal/apptest"
+	"github.com/pulse-sessions/pulse/internal/ddblocal"
 	"github.com/pulse-sessions/pulse/shared/store"
 )
 

@@ -13,12 +13,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/pulse-sessions/pulse/shared/apptest"
-	"github.com/pulse-sessions/pulse/shared/ddblocal"
-	"github.com/pulse-sessions/pulse/shared/ddbtest"
-	"github.com/pulse-sessions/pulse/shared/demo"
-	"github.com/pulse-sessions/pulse/shared/lambdarun"
-	"github.com/pulse-sessions/pulse/shared/template"
+	"github.com/pulse-sessions/pulse/internal/apptest"
+	"github.com/pulse-sessions/pulse/internal/ddblocal"
+	"github.com/pulse-sessions/pulse/internal/ddbtest"
+	"github.com/pulse-sessions/pulse/internal/demo"
+	"github.com/pulse-sessions/pulse/internal/lambdarun"
+	"github.com/pulse-sessions/pulse/internal/template"
 )
 
 // Every function's bootstrap, built by its Makefile target, answers its events/ file under the

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pulse-sessions/pulse/shared/apptest"
+	"github.com/pulse-sessions/pulse/internal/apptest"
 )
 
 // strip removes what differs between two answers by nature (the trace ID, the path), so that an

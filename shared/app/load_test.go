@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pulse-sessions/pulse/shared/apptest"
+	"github.com/pulse-sessions/pulse/internal/apptest"
 )
 
 // tickingClock moves on a millisecond every time it is read, so that every write gets its own

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pulse-sessions/pulse/shared/apptest"
+	"github.com/pulse-sessions/pulse/internal/apptest"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 )
 

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pulse-sessions/pulse/shared/apptest"
-	"github.com/pulse-sessions/pulse/shared/ddbtest"
+	"github.com/pulse-sessions/pulse/internal/apptest"
+	"github.com/pulse-sessions/pulse/internal/ddbtest"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 )
 

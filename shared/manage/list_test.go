@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pulse-sessions/pulse/shared/apptest"
+	"github.com/pulse-sessions/pulse/internal/apptest"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 )
 

@@ -21,10 +21,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/pulse-sessions/pulse/shared/app"
-	"github.com/pulse-sessions/pulse/shared/localapi"
+	"github.com/pulse-sessions/pulse/internal/localapi"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 	"github.com/pulse-sessions/pulse/shared/store"
-	"github.com/pulse-sessions/pulse/shared/template"
+	"github.com/pulse-sessions/pulse/internal/template"
 )
 
 const tenant = "bench"

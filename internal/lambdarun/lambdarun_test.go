@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pulse-sessions/pulse/shared/lambdarun"
+	"github.com/pulse-sessions/pulse/internal/lambdarun"
 )
 
 func build(t *testing.T) string {

@@ -17,8 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/pulse-sessions/pulse/shared/ddblocal"
-	"github.com/pulse-sessions/pulse/shared/template"
+	"github.com/pulse-sessions/pulse/internal/ddblocal"
+	"github.com/pulse-sessions/pulse/internal/template"
 )
 
 // Table is the logical ID of the table in template.yaml, and the name tests give it.

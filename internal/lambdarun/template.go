@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pulse-sessions/pulse/shared/template"
+	"github.com/pulse-sessions/pulse/internal/template"
 )
 
 // FromTemplate describes function id of tpl as Lambda would run it: its environment with refs

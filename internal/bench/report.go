@@ -146,7 +146,7 @@ func (r *Report) Markdown() string {
 	p("")
 	p("Each function's bootstrap, built with its Makefile target (`-tags lambda.norpc -trimpath")
 	p("-ldflags='-s -w'`, CGO off) for this machine, started %d time(s) as a fresh process under the", r.ColdReps)
-	p("Runtime API harness (`shared/lambdarun`) and handed its `events/` file; medians. *Init* is")
+	p("Runtime API harness (`internal/lambdarun`) and handed its `events/` file; medians. *Init* is")
 	p("process start to its first request for work (what Lambda reports as Init Duration); *first")
 	p("response* adds the first invocation. The floor is a minimal aws-lambda-go function built the")
 	p("same way, in the same run. Sizes are the deployable linux/arm64 binaries.")

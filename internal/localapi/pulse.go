@@ -2,7 +2,7 @@ package localapi
 
 import (
 	"github.com/pulse-sessions/pulse/shared/app"
-	"github.com/pulse-sessions/pulse/shared/template"
+	"github.com/pulse-sessions/pulse/internal/template"
 )
 
 // Pulse returns the local API server for the template's routes, each served by its function's

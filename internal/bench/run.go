@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pulse-sessions/pulse/shared/ddblocal"
-	"github.com/pulse-sessions/pulse/shared/template"
+	"github.com/pulse-sessions/pulse/internal/ddblocal"
+	"github.com/pulse-sessions/pulse/internal/template"
 )
 
 // Options says how big a run to make.
