@@ -20,11 +20,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/pulse-sessions/pulse/shared/app"
 	"github.com/pulse-sessions/pulse/internal/localapi"
+	"github.com/pulse-sessions/pulse/internal/template"
+	"github.com/pulse-sessions/pulse/shared/app"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 	"github.com/pulse-sessions/pulse/shared/store"
-	"github.com/pulse-sessions/pulse/internal/template"
 )
 
 const tenant = "bench"

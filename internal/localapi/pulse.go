@@ -1,8 +1,8 @@
 package localapi
 
 import (
-	"github.com/pulse-sessions/pulse/shared/app"
 	"github.com/pulse-sessions/pulse/internal/template"
+	"github.com/pulse-sessions/pulse/shared/app"
 )
 
 // Pulse returns the local API server for the template's routes, each served by its function's

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pulse-sessions/pulse/shared/admin"
 	"github.com/pulse-sessions/pulse/internal/apptest"
 	"github.com/pulse-sessions/pulse/internal/ddbtest"
+	"github.com/pulse-sessions/pulse/shared/admin"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 )
 

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/pulse-sessions/pulse/internal/apptest"
-	"github.com/pulse-sessions/pulse/shared/cleanup"
 	"github.com/pulse-sessions/pulse/internal/ddbtest"
+	"github.com/pulse-sessions/pulse/shared/cleanup"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 	"github.com/pulse-sessions/pulse/shared/store"
 )
