@@ -22,28 +22,26 @@ type KeyOptions struct {
 	Bearer bool // also accept "Authorization: Bearer <key>"
 }
 
-// RequireKey lets a request through when it carries a valid API key with scope, and stores the
-// key's principal in the request context. A missing, unknown or revoked key is EUNAUTHORIZED,
-// a key without the scope EFORBIDDEN; fail writes either in the surface's format.
-func RequireKey(keys Keys, scope pulse.Scope, o KeyOptions, fail httpx.ErrorWriter, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// RequireKey lets a request through to next when it carries a valid API key with scope, and
+// stores the key's principal in the request context. A missing, unknown or revoked key is
+// EUNAUTHORIZED, a key without the scope EFORBIDDEN; the surface writes either in its format.
+func RequireKey(keys Keys, scope pulse.Scope, o KeyOptions, next httpx.HandlerFunc) httpx.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		const op = "authenticate API key"
 		secret, ok := keyFrom(r, o)
 		if !ok {
-			fail(w, r, pulse.Errorf(pulse.EUNAUTHORIZED, "Invalid or missing API key."))
-			return
+			return pulse.Unauthorized(op, pulse.EntityAPIKey)
 		}
 		k, err := keys.Authenticate(r.Context(), secret)
 		if err != nil {
-			fail(w, r, err)
-			return
+			return err
 		}
 		if !k.Has(scope) {
-			fail(w, r, pulse.Errorf(pulse.EFORBIDDEN, "The API key lacks the %s scope.", scope))
-			return
+			return pulse.Forbidden(op, pulse.ReasonNeedScope, string(scope))
 		}
 		p := &pulse.Principal{TenantID: k.TenantID, KeyID: k.ID, Scopes: k.Scopes}
-		next.ServeHTTP(w, r.WithContext(pulse.WithPrincipal(r.Context(), p)))
-	})
+		return next(w, r.WithContext(pulse.WithPrincipal(r.Context(), p)))
+	}
 }
 
 func keyFrom(r *http.Request, o KeyOptions) (string, bool) {

@@ -32,14 +32,6 @@ func Open(path string) (*Locator, error) {
 	return &Locator{db: db}, nil
 }
 
-// Close releases the database, if any.
-func (l *Locator) Close() error {
-	if l == nil || l.db == nil {
-		return nil
-	}
-	return l.db.Close()
-}
-
 // Locate returns the location of ip. viewer holds the request's headers; they describe ip only
 // when sameClient is true (the end user called Pulse through CloudFront), since a backend that
 // reports its users' sessions has CloudFront headers of its own location, not theirs.

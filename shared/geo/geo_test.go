@@ -57,7 +57,7 @@ func TestLocateDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	defer l.db.Close() // a function keeps its database open for the life of its container
 	for _, tc := range []struct {
 		ip   string
 		want pulse.Location

@@ -37,6 +37,19 @@ func RequestID(ctx context.Context) string {
 // ErrorWriter writes err in a surface's own format.
 type ErrorWriter func(w http.ResponseWriter, r *http.Request, err error)
 
+// HandlerFunc is an endpoint that returns its error rather than writing it: the surface's
+// ErrorWriter writes it, in one place, through Handle.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// Handle adapts h to an http.Handler whose errors writeErr writes.
+func Handle(h HandlerFunc, writeErr ErrorWriter) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			writeErr(w, r, err)
+		}
+	})
+}
+
 // Middleware wraps every endpoint: it takes the request ID from API Gateway's request context
 // (or makes one), logs one JSON line per request, and turns a panic into the surface's 500,
 // logged with the request ID, so that the next request is served as usual.

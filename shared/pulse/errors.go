@@ -3,6 +3,8 @@ package pulse
 import (
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 )
 
 // Error codes form Pulse's one error vocabulary. Each API surface maps them to its own
@@ -19,29 +21,104 @@ const (
 	EUNAVAILABLE  = "unavailable"  // DynamoDB unreachable or throttling after retries
 )
 
-// Error is a domain error: a code from the vocabulary above, a message safe to show to the
-// caller, for validation failures the messages per field, and the underlying cause, which is
+// Entities an error can be about. Surfaces turn them into their own words.
+const (
+	EntityUser    = "user"
+	EntitySession = "session"
+	EntityToken   = "token"
+	EntityTenant  = "tenant"
+	EntityAPIKey  = "API key"
+	EntityRoute   = "route"
+	EntityCursor  = "cleanup cursor"
+)
+
+// Reasons of a conflict.
+const (
+	ReasonExists    = "exists"     // the ID is taken (by a different request, for idempotent creates)
+	ReasonEnded     = "ended"      // the session has ended
+	ReasonMoved     = "moved"      // someone else changed it first
+	ReasonMissing   = "missing"    // no credential was sent
+	ReasonNeedScope = "scope"      // the API key lacks Need
+	ReasonNeedPerm  = "permission" // the user's roles lack Need
+)
+
+// Error is a domain error. The store and the authorizers say what failed and about what (Op,
+// Entity, ID, Owner, Reason, Need) and never write a sentence for users: each surface's
+// errors.go does, in its own words. Message is for input errors a surface finds itself, already
+// in that surface's words; Fields names the fields of a validation failure. Err, the cause, is
 // logged but never shown.
 type Error struct {
 	Code    string
+	Op      string // the operation that failed: "get session"
+	Entity  string // what it concerns: EntitySession…
+	ID      string // the entity's ID, as the caller named it
+	Owner   string // the user the entity belongs to, where that matters (a token's name is per user)
+	Reason  string // for conflicts and credentials: Reason…
+	Need    string // the scope or permission that was missing
 	Message string
 	Fields  map[string][]string
 	Err     error
 }
 
 func (e *Error) Error() string {
-	if e.Err != nil {
-		return fmt.Sprintf("pulse error: code=%s message=%s: %v", e.Code, e.Message, e.Err)
+	var b strings.Builder
+	b.WriteString("pulse error: code=" + e.Code)
+	for _, kv := range [][2]string{{"op", e.Op}, {"entity", e.Entity}, {"id", e.ID}, {"owner", e.Owner},
+		{"reason", e.Reason}, {"need", e.Need}, {"message", e.Message}} {
+		if kv[1] != "" {
+			fmt.Fprintf(&b, " %s=%s", kv[0], kv[1])
+		}
 	}
-	return fmt.Sprintf("pulse error: code=%s message=%s", e.Code, e.Message)
+	if len(e.Fields) > 0 {
+		names := make([]string, 0, len(e.Fields))
+		for f := range e.Fields {
+			names = append(names, f)
+		}
+		sort.Strings(names)
+		for _, f := range names {
+			fmt.Fprintf(&b, " %s: %s", f, strings.Join(e.Fields[f], " "))
+		}
+	}
+	if e.Err != nil {
+		b.WriteString(": " + e.Err.Error())
+	}
+	return b.String()
 }
 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
-// Errorf returns an *Error with the given code and a formatted, client-safe message.
+// Errorf returns an *Error with the given code and a formatted message in the words of the
+// surface that raises it (input errors a surface finds itself).
 func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// NotFound says that op found no entity with id.
+func NotFound(op, entity, id string) *Error {
+	return &Error{Code: ENOTFOUND, Op: op, Entity: entity, ID: id}
+}
+
+// Conflict says that op contradicts the stored state of an entity, for reason.
+func Conflict(op, entity, id, reason string) *Error {
+	return &Error{Code: ECONFLICT, Op: op, Entity: entity, ID: id, Reason: reason}
+}
+
+// Unauthorized says that the credential of kind entity (EntityAPIKey, EntityToken) is missing,
+// unknown, revoked or expired.
+func Unauthorized(op, entity string) *Error {
+	return &Error{Code: EUNAUTHORIZED, Op: op, Entity: entity}
+}
+
+// Forbidden says that a valid credential lacks need (a scope, reason ReasonNeedScope, or a
+// permission, ReasonNeedPerm).
+func Forbidden(op, reason, need string) *Error {
+	return &Error{Code: EFORBIDDEN, Op: op, Reason: reason, Need: need}
+}
+
+// Invalid says that op was given input it cannot take; fields names what is wrong with each.
+func Invalid(op string, fields map[string][]string) *Error {
+	return &Error{Code: EINVALID, Op: op, Fields: fields}
 }
 
 // FieldErrors returns an EINVALID error that names the fields at fault.
@@ -60,8 +137,18 @@ func ErrorCode(err error) string {
 	return EINTERNAL
 }
 
-// ErrorMessage returns the client-safe message of err, "Internal error." for anything that is
-// not an *Error: the text of an unexpected error never reaches a client.
+// AsError returns err's *Error, or one with code EINTERNAL for anything else: the text of an
+// unexpected error never reaches a client.
+func AsError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Code: EINTERNAL, Err: err}
+}
+
+// ErrorMessage returns the message a surface gave an input error, "Internal error." for
+// anything that is not an *Error.
 func ErrorMessage(err error) string {
 	var e *Error
 	if err == nil {

@@ -20,15 +20,15 @@ const ExpiryBucket = expiryBucket
 func (s *Store) ExpiringSessions(ctx context.Context, bucket time.Time) ([]*pulse.Session, error) {
 	var keys []map[string]types.AttributeValue
 	for shard := range expiryShards {
-		k, err := s.queryKeys(ctx, indexExpiry, attrExpPK, expiryIndexPK(bucket, shard))
+		k, err := s.queryKeys(ctx, "expiring sessions", indexExpiry, attrExpPK, expiryIndexPK(bucket, shard))
 		if err != nil {
-			return nil, fail("expiring sessions", err)
+			return nil, err
 		}
 		keys = append(keys, k...)
 	}
-	items, err := s.batchGet(ctx, keys)
+	items, err := s.batchGet(ctx, "expiring sessions", keys)
 	if err != nil {
-		return nil, fail("expiring sessions", err)
+		return nil, err
 	}
 	out := make([]*pulse.Session, 0, len(items))
 	for _, item := range items {
@@ -63,19 +63,15 @@ func (s *Store) EndExpired(ctx context.Context, sess *pulse.Session, now time.Ti
 	if err != nil {
 		return false, fail("end expired", err)
 	}
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.table, Key: key(userPK(sess.TenantID, sess.UserID), sessionSK(sess.ID)),
+	_, err = s.updateItem(ctx, "end expired", &dynamodb.UpdateItemInput{
+		Key:              key(userPK(sess.TenantID, sess.UserID), sessionSK(sess.ID)),
 		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-		ReturnConsumedCapacity: measure,
 	})
 	if failed, _ := conditionFailed(err); failed {
 		return false, nil
-	} else if err != nil {
-		return false, fail("end expired", err)
 	}
-	s.recordOne(ctx, true, out.ConsumedCapacity)
-	return true, nil
+	return err == nil, err
 }
 
 type cursorItem struct {
@@ -90,7 +86,7 @@ type cursorItem struct {
 // false before the first run has saved one.
 func (s *Store) CleanupCursor(ctx context.Context) (time.Time, bool, error) {
 	var it cursorItem
-	if found, err := s.get(ctx, "cleanup cursor", cleanupPK(), cleanupSK(), true, &it); err != nil || !found {
+	if found, err := s.get(ctx, "read cleanup cursor", cleanupPK(), cleanupSK(), true, &it); err != nil || !found {
 		return time.Time{}, false, err
 	}
 	return time.Unix(it.Next, 0), true, nil
@@ -111,14 +107,10 @@ func (s *Store) AdvanceCleanupCursor(ctx context.Context, from *time.Time, to ti
 	if err != nil {
 		return fail("advance cleanup cursor", err)
 	}
-	out, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: item,
-		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-		ReturnConsumedCapacity: measure})
+	err = s.putItem(ctx, "advance cleanup cursor", &dynamodb.PutItemInput{Item: item,
+		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
 	if failed, _ := conditionFailed(err); failed {
-		return pulse.Errorf(pulse.ECONFLICT, "another cleanup run moved the cursor")
-	} else if err != nil {
-		return fail("advance cleanup cursor", err)
+		return pulse.Conflict("advance cleanup cursor", pulse.EntityCursor, cleanupSK(), pulse.ReasonMoved)
 	}
-	s.recordOne(ctx, true, out.ConsumedCapacity)
-	return nil
+	return err
 }

@@ -33,31 +33,9 @@ func (s *Store) Import(ctx context.Context, users []pulse.User, sessions []*puls
 		}
 	}
 	for _, ss := range sessions {
-		it := sessionItem{
-			PK: userPK(ss.TenantID, ss.UserID), SK: sessionSK(ss.ID), Type: "session",
-			Tenant: ss.TenantID, User: ss.UserID, ID: ss.ID, Key: ss.Key, Clients: ss.ClientIDs,
-			Initiated: ss.InitiatedAt.UnixMilli(), Last: ss.LastActivity.UnixMilli(), Expires: ss.ExpiresAt.UnixMilli(),
-			HardExpires: ss.HardExpires.UnixMilli(), Day: dayOf(ss.LastActivity, zone), Status: pulse.StatusActive,
-			IP: ss.IPAddress, UA: ss.Device.UserAgent, Browser: ss.Device.Browser, Version: ss.Device.Version,
-			Major: ss.Device.MajorVersion, OS: ss.Device.OS, CountryCode: ss.Location.CountryCode, Country: ss.Location.Country,
-			City: ss.Location.City, Continent: ss.Location.Continent, Lat: ss.Location.Latitude, Lon: ss.Location.Longitude,
-			TTL: ss.HardExpires.Add(s.policy.Retention).Unix(),
-		}
-		if ss.EndReason != "" {
-			it.Status, it.Reason, it.Ended = pulse.StatusEnded, ss.EndReason, ss.EndedAt.UnixMilli()
-			it.TTL = ss.EndedAt.Add(s.policy.Retention).Unix()
-		} else {
-			it.ActivePK = activeIndexPK(ss.TenantID, ss.LastActivity, shardOf(ss.ID, s.shards))
-			it.ActiveSK = activeIndexSK(ss.UserID, ss.ID)
-			it.ExpPK = expiryIndexPK(ss.ExpiresAt, shardOf(ss.ID, expiryShards))
-			it.ExpSK = expiryIndexSK(ss.TenantID, ss.UserID, ss.ID)
-		}
-		if err := put(it); err != nil {
+		if err := put(s.sessionItemOf(ss, zone)); err != nil {
 			return fail("import", err)
 		}
 	}
-	if err := s.batchWrite(ctx, reqs); err != nil {
-		return fail("import", err)
-	}
-	return nil
+	return s.batchWrite(ctx, "import", reqs)
 }

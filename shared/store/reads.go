@@ -26,28 +26,29 @@ type ActiveSession struct {
 // (one Query per bucket and shard), then the sessions and their users by key: its cost grows
 // with the active sessions, never with ended or long-idle ones, which are not in those buckets.
 func (s *Store) ActiveSessions(ctx context.Context, tenant string) ([]ActiveSession, error) {
+	const op = "active sessions"
 	now := s.now()
 	since := now.Add(-s.policy.ActiveWindow)
 	var keys []map[string]types.AttributeValue
 	for b := since.Truncate(activeBucket); !b.After(now); b = b.Add(activeBucket) {
 		for shard := 0; shard < s.shards; shard++ {
-			k, err := s.queryKeys(ctx, indexActive, attrActivePK, activeIndexPK(tenant, b, shard))
+			k, err := s.queryKeys(ctx, op, indexActive, attrActivePK, activeIndexPK(tenant, b, shard))
 			if err != nil {
-				return nil, fail("active sessions", err)
+				return nil, err
 			}
 			keys = append(keys, k...)
 		}
 	}
-	raw, err := s.batchGet(ctx, keys)
+	raw, err := s.batchGet(ctx, op, keys)
 	if err != nil {
-		return nil, fail("active sessions", err)
+		return nil, err
 	}
 	var active []ActiveSession
 	users := map[string]bool{}
 	for _, item := range raw {
 		var it sessionItem
 		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-			return nil, fail("active sessions", err)
+			return nil, fail(op, err)
 		}
 		sess := it.session()
 		if !sess.Live(now) || sess.LastActivity.Before(since) {
@@ -60,15 +61,15 @@ func (s *Store) ActiveSessions(ctx context.Context, tenant string) ([]ActiveSess
 	for u := range users {
 		userKeys = append(userKeys, key(userPK(tenant, u), userSK()))
 	}
-	rawUsers, err := s.batchGet(ctx, userKeys)
+	rawUsers, err := s.batchGet(ctx, op, userKeys)
 	if err != nil {
-		return nil, fail("active sessions", err)
+		return nil, err
 	}
 	byID := map[string]*pulse.User{}
 	for _, item := range rawUsers {
 		var it userItem
 		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-			return nil, fail("active sessions", err)
+			return nil, fail(op, err)
 		}
 		byID[it.ID] = it.user()
 	}
@@ -86,55 +87,21 @@ func (s *Store) ActiveSessions(ctx context.Context, tenant string) ([]ActiveSess
 }
 
 // queryKeys returns the table keys of every item of a keys-only index partition.
-func (s *Store) queryKeys(ctx context.Context, index, attr, value string) ([]map[string]types.AttributeValue, error) {
+func (s *Store) queryKeys(ctx context.Context, op, index, attr, value string) ([]map[string]types.AttributeValue, error) {
 	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(attr).Equal(expression.Value(value))).Build()
 	if err != nil {
-		return nil, err
+		return nil, fail(op, err)
 	}
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
-		TableName: &s.table, IndexName: aws.String(index), KeyConditionExpression: expr.KeyCondition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), ReturnConsumedCapacity: measure,
-	})
 	var keys []map[string]types.AttributeValue
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, err
-		}
-		s.recordOne(ctx, false, out.ConsumedCapacity)
-		for _, it := range out.Items {
+	err = s.query(ctx, op, &dynamodb.QueryInput{IndexName: aws.String(index), KeyConditionExpression: expr.KeyCondition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	}, func(page []map[string]types.AttributeValue) (bool, error) {
+		for _, it := range page {
 			keys = append(keys, map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]})
 		}
-	}
-	return keys, nil
-}
-
-// batchGet reads items by key, 100 to a request, eventually consistent, retrying what DynamoDB
-// leaves unprocessed with backoff. Missing items are left out.
-func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
-	var items []map[string]types.AttributeValue
-	for len(keys) > 0 {
-		n := min(100, len(keys))
-		req := map[string]types.KeysAndAttributes{s.table: {Keys: keys[:n]}}
-		keys = keys[n:]
-		for attempt := 0; len(req) > 0 && len(req[s.table].Keys) > 0; attempt++ {
-			if attempt > 0 {
-				select {
-				case <-ctx.Done():
-					return nil, ctx.Err()
-				case <-time.After(backoff(attempt)):
-				}
-			}
-			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req, ReturnConsumedCapacity: measure})
-			if err != nil {
-				return nil, err
-			}
-			s.record(ctx, false, out.ConsumedCapacity...)
-			items = append(items, out.Responses[s.table]...)
-			req = out.UnprocessedKeys
-		}
-	}
-	return items, nil
+		return true, nil
+	})
+	return keys, err
 }
 
 // DayUsers is the users active on one day.
@@ -148,6 +115,7 @@ type DayUsers struct {
 // touched on the Days index; the cost grows with the user-days in the range. Days older than
 // the activity retention hold nothing and are not read.
 func (s *Store) DailyActiveUsers(ctx context.Context, tenant, first, last string) ([]DayUsers, error) {
+	const op = "daily active users"
 	if horizon := s.now().Add(-s.policy.ActivityKeep - 48*time.Hour).UTC().Format(time.DateOnly); first < horizon {
 		first = horizon
 	}
@@ -156,7 +124,7 @@ func (s *Store) DailyActiveUsers(ctx context.Context, tenant, first, last string
 	}
 	month, err := time.Parse("2006-01", first[:7])
 	if err != nil {
-		return nil, pulse.Errorf(pulse.EINVALID, "invalid day %q", first)
+		return nil, pulse.Invalid(op, map[string][]string{"first": {"not a day: " + first}})
 	}
 	var days []DayUsers
 	for ; month.Format("2006-01") <= last[:7]; month = month.AddDate(0, 1, 0) {
@@ -164,19 +132,12 @@ func (s *Store) DailyActiveUsers(ctx context.Context, tenant, first, last string
 			And(expression.Key(attrDaySK).Between(expression.Value(first), expression.Value(last+"$"))) // '$' sorts after '#'
 		expr, err := expression.NewBuilder().WithKeyCondition(kc).Build()
 		if err != nil {
-			return nil, fail("daily active users", err)
+			return nil, fail(op, err)
 		}
-		p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
-			TableName: &s.table, IndexName: aws.String(indexDays), KeyConditionExpression: expr.KeyCondition(),
-			ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), ReturnConsumedCapacity: measure,
-		})
-		for p.HasMorePages() {
-			out, err := p.NextPage(ctx)
-			if err != nil {
-				return nil, fail("daily active users", err)
-			}
-			s.recordOne(ctx, false, out.ConsumedCapacity)
-			for _, it := range out.Items {
+		err = s.query(ctx, op, &dynamodb.QueryInput{IndexName: aws.String(indexDays), KeyConditionExpression: expr.KeyCondition(),
+			ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		}, func(page []map[string]types.AttributeValue) (bool, error) {
+			for _, it := range page {
 				sk, _ := it[attrDaySK].(*types.AttributeValueMemberS)
 				if sk == nil {
 					continue
@@ -190,6 +151,10 @@ func (s *Store) DailyActiveUsers(ctx context.Context, tenant, first, last string
 				}
 				days[len(days)-1].Users = append(days[len(days)-1].Users, user)
 			}
+			return true, nil
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	for i, j := 0, len(days)-1; i < j; i, j = i+1, j-1 {
@@ -209,10 +174,7 @@ func (s *Store) RecordDays(ctx context.Context, tenant, user string, days []stri
 		}
 		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
 	}
-	if err := s.batchWrite(ctx, reqs); err != nil {
-		return fail("record days", err)
-	}
-	return nil
+	return s.batchWrite(ctx, "record days", reqs)
 }
 
 // ListSessions returns all of a user's sessions, ended ones included; ENOTFOUND for an unknown
@@ -222,7 +184,7 @@ func (s *Store) ListSessions(ctx context.Context, tenant, user string) ([]*pulse
 	if err != nil {
 		return nil, err
 	} else if !found {
-		return nil, pulse.Errorf(pulse.ENOTFOUND, "User %s not found.", user)
+		return nil, pulse.NotFound("list sessions", pulse.EntityUser, user)
 	}
 	out := make([]*pulse.Session, len(items))
 	for i := range items {

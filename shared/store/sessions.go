@@ -72,6 +72,33 @@ func (it *sessionItem) session() *pulse.Session {
 	return s
 }
 
+// sessionItemOf is the one way a session becomes a storage item (starting a session and
+// importing history both use it). A live session is placed in the active and expiry indexes by
+// its last activity and expiry; an ended one in neither, and its TTL counts from its end.
+func (s *Store) sessionItemOf(ss *pulse.Session, zone *time.Location) sessionItem {
+	it := sessionItem{
+		PK: userPK(ss.TenantID, ss.UserID), SK: sessionSK(ss.ID), Type: "session",
+		Tenant: ss.TenantID, User: ss.UserID, ID: ss.ID, Key: ss.Key, Clients: ss.ClientIDs,
+		Initiated: ss.InitiatedAt.UnixMilli(), Last: ss.LastActivity.UnixMilli(), Expires: ss.ExpiresAt.UnixMilli(),
+		HardExpires: ss.HardExpires.UnixMilli(), Day: dayOf(ss.LastActivity, zone), Status: pulse.StatusActive,
+		IP: ss.IPAddress, UA: ss.Device.UserAgent, Browser: ss.Device.Browser, Version: ss.Device.Version,
+		Major: ss.Device.MajorVersion, OS: ss.Device.OS, CountryCode: ss.Location.CountryCode, Country: ss.Location.Country,
+		City: ss.Location.City, Continent: ss.Location.Continent, Lat: ss.Location.Latitude, Lon: ss.Location.Longitude,
+		// Kept until retention after the latest moment it can end; cleanup shortens nothing.
+		TTL: ss.HardExpires.Add(s.policy.Retention).Unix(),
+	}
+	if ss.EndReason != "" {
+		it.Status, it.Reason, it.Ended = pulse.StatusEnded, ss.EndReason, ss.EndedAt.UnixMilli()
+		it.TTL = ss.EndedAt.Add(s.policy.Retention).Unix()
+		return it
+	}
+	it.ActivePK = activeIndexPK(ss.TenantID, ss.LastActivity, shardOf(ss.ID, s.shards))
+	it.ActiveSK = activeIndexSK(ss.UserID, ss.ID)
+	it.ExpPK = expiryIndexPK(ss.ExpiresAt, shardOf(ss.ID, expiryShards))
+	it.ExpSK = expiryIndexSK(ss.TenantID, ss.UserID, ss.ID)
+	return it
+}
+
 // dayItem records that a user was active on a day; the Days index finds it by tenant and month.
 type dayItem struct {
 	PK     string `dynamodbav:"pk"`
@@ -125,35 +152,26 @@ func (n *NewSession) fingerprint() string {
 // is idempotent: the same request returns the stored session (created=false); a different one
 // is ECONFLICT.
 func (s *Store) CreateSession(ctx context.Context, n NewSession) (*pulse.Session, bool, error) {
+	const op = "create session"
 	now := s.now().Truncate(time.Millisecond)
 	if n.SessionID == "" {
 		n.SessionID = s.ids.NewID()
 	}
 	hard := now.Add(s.policy.MaxLifetime)
-	exp := s.policy.Expiry(now, hard)
 	keySum := sha256.Sum256(s.ids.NewSecret(32))
-	it := sessionItem{
-		PK: userPK(n.TenantID, n.UserID), SK: sessionSK(n.SessionID),
-		ActivePK: activeIndexPK(n.TenantID, now, shardOf(n.SessionID, s.shards)), ActiveSK: activeIndexSK(n.UserID, n.SessionID),
-		ExpPK: expiryIndexPK(exp, shardOf(n.SessionID, expiryShards)), ExpSK: expiryIndexSK(n.TenantID, n.UserID, n.SessionID),
-		Type: "session", Tenant: n.TenantID, User: n.UserID, ID: n.SessionID,
-		Key: strings.ToUpper(hex.EncodeToString(keySum[:])), Clients: []string{n.ClientID},
-		Initiated: now.UnixMilli(), Last: now.UnixMilli(), Expires: exp.UnixMilli(), HardExpires: hard.UnixMilli(),
-		Day: dayOf(now, n.Zone), Status: pulse.StatusActive, IP: n.IP,
-		UA: n.Device.UserAgent, Browser: n.Device.Browser, Version: n.Device.Version, Major: n.Device.MajorVersion, OS: n.Device.OS,
-		CountryCode: n.Location.CountryCode, Country: n.Location.Country, City: n.Location.City, Continent: n.Location.Continent,
-		Lat: n.Location.Latitude, Lon: n.Location.Longitude,
-		Fingerprint: n.fingerprint(),
-		// Kept until retention after the latest moment it can end; cleanup shortens nothing.
-		TTL: hard.Add(s.policy.Retention).Unix(),
-	}
+	it := s.sessionItemOf(&pulse.Session{
+		TenantID: n.TenantID, UserID: n.UserID, ID: n.SessionID, Key: strings.ToUpper(hex.EncodeToString(keySum[:])),
+		ClientIDs: []string{n.ClientID}, InitiatedAt: now, LastActivity: now, ExpiresAt: s.policy.Expiry(now, hard), HardExpires: hard,
+		IPAddress: n.IP, Device: n.Device, Location: n.Location,
+	}, n.Zone)
+	it.Fingerprint = n.fingerprint()
 	sess, err := attributevalue.MarshalMap(it)
 	if err != nil {
-		return nil, false, fail("create session", err)
+		return nil, false, fail(op, err)
 	}
 	day, err := s.dayItem(n.TenantID, n.UserID, it.Day)
 	if err != nil {
-		return nil, false, fail("create session", err)
+		return nil, false, fail(op, err)
 	}
 	// The user springs into being with its first session; an existing profile is untouched.
 	ms := now.UnixMilli()
@@ -167,45 +185,42 @@ func (s *Store) CreateSession(ctx context.Context, n NewSession) (*pulse.Session
 			Set(expression.Name("created"), expression.IfNotExists(expression.Name("created"), expression.Value(ms))).
 			Set(expression.Name("updated"), expression.IfNotExists(expression.Name("updated"), expression.Value(ms)))).Build()
 	if err != nil {
-		return nil, false, fail("create session", err)
+		return nil, false, fail(op, err)
 	}
-	out, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-		TransactItems: []types.TransactWriteItem{
-			{Put: &types.Put{TableName: &s.table, Item: sess, ConditionExpression: aws.String("attribute_not_exists(pk)"),
-				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}},
-			{Update: &types.Update{TableName: &s.table, Key: key(userPK(n.TenantID, n.UserID), userSK()),
-				UpdateExpression: userUpd.Update(), ExpressionAttributeNames: userUpd.Names(), ExpressionAttributeValues: userUpd.Values()}},
-			{Put: &types.Put{TableName: &s.table, Item: day}},
-		},
-		ReturnConsumedCapacity: measure,
-	})
+	err = s.transact(ctx, op,
+		types.TransactWriteItem{Put: &types.Put{Item: sess, ConditionExpression: aws.String("attribute_not_exists(pk)"),
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}},
+		types.TransactWriteItem{Update: &types.Update{Key: key(userPK(n.TenantID, n.UserID), userSK()),
+			UpdateExpression: userUpd.Update(), ExpressionAttributeNames: userUpd.Names(), ExpressionAttributeValues: userUpd.Values()}},
+		types.TransactWriteItem{Put: &types.Put{Item: day}},
+	)
 	if code, old := cancelledBy(err, 0); code == "ConditionalCheckFailed" {
 		var prev sessionItem
 		if old == nil {
-			return nil, false, fail("create session", err)
+			return nil, false, fail(op, err)
 		}
 		if err := attributevalue.UnmarshalMap(old, &prev); err != nil {
-			return nil, false, fail("create session", err)
+			return nil, false, fail(op, err)
 		}
 		if prev.Fingerprint != it.Fingerprint {
-			return nil, false, pulse.Errorf(pulse.ECONFLICT, "Session %s already exists with different attributes.", n.SessionID)
+			return nil, false, pulse.Conflict(op, pulse.EntitySession, n.SessionID, pulse.ReasonExists)
 		}
 		return prev.session(), false, nil
 	} else if err != nil {
-		return nil, false, fail("create session", err)
+		return nil, false, fail(op, err)
 	}
-	s.record(ctx, true, out.ConsumedCapacity...)
 	return it.session(), true, nil
 }
 
 // GetSession returns one of a user's sessions, ended ones included; ENOTFOUND when the user has
 // no such session in this tenant.
 func (s *Store) GetSession(ctx context.Context, tenant, user, id string) (*pulse.Session, error) {
+	const op = "get session"
 	var it sessionItem
-	if found, err := s.get(ctx, "get session", userPK(tenant, user), sessionSK(id), true, &it); err != nil {
+	if found, err := s.get(ctx, op, userPK(tenant, user), sessionSK(id), true, &it); err != nil {
 		return nil, err
 	} else if !found {
-		return nil, pulse.Errorf(pulse.ENOTFOUND, "Session %s not found.", id)
+		return nil, pulse.NotFound(op, pulse.EntitySession, id)
 	}
 	return it.session(), nil
 }
@@ -228,6 +243,8 @@ type Activity struct {
 // the first activity of the session on a new day. Activity on an ended or expired session is
 // ECONFLICT; the condition on the write decides, not an earlier read.
 func (s *Store) RecordActivity(ctx context.Context, a Activity) error {
+	const op = "record activity"
+	ended := pulse.Conflict(op, pulse.EntitySession, a.SessionID, pulse.ReasonEnded)
 	now := s.now().Truncate(time.Millisecond)
 	exp := now.Add(s.policy.IdleTimeout)
 	for attempt := 0; attempt < 2; attempt++ {
@@ -240,18 +257,18 @@ func (s *Store) RecordActivity(ctx context.Context, a Activity) error {
 		}
 		failed, item := conditionFailed(err)
 		if !failed {
-			return fail("record activity", err)
+			return fail(op, err)
 		}
 		if item == nil {
-			return pulse.Errorf(pulse.ENOTFOUND, "Session %s not found.", a.SessionID)
+			return pulse.NotFound(op, pulse.EntitySession, a.SessionID)
 		}
 		var cur sessionItem
 		if err := attributevalue.UnmarshalMap(item, &cur); err != nil {
-			return fail("record activity", err)
+			return fail(op, err)
 		}
 		switch {
 		case cur.Status != pulse.StatusActive || cur.Expires <= now.UnixMilli():
-			return pulse.Errorf(pulse.ECONFLICT, "Session %s has ended.", a.SessionID)
+			return ended
 		case cur.Last > now.UnixMilli():
 			// A later heartbeat is already stored: its time, address and browser stand. The
 			// client this one names still joins the session's clients (a set: order-free).
@@ -259,10 +276,10 @@ func (s *Store) RecordActivity(ctx context.Context, a Activity) error {
 		case cur.HardExpires < exp.UnixMilli():
 			exp = time.UnixMilli(cur.HardExpires) // near the end of its lifetime: cap, try again
 		default:
-			return fail("record activity", err)
+			return fail(op, err)
 		}
 	}
-	return pulse.Errorf(pulse.ECONFLICT, "Session %s has ended.", a.SessionID)
+	return ended
 }
 
 // touch is the heartbeat's one write. It returns the old values of what it changed.
@@ -305,18 +322,16 @@ func (s *Store) touch(ctx context.Context, a Activity, now, exp time.Time) (*ses
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.table, Key: key(userPK(a.TenantID, a.UserID), sessionSK(a.SessionID)),
+	out, err := s.updateItem(ctx, "record activity", &dynamodb.UpdateItemInput{
+		Key:              key(userPK(a.TenantID, a.UserID), sessionSK(a.SessionID)),
 		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 		ReturnValues:                        types.ReturnValueUpdatedOld,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-		ReturnConsumedCapacity:              measure,
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.recordOne(ctx, true, out.ConsumedCapacity)
 	var old sessionItem
 	if err := attributevalue.UnmarshalMap(out.Attributes, &old); err != nil {
 		return nil, err
@@ -335,18 +350,15 @@ func (s *Store) addClient(ctx context.Context, a Activity) error {
 	if err != nil {
 		return fail("record activity", err)
 	}
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.table, Key: key(userPK(a.TenantID, a.UserID), sessionSK(a.SessionID)),
+	_, err = s.updateItem(ctx, "record activity", &dynamodb.UpdateItemInput{
+		Key:              key(userPK(a.TenantID, a.UserID), sessionSK(a.SessionID)),
 		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), ReturnConsumedCapacity: measure,
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 	})
 	if failed, _ := conditionFailed(err); failed {
-		return pulse.Errorf(pulse.ECONFLICT, "Session %s has ended.", a.SessionID)
-	} else if err != nil {
-		return fail("record activity", err)
+		return pulse.Conflict("record activity", pulse.EntitySession, a.SessionID, pulse.ReasonEnded)
 	}
-	s.recordOne(ctx, true, out.ConsumedCapacity)
-	return nil
+	return err
 }
 
 // putDay records that user was active on day. Writing it twice is harmless.
@@ -355,17 +367,13 @@ func (s *Store) putDay(ctx context.Context, tenant, user, day string) error {
 	if err != nil {
 		return fail("record day", err)
 	}
-	out, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: item, ReturnConsumedCapacity: measure})
-	if err != nil {
-		return fail("record day", err)
-	}
-	s.recordOne(ctx, true, out.ConsumedCapacity)
-	return nil
+	return s.putItem(ctx, "record day", &dynamodb.PutItemInput{Item: item})
 }
 
 // RevokeSession ends a live session at once and takes it out of the active index. Revoking an
 // ended session changes nothing and is not an error; ENOTFOUND when there is no such session.
 func (s *Store) RevokeSession(ctx context.Context, tenant, user, id string) error {
+	const op = "revoke session"
 	now := s.now().Truncate(time.Millisecond)
 	upd := expression.Set(expression.Name("status"), expression.Value(pulse.StatusEnded)).
 		Set(expression.Name("ended"), expression.Value(now.UnixMilli())).
@@ -378,25 +386,21 @@ func (s *Store) RevokeSession(ctx context.Context, tenant, user, id string) erro
 		And(expression.Name("exp").GreaterThan(expression.Value(now.UnixMilli())))
 	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
 	if err != nil {
-		return fail("revoke session", err)
+		return fail(op, err)
 	}
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.table, Key: key(userPK(tenant, user), sessionSK(id)),
+	_, err = s.updateItem(ctx, op, &dynamodb.UpdateItemInput{
+		Key:              key(userPK(tenant, user), sessionSK(id)),
 		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-		ReturnConsumedCapacity:              measure,
 	})
 	if failed, item := conditionFailed(err); failed {
 		if item == nil {
-			return pulse.Errorf(pulse.ENOTFOUND, "Session %s not found.", id)
+			return pulse.NotFound(op, pulse.EntitySession, id)
 		}
 		return nil // already ended (revoked, or expired and awaiting cleanup)
-	} else if err != nil {
-		return fail("revoke session", err)
 	}
-	s.recordOne(ctx, true, out.ConsumedCapacity)
-	return nil
+	return err
 }
 
 // RevokeUserSessions revokes every live session of a user and returns how many it ended;
@@ -406,7 +410,7 @@ func (s *Store) RevokeUserSessions(ctx context.Context, tenant, user string) (in
 	if err != nil {
 		return 0, err
 	} else if !found {
-		return 0, pulse.Errorf(pulse.ENOTFOUND, "User %s not found.", user)
+		return 0, pulse.NotFound("revoke user sessions", pulse.EntityUser, user)
 	}
 	now := s.now()
 	n := 0
@@ -425,26 +429,19 @@ func (s *Store) RevokeUserSessions(ctx context.Context, tenant, user string) (in
 // the user's partition from the first session key on, which reaches the profile ("USER" sorts
 // after "S#") and nothing else of the tenant.
 func (s *Store) userSessions(ctx context.Context, tenant, user string) ([]sessionItem, bool, error) {
+	const op = "list sessions"
 	kc := expression.Key(attrPK).Equal(expression.Value(userPK(tenant, user))).
 		And(expression.Key(attrSK).GreaterThanEqual(expression.Value(sessionPrefix)))
 	expr, err := expression.NewBuilder().WithKeyCondition(kc).Build()
 	if err != nil {
-		return nil, false, fail("list sessions", err)
+		return nil, false, fail(op, err)
 	}
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
-		TableName: &s.table, KeyConditionExpression: expr.KeyCondition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-		ConsistentRead: aws.Bool(true), ReturnConsumedCapacity: measure,
-	})
 	var items []sessionItem
 	found := false
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, false, fail("list sessions", err)
-		}
-		s.recordOne(ctx, false, out.ConsumedCapacity)
-		for _, raw := range out.Items {
+	err = s.query(ctx, op, &dynamodb.QueryInput{KeyConditionExpression: expr.KeyCondition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), ConsistentRead: aws.Bool(true),
+	}, func(page []map[string]types.AttributeValue) (bool, error) {
+		for _, raw := range page {
 			sk, _ := raw[attrSK].(*types.AttributeValueMemberS)
 			switch {
 			case sk == nil:
@@ -453,11 +450,12 @@ func (s *Store) userSessions(ctx context.Context, tenant, user string) ([]sessio
 			case strings.HasPrefix(sk.Value, sessionPrefix):
 				var it sessionItem
 				if err := attributevalue.UnmarshalMap(raw, &it); err != nil {
-					return nil, false, fail("list sessions", err)
+					return false, err
 				}
 				items = append(items, it)
 			}
 		}
-	}
-	return items, found, nil
+		return true, nil
+	})
+	return items, found, err
 }

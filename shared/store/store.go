@@ -13,7 +13,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
@@ -82,6 +81,9 @@ type Meter struct {
 	Calls int
 	RCU   float64
 	WCU   float64
+	// FailedWrites counts writes (transaction items included) refused by their condition: AWS
+	// charges them at least 1 WCU each, but DynamoDB Local reports no capacity for them.
+	FailedWrites int
 }
 
 type meterKey struct{}
@@ -98,21 +100,39 @@ func (m *Meter) Snapshot() (calls int, rcu, wcu float64) {
 	return m.Calls, m.RCU, m.WCU
 }
 
+// Failed returns how many writes were refused by their condition so far.
+func (m *Meter) Failed() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.FailedWrites
+}
+
 // Reset sets the totals to zero.
 func (m *Meter) Reset() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.Calls, m.RCU, m.WCU = 0, 0, 0
+	m.Calls, m.RCU, m.WCU, m.FailedWrites = 0, 0, 0, 0
 }
 
-// measure asks DynamoDB for the capacity of every request, indexes included: it costs nothing.
-var measure = types.ReturnConsumedCapacityIndexes
-
-func (s *Store) record(ctx context.Context, write bool, cc ...types.ConsumedCapacity) {
-	m, _ := ctx.Value(meterKey{}).(*Meter)
-	if m == nil {
-		m = s.meter
+func (s *Store) meterOf(ctx context.Context) *Meter {
+	if m, _ := ctx.Value(meterKey{}).(*Meter); m != nil {
+		return m
 	}
+	return s.meter
+}
+
+// record adds one request's consumed capacity (nil: none reported) to the meter.
+func (s *Store) record(ctx context.Context, write bool, c *types.ConsumedCapacity) {
+	if c == nil {
+		s.recordAll(ctx, write, nil)
+		return
+	}
+	s.recordAll(ctx, write, []types.ConsumedCapacity{*c})
+}
+
+// recordAll adds one request's consumed capacity, per table, to the meter.
+func (s *Store) recordAll(ctx context.Context, write bool, cc []types.ConsumedCapacity) {
+	m := s.meterOf(ctx)
 	if m == nil {
 		return
 	}
@@ -129,12 +149,13 @@ func (s *Store) record(ctx context.Context, write bool, cc ...types.ConsumedCapa
 	}
 }
 
-func (s *Store) recordOne(ctx context.Context, write bool, c *types.ConsumedCapacity) {
-	if c == nil {
-		s.record(ctx, write)
-		return
+func (s *Store) countFailedWrite(ctx context.Context, n int) {
+	if m := s.meterOf(ctx); m != nil {
+		m.mu.Lock()
+		m.Calls++
+		m.FailedWrites += n
+		m.mu.Unlock()
 	}
-	s.record(ctx, write, *c)
 }
 
 // fail wraps a DynamoDB error for the caller: throttling, timeouts and unreachable endpoints
@@ -149,7 +170,7 @@ func fail(op string, err error) error {
 	if unavailable(err) {
 		code = pulse.EUNAVAILABLE
 	}
-	return &pulse.Error{Code: code, Message: "The service is temporarily unavailable.", Err: fmt.Errorf("store: %s: %w", op, err)}
+	return &pulse.Error{Code: code, Op: op, Err: fmt.Errorf("store: %s: %w", op, err)}
 }
 
 func unavailable(err error) bool {
@@ -175,50 +196,4 @@ func unavailable(err error) bool {
 	}
 	// Not an answer from DynamoDB at all: a connection that failed or broke.
 	return true
-}
-
-// conditionFailed reports whether err is a failed condition, and returns the item as it was
-// when the request asked for it (ReturnValuesOnConditionCheckFailure: ALL_OLD).
-func conditionFailed(err error) (bool, map[string]types.AttributeValue) {
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		return true, ccf.Item
-	}
-	return false, nil
-}
-
-// cancelledBy returns the reason code of transaction item i when err is a cancelled
-// transaction, and the item as it was, if the request asked for it.
-func cancelledBy(err error, i int) (string, map[string]types.AttributeValue) {
-	var tce *types.TransactionCanceledException
-	if errors.As(err, &tce) && i < len(tce.CancellationReasons) {
-		r := tce.CancellationReasons[i]
-		return aws.ToString(r.Code), r.Item
-	}
-	return "", nil
-}
-
-// get reads the item at pk, sk into out (a storage struct), strongly consistent when asked,
-// and reports whether it exists.
-func (s *Store) get(ctx context.Context, op, pk, sk string, consistent bool, out any) (bool, error) {
-	res, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(pk, sk),
-		ConsistentRead: aws.Bool(consistent), ReturnConsumedCapacity: measure})
-	if err != nil {
-		return false, fail(op, err)
-	}
-	s.recordOne(ctx, false, res.ConsumedCapacity)
-	if res.Item == nil {
-		return false, nil
-	}
-	if err := attributevalue.UnmarshalMap(res.Item, out); err != nil {
-		return false, fail(op, err)
-	}
-	return true, nil
-}
-
-func key(pk, sk string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		attrPK: &types.AttributeValueMemberS{Value: pk},
-		attrSK: &types.AttributeValueMemberS{Value: sk},
-	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"strconv"
 	"strings"
 	"time"
 
@@ -54,68 +55,64 @@ type apiKeyItem struct {
 
 // CreateTenant stores a new tenant; ECONFLICT when the ID is taken.
 func (s *Store) CreateTenant(ctx context.Context, t pulse.Tenant) (*pulse.Tenant, error) {
+	const op = "create tenant"
 	if err := pulse.ValidID(t.ID); err != nil {
-		return nil, pulse.Errorf(pulse.EINVALID, "tenant ID %s", err)
+		return nil, pulse.Invalid(op, map[string][]string{"id": {err.Error()}})
 	}
 	if t.TimeZone != "" {
 		if _, err := time.LoadLocation(t.TimeZone); err != nil {
-			return nil, pulse.Errorf(pulse.EINVALID, "unknown time zone %q", t.TimeZone)
+			return nil, pulse.Invalid(op, map[string][]string{"time_zone": {"unknown time zone " + strconv.Quote(t.TimeZone)}})
 		}
 	}
 	t.CreatedAt = s.now().Truncate(time.Millisecond)
 	item, err := attributevalue.MarshalMap(tenantItem{PK: tenantPK(t.ID), SK: tenantSK(), Type: "tenant",
 		ID: t.ID, Name: t.Name, TimeZone: t.TimeZone, Created: t.CreatedAt.UnixMilli()})
 	if err != nil {
-		return nil, fail("create tenant", err)
+		return nil, fail(op, err)
 	}
-	out, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: &s.table, Item: item,
-		ConditionExpression:    aws.String("attribute_not_exists(pk)"),
-		ReturnConsumedCapacity: measure,
-	})
+	err = s.putItem(ctx, op, &dynamodb.PutItemInput{Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")})
 	if failed, _ := conditionFailed(err); failed {
-		return nil, pulse.Errorf(pulse.ECONFLICT, "tenant %s already exists", t.ID)
+		return nil, pulse.Conflict(op, pulse.EntityTenant, t.ID, pulse.ReasonExists)
 	} else if err != nil {
-		return nil, fail("create tenant", err)
+		return nil, err
 	}
-	s.recordOne(ctx, true, out.ConsumedCapacity)
 	return &t, nil
 }
 
 // GetTenant returns a tenant; ENOTFOUND when there is none.
 func (s *Store) GetTenant(ctx context.Context, id string) (*pulse.Tenant, error) {
+	const op = "get tenant"
 	var it tenantItem
-	if found, err := s.get(ctx, "get tenant", tenantPK(id), tenantSK(), false, &it); err != nil {
+	if found, err := s.get(ctx, op, tenantPK(id), tenantSK(), false, &it); err != nil {
 		return nil, err
 	} else if !found {
-		return nil, pulse.Errorf(pulse.ENOTFOUND, "tenant %s not found", id)
+		return nil, pulse.NotFound(op, pulse.EntityTenant, id)
 	}
 	return it.tenant(), nil
 }
 
 // Grant gives perm to every user of tenant with role. Granting twice changes nothing.
 func (s *Store) Grant(ctx context.Context, tenant, role string, perm pulse.Permission) error {
+	const op = "grant"
 	if err := pulse.ValidID(role); err != nil {
-		return pulse.Errorf(pulse.EINVALID, "role %s", err)
+		return pulse.Invalid(op, map[string][]string{"role": {err.Error()}})
 	}
 	if perm != pulse.PermViewEngagement {
-		return pulse.Errorf(pulse.EINVALID, "unknown permission %q", perm)
+		return pulse.Invalid(op, map[string][]string{"permission": {"unknown permission " + strconv.Quote(string(perm))}})
 	}
 	expr, err := expression.NewBuilder().
 		WithUpdate(expression.Add(expression.Name("grants"), expression.Value(&types.AttributeValueMemberSS{Value: []string{role + ":" + string(perm)}}))).
 		WithCondition(expression.AttributeExists(expression.Name(attrPK))).Build()
 	if err != nil {
-		return fail("grant", err)
+		return fail(op, err)
 	}
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.table, Key: key(tenantPK(tenant), tenantSK()),
+	_, err = s.updateItem(ctx, op, &dynamodb.UpdateItemInput{Key: key(tenantPK(tenant), tenantSK()),
 		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
 	if failed, _ := conditionFailed(err); failed {
-		return pulse.Errorf(pulse.ENOTFOUND, "tenant %s not found", tenant)
-	} else if err != nil {
-		return fail("grant", err)
+		return pulse.NotFound(op, pulse.EntityTenant, tenant)
 	}
-	return nil
+	return err
 }
 
 // apiKeyPrefix starts every API key, so that secret scanners and people can tell one.
@@ -131,8 +128,9 @@ func hashSecret(secret string) string {
 // CreateAPIKey issues a key for tenant with the given scopes. The secret is returned once and
 // only its hash is stored.
 func (s *Store) CreateAPIKey(ctx context.Context, tenant, name string, scopes []pulse.Scope) (string, *pulse.APIKey, error) {
+	const op = "create API key"
 	if len(scopes) == 0 {
-		return "", nil, pulse.Errorf(pulse.EINVALID, "an API key needs at least one scope")
+		return "", nil, pulse.Invalid(op, map[string][]string{"scopes": {"an API key needs at least one scope"}})
 	}
 	secret := apiKeyPrefix + base64.RawURLEncoding.EncodeToString(s.ids.NewSecret(32))
 	hash := hashSecret(secret)
@@ -144,28 +142,24 @@ func (s *Store) CreateAPIKey(ctx context.Context, tenant, name string, scopes []
 	}
 	cred, err := attributevalue.MarshalMap(it)
 	if err != nil {
-		return "", nil, fail("create api key", err)
+		return "", nil, fail(op, err)
 	}
 	ref := it // the tenant's reference: lists and revokes by key ID
 	ref.PK, ref.SK = tenantPK(tenant), tenantKeySK(k.ID)
 	refItem, err := attributevalue.MarshalMap(ref)
 	if err != nil {
-		return "", nil, fail("create api key", err)
+		return "", nil, fail(op, err)
 	}
-	out, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-		TransactItems: []types.TransactWriteItem{
-			{ConditionCheck: &types.ConditionCheck{TableName: &s.table, Key: key(tenantPK(tenant), tenantSK()), ConditionExpression: aws.String("attribute_exists(pk)")}},
-			{Put: &types.Put{TableName: &s.table, Item: cred, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
-			{Put: &types.Put{TableName: &s.table, Item: refItem, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
-		},
-		ReturnConsumedCapacity: measure,
-	})
+	err = s.transact(ctx, op,
+		types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{Key: key(tenantPK(tenant), tenantSK()), ConditionExpression: aws.String("attribute_exists(pk)")}},
+		types.TransactWriteItem{Put: &types.Put{Item: cred, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+		types.TransactWriteItem{Put: &types.Put{Item: refItem, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+	)
 	if code, _ := cancelledBy(err, 0); code == "ConditionalCheckFailed" {
-		return "", nil, pulse.Errorf(pulse.ENOTFOUND, "tenant %s not found", tenant)
+		return "", nil, pulse.NotFound(op, pulse.EntityTenant, tenant)
 	} else if err != nil {
-		return "", nil, fail("create api key", err)
+		return "", nil, fail(op, err)
 	}
-	s.record(ctx, true, out.ConsumedCapacity...)
 	return secret, k, nil
 }
 
@@ -173,13 +167,14 @@ func (s *Store) CreateAPIKey(ctx context.Context, tenant, name string, scopes []
 // unknown or revoked one. One strongly consistent GetItem on the hash of the secret, so that a
 // revocation takes effect at once.
 func (s *Store) Authenticate(ctx context.Context, secret string) (*pulse.APIKey, error) {
-	unauthorized := pulse.Errorf(pulse.EUNAUTHORIZED, "Invalid or missing API key.")
+	const op = "authenticate"
+	unauthorized := pulse.Unauthorized(op, pulse.EntityAPIKey)
 	if !strings.HasPrefix(secret, apiKeyPrefix) || len(secret) > 128 {
 		return nil, unauthorized
 	}
 	hash := hashSecret(secret)
 	var it apiKeyItem
-	if found, err := s.get(ctx, "authenticate", apiKeyPK(hash), apiKeySK(), true, &it); err != nil {
+	if found, err := s.get(ctx, op, apiKeyPK(hash), apiKeySK(), true, &it); err != nil {
 		return nil, err
 	} else if !found {
 		return nil, unauthorized
@@ -207,43 +202,38 @@ func (it *apiKeyItem) key() *pulse.APIKey {
 
 // ListAPIKeys returns a tenant's keys, revoked ones included, without their secrets.
 func (s *Store) ListAPIKeys(ctx context.Context, tenant string) ([]*pulse.APIKey, error) {
+	const op = "list API keys"
 	kc := expression.Key(attrPK).Equal(expression.Value(tenantPK(tenant))).
 		And(expression.Key(attrSK).BeginsWith(tenantKeyPrefix))
 	expr, err := expression.NewBuilder().WithKeyCondition(kc).Build()
 	if err != nil {
-		return nil, fail("list api keys", err)
+		return nil, fail(op, err)
 	}
 	var keys []*pulse.APIKey
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
-		TableName: &s.table, KeyConditionExpression: expr.KeyCondition(),
+	err = s.query(ctx, op, &dynamodb.QueryInput{KeyConditionExpression: expr.KeyCondition(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-		ReturnConsumedCapacity: measure,
-	})
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fail("list api keys", err)
-		}
-		s.recordOne(ctx, false, out.ConsumedCapacity)
+	}, func(page []map[string]types.AttributeValue) (bool, error) {
 		var items []apiKeyItem
-		if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
-			return nil, fail("list api keys", err)
+		if err := attributevalue.UnmarshalListOfMaps(page, &items); err != nil {
+			return false, err
 		}
 		for i := range items {
 			keys = append(keys, items[i].key())
 		}
-	}
-	return keys, nil
+		return true, nil
+	})
+	return keys, err
 }
 
 // RevokeAPIKey revokes a tenant's key by ID; ENOTFOUND when the tenant has no such key.
 // Revoking twice is not an error.
 func (s *Store) RevokeAPIKey(ctx context.Context, tenant, keyID string) error {
+	const op = "revoke API key"
 	var ref apiKeyItem
-	if found, err := s.get(ctx, "revoke api key", tenantPK(tenant), tenantKeySK(keyID), true, &ref); err != nil {
+	if found, err := s.get(ctx, op, tenantPK(tenant), tenantKeySK(keyID), true, &ref); err != nil {
 		return err
 	} else if !found {
-		return pulse.Errorf(pulse.ENOTFOUND, "API key %s not found", keyID)
+		return pulse.NotFound(op, pulse.EntityAPIKey, keyID)
 	}
 	if ref.Revoked != 0 {
 		return nil
@@ -251,19 +241,15 @@ func (s *Store) RevokeAPIKey(ctx context.Context, tenant, keyID string) error {
 	upd, err := expression.NewBuilder().WithUpdate(expression.Set(expression.Name("revoked"), expression.Value(s.now().UnixMilli()))).
 		WithCondition(expression.AttributeExists(expression.Name(attrPK))).Build()
 	if err != nil {
-		return fail("revoke api key", err)
+		return fail(op, err)
 	}
 	update := func(pk, sk string) types.TransactWriteItem {
-		return types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: key(pk, sk),
+		return types.TransactWriteItem{Update: &types.Update{Key: key(pk, sk),
 			UpdateExpression: upd.Update(), ConditionExpression: upd.Condition(),
 			ExpressionAttributeNames: upd.Names(), ExpressionAttributeValues: upd.Values()}}
 	}
-	tx, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		update(apiKeyPK(ref.Hash), apiKeySK()), update(tenantPK(tenant), tenantKeySK(keyID)),
-	}, ReturnConsumedCapacity: measure})
-	if err != nil {
-		return fail("revoke api key", err)
+	if err := s.transact(ctx, op, update(apiKeyPK(ref.Hash), apiKeySK()), update(tenantPK(tenant), tenantKeySK(keyID))); err != nil {
+		return fail(op, err)
 	}
-	s.record(ctx, true, tx.ConsumedCapacity...)
 	return nil
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 )
@@ -33,6 +32,7 @@ type tokenItem struct {
 // once. ENOTFOUND for an unknown user; ECONFLICT when the user has a token of that name.
 // ttl 0 means it never expires.
 func (s *Store) CreateToken(ctx context.Context, tenant, user, name string, ttl time.Duration) (string, *pulse.AccessToken, error) {
+	const op = "create token"
 	now := s.now().Truncate(time.Millisecond)
 	secret := base64.RawURLEncoding.EncodeToString(s.ids.NewSecret(32))
 	hash := hashSecret(secret)
@@ -45,30 +45,26 @@ func (s *Store) CreateToken(ctx context.Context, tenant, user, name string, ttl 
 	}
 	cred, err := attributevalue.MarshalMap(it)
 	if err != nil {
-		return "", nil, fail("create token", err)
+		return "", nil, fail(op, err)
 	}
 	ref := it
 	ref.PK, ref.SK = userPK(tenant, user), tokenRefSK(name)
 	refItem, err := attributevalue.MarshalMap(ref)
 	if err != nil {
-		return "", nil, fail("create token", err)
+		return "", nil, fail(op, err)
 	}
-	out, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-		TransactItems: []types.TransactWriteItem{
-			{ConditionCheck: &types.ConditionCheck{TableName: &s.table, Key: key(userPK(tenant, user), userSK()), ConditionExpression: aws.String("attribute_exists(pk)")}},
-			{Put: &types.Put{TableName: &s.table, Item: refItem, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
-			{Put: &types.Put{TableName: &s.table, Item: cred, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
-		},
-		ReturnConsumedCapacity: measure,
-	})
+	err = s.transact(ctx, op,
+		types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{Key: key(userPK(tenant, user), userSK()), ConditionExpression: aws.String("attribute_exists(pk)")}},
+		types.TransactWriteItem{Put: &types.Put{Item: refItem, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+		types.TransactWriteItem{Put: &types.Put{Item: cred, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+	)
 	if code, _ := cancelledBy(err, 0); code == "ConditionalCheckFailed" {
-		return "", nil, pulse.Errorf(pulse.ENOTFOUND, "User %s not found.", user)
+		return "", nil, pulse.NotFound(op, pulse.EntityUser, user)
 	} else if code, _ := cancelledBy(err, 1); code == "ConditionalCheckFailed" {
-		return "", nil, pulse.Errorf(pulse.ECONFLICT, "User %s already has a token named %s.", user, name)
+		return "", nil, &pulse.Error{Code: pulse.ECONFLICT, Op: op, Entity: pulse.EntityToken, ID: name, Owner: user, Reason: pulse.ReasonExists}
 	} else if err != nil {
-		return "", nil, fail("create token", err)
+		return "", nil, fail(op, err)
 	}
-	s.record(ctx, true, out.ConsumedCapacity...)
 	return secret, tok, nil
 }
 
@@ -76,13 +72,14 @@ func (s *Store) CreateToken(ctx context.Context, tenant, user, name string, ttl 
 // EUNAUTHORIZED for an unknown, expired or revoked token, and for a token of another user. One
 // strongly consistent GetItem on the hash of the secret.
 func (s *Store) AuthenticateToken(ctx context.Context, user, secret string) (*pulse.AccessToken, error) {
-	unauthorized := pulse.Errorf(pulse.EUNAUTHORIZED, "Invalid or missing access token.")
+	const op = "authenticate token"
+	unauthorized := pulse.Unauthorized(op, pulse.EntityToken)
 	if secret == "" || len(secret) > 128 {
 		return nil, unauthorized
 	}
 	hash := hashSecret(secret)
 	var it tokenItem
-	if found, err := s.get(ctx, "authenticate token", tokenPK(hash), tokenSK(), true, &it); err != nil {
+	if found, err := s.get(ctx, op, tokenPK(hash), tokenSK(), true, &it); err != nil {
 		return nil, err
 	} else if !found {
 		return nil, unauthorized
@@ -100,19 +97,15 @@ func (s *Store) AuthenticateToken(ctx context.Context, user, secret string) (*pu
 
 // RevokeToken deletes a user's token by name; ENOTFOUND when the user has none by that name.
 func (s *Store) RevokeToken(ctx context.Context, tenant, user, name string) error {
+	const op = "revoke token"
 	var ref tokenItem
-	if found, err := s.get(ctx, "revoke token", userPK(tenant, user), tokenRefSK(name), true, &ref); err != nil {
+	if found, err := s.get(ctx, op, userPK(tenant, user), tokenRefSK(name), true, &ref); err != nil {
 		return err
 	} else if !found {
-		return pulse.Errorf(pulse.ENOTFOUND, "Token %s not found.", name)
+		return pulse.NotFound(op, pulse.EntityToken, name)
 	}
-	tx, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Delete: &types.Delete{TableName: &s.table, Key: key(tokenPK(ref.Hash), tokenSK())}},
-		{Delete: &types.Delete{TableName: &s.table, Key: key(userPK(tenant, user), tokenRefSK(name))}},
-	}, ReturnConsumedCapacity: measure})
-	if err != nil {
-		return fail("revoke token", err)
-	}
-	s.record(ctx, true, tx.ConsumedCapacity...)
-	return nil
+	return s.transact(ctx, op,
+		types.TransactWriteItem{Delete: &types.Delete{Key: key(tokenPK(ref.Hash), tokenSK())}},
+		types.TransactWriteItem{Delete: &types.Delete{Key: key(userPK(tenant, user), tokenRefSK(name))}},
+	)
 }

@@ -36,6 +36,7 @@ func (it *userItem) user() *pulse.User {
 
 // PutUser creates or replaces a user's profile in one write, and reports whether it created it.
 func (s *Store) PutUser(ctx context.Context, u pulse.User) (*pulse.User, bool, error) {
+	const op = "put user"
 	now := s.now().UnixMilli()
 	if u.Roles == nil {
 		u.Roles = []string{}
@@ -50,24 +51,23 @@ func (s *Store) PutUser(ctx context.Context, u pulse.User) (*pulse.User, bool, e
 		Set(expression.Name("created"), expression.IfNotExists(expression.Name("created"), expression.Value(now)))
 	expr, err := expression.NewBuilder().WithUpdate(upd).Build()
 	if err != nil {
-		return nil, false, fail("put user", err)
+		return nil, false, fail(op, err)
 	}
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.table, Key: key(userPK(u.TenantID, u.ID), userSK()),
+	out, err := s.updateItem(ctx, op, &dynamodb.UpdateItemInput{
+		Key:              key(userPK(u.TenantID, u.ID), userSK()),
 		UpdateExpression: expr.Update(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-		ReturnValues: types.ReturnValueAllOld, ReturnConsumedCapacity: measure,
+		ReturnValues: types.ReturnValueAllOld,
 	})
 	if err != nil {
-		return nil, false, fail("put user", err)
+		return nil, false, err
 	}
-	s.recordOne(ctx, true, out.ConsumedCapacity)
 	// No old image means this write created the user.
 	created := len(out.Attributes) == 0
 	it := userItem{Tenant: u.TenantID, ID: u.ID, Name: u.Name, UType: u.Type, Roles: u.Roles, Created: now, Updated: now}
 	if !created {
 		var old userItem
 		if err := attributevalue.UnmarshalMap(out.Attributes, &old); err != nil {
-			return nil, false, fail("put user", err)
+			return nil, false, fail(op, err)
 		}
 		it.Created = old.Created
 	}
@@ -76,11 +76,12 @@ func (s *Store) PutUser(ctx context.Context, u pulse.User) (*pulse.User, bool, e
 
 // GetUser returns a user; ENOTFOUND when the tenant has no such user.
 func (s *Store) GetUser(ctx context.Context, tenant, id string) (*pulse.User, error) {
+	const op = "get user"
 	var it userItem
-	if found, err := s.get(ctx, "get user", userPK(tenant, id), userSK(), true, &it); err != nil {
+	if found, err := s.get(ctx, op, userPK(tenant, id), userSK(), true, &it); err != nil {
 		return nil, err
 	} else if !found {
-		return nil, pulse.Errorf(pulse.ENOTFOUND, "User %s not found.", id)
+		return nil, pulse.NotFound(op, pulse.EntityUser, id)
 	}
 	return it.user(), nil
 }
@@ -89,26 +90,20 @@ func (s *Store) GetUser(ctx context.Context, tenant, id string) (*pulse.User, er
 // token references (with the tokens themselves). The profile goes last, so that an interrupted
 // delete can simply be run again. ENOTFOUND when there is no such user.
 func (s *Store) DeleteUser(ctx context.Context, tenant, id string) error {
+	const op = "delete user"
 	kc := expression.Key(attrPK).Equal(expression.Value(userPK(tenant, id)))
 	proj := expression.NamesList(expression.Name(attrPK), expression.Name(attrSK), expression.Name("token_hash"))
 	expr, err := expression.NewBuilder().WithKeyCondition(kc).WithProjection(proj).Build()
 	if err != nil {
-		return fail("delete user", err)
+		return fail(op, err)
 	}
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
-		TableName: &s.table, KeyConditionExpression: expr.KeyCondition(), ProjectionExpression: expr.Projection(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-		ConsistentRead: aws.Bool(true), ReturnConsumedCapacity: measure,
-	})
 	var keys []map[string]types.AttributeValue
 	found := false
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			return fail("delete user", err)
-		}
-		s.recordOne(ctx, false, out.ConsumedCapacity)
-		for _, it := range out.Items {
+	err = s.query(ctx, op, &dynamodb.QueryInput{
+		KeyConditionExpression: expr.KeyCondition(), ProjectionExpression: expr.Projection(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), ConsistentRead: aws.Bool(true),
+	}, func(items []map[string]types.AttributeValue) (bool, error) {
+		for _, it := range items {
 			if sk, _ := it[attrSK].(*types.AttributeValueMemberS); sk != nil && sk.Value == userSK() {
 				found = true
 				continue
@@ -118,55 +113,16 @@ func (s *Store) DeleteUser(ctx context.Context, tenant, id string) error {
 			}
 			keys = append(keys, map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]})
 		}
+		return true, nil
+	})
+	if err != nil {
+		return err
 	}
 	if !found {
-		return pulse.Errorf(pulse.ENOTFOUND, "User %s not found.", id)
+		return pulse.NotFound(op, pulse.EntityUser, id)
 	}
-	if err := s.deleteAll(ctx, keys); err != nil {
-		return fail("delete user", err)
+	if err := s.deleteAll(ctx, op, keys); err != nil {
+		return err
 	}
-	return s.deleteAll(ctx, []map[string]types.AttributeValue{key(userPK(tenant, id), userSK())})
-}
-
-// deleteAll deletes items by key.
-func (s *Store) deleteAll(ctx context.Context, keys []map[string]types.AttributeValue) error {
-	reqs := make([]types.WriteRequest, 0, len(keys))
-	for _, k := range keys {
-		reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}})
-	}
-	return s.batchWrite(ctx, reqs)
-}
-
-// batchWrite sends write requests 25 to a batch, and retries what DynamoDB leaves unprocessed
-// (it does so under throttling) with backoff until the context ends.
-func (s *Store) batchWrite(ctx context.Context, all []types.WriteRequest) error {
-	for len(all) > 0 {
-		n := min(25, len(all))
-		reqs := all[:n]
-		all = all[n:]
-		for attempt := 0; len(reqs) > 0; attempt++ {
-			if attempt > 0 {
-				select {
-				case <-ctx.Done():
-					return fail("batch write", ctx.Err())
-				case <-time.After(backoff(attempt)):
-				}
-			}
-			out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
-				RequestItems: map[string][]types.WriteRequest{s.table: reqs}, ReturnConsumedCapacity: measure,
-			})
-			if err != nil {
-				return fail("batch write", err)
-			}
-			s.record(ctx, true, out.ConsumedCapacity...)
-			reqs = out.UnprocessedItems[s.table]
-		}
-	}
-	return nil
-}
-
-// backoff is the wait before retry attempt n (n ≥ 1): exponential from 50 ms, capped at 2 s.
-func backoff(n int) time.Duration {
-	d := 50 * time.Millisecond << min(n-1, 6)
-	return min(d, 2*time.Second)
+	return s.deleteAll(ctx, op, []map[string]types.AttributeValue{key(userPK(tenant, id), userSK())})
 }

@@ -1,0 +1,247 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Every request the store makes goes through the helpers of this file. Each one names the
+// table, asks DynamoDB for the consumed capacity (indexes included: it costs nothing), adds it
+// to the meter, and hands back failures in one of two forms: a *conditionError (or
+// *cancelledError for a transaction) that the caller turns into a domain error, or an error
+// already wrapped by fail. No call site pairs a request with its metering by hand.
+
+// measure asks DynamoDB for the capacity of every request, indexes included.
+var measure = types.ReturnConsumedCapacityIndexes
+
+// conditionError is a write whose condition failed. Item is the item as it was, when the
+// request asked for it (ReturnValuesOnConditionCheckFailure: ALL_OLD), nil when it was missing.
+type conditionError struct {
+	Item map[string]types.AttributeValue
+}
+
+func (e *conditionError) Error() string { return "store: the condition of the write failed" }
+
+// conditionFailed reports whether err is a failed condition, and returns the item as it was.
+func conditionFailed(err error) (bool, map[string]types.AttributeValue) {
+	var ce *conditionError
+	if errors.As(err, &ce) {
+		return true, ce.Item
+	}
+	return false, nil
+}
+
+// cancelledError is a transaction that DynamoDB cancelled because a condition failed.
+type cancelledError struct{ Reasons []types.CancellationReason }
+
+func (e *cancelledError) Error() string { return "store: a condition of the transaction failed" }
+
+// cancelledBy returns the reason code of transaction item i when err is a cancelled
+// transaction, and the item as it was, if the request asked for it.
+func cancelledBy(err error, i int) (string, map[string]types.AttributeValue) {
+	var ce *cancelledError
+	if errors.As(err, &ce) && i < len(ce.Reasons) {
+		return aws.ToString(ce.Reasons[i].Code), ce.Reasons[i].Item
+	}
+	return "", nil
+}
+
+// writeFailed sorts a failed write: a failed condition is returned for the caller to read
+// (and counted: AWS charges it, though DynamoDB Local reports no capacity for it), anything
+// else is wrapped by fail.
+func (s *Store) writeFailed(ctx context.Context, op string, err error) error {
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		s.countFailedWrite(ctx, 1)
+		return &conditionError{Item: ccf.Item}
+	}
+	var tce *types.TransactionCanceledException
+	if errors.As(err, &tce) {
+		for _, r := range tce.CancellationReasons {
+			if aws.ToString(r.Code) == "ConditionalCheckFailed" {
+				s.countFailedWrite(ctx, len(tce.CancellationReasons))
+				return &cancelledError{Reasons: tce.CancellationReasons}
+			}
+		}
+	}
+	return fail(op, err)
+}
+
+// getItem reads the item at k into out (a storage struct), strongly consistent when asked, and
+// reports whether it exists.
+func (s *Store) getItem(ctx context.Context, op string, k map[string]types.AttributeValue, consistent bool, out any) (bool, error) {
+	res, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: k,
+		ConsistentRead: aws.Bool(consistent), ReturnConsumedCapacity: measure})
+	if err != nil {
+		return false, fail(op, err)
+	}
+	s.record(ctx, false, res.ConsumedCapacity)
+	if res.Item == nil {
+		return false, nil
+	}
+	if err := attributevalue.UnmarshalMap(res.Item, out); err != nil {
+		return false, fail(op, err)
+	}
+	return true, nil
+}
+
+// get reads the item at pk, sk: getItem by key.
+func (s *Store) get(ctx context.Context, op, pk, sk string, consistent bool, out any) (bool, error) {
+	return s.getItem(ctx, op, key(pk, sk), consistent, out)
+}
+
+// putItem writes in's item to the table.
+func (s *Store) putItem(ctx context.Context, op string, in *dynamodb.PutItemInput) error {
+	in.TableName, in.ReturnConsumedCapacity = &s.table, measure
+	out, err := s.db.PutItem(ctx, in)
+	if err != nil {
+		return s.writeFailed(ctx, op, err)
+	}
+	s.record(ctx, true, out.ConsumedCapacity)
+	return nil
+}
+
+// updateItem applies in's update to the table and returns what DynamoDB answered.
+func (s *Store) updateItem(ctx context.Context, op string, in *dynamodb.UpdateItemInput) (*dynamodb.UpdateItemOutput, error) {
+	in.TableName, in.ReturnConsumedCapacity = &s.table, measure
+	out, err := s.db.UpdateItem(ctx, in)
+	if err != nil {
+		return nil, s.writeFailed(ctx, op, err)
+	}
+	s.record(ctx, true, out.ConsumedCapacity)
+	return out, nil
+}
+
+// transact writes items in one transaction; each item's table is set here.
+func (s *Store) transact(ctx context.Context, op string, items ...types.TransactWriteItem) error {
+	for _, it := range items {
+		switch {
+		case it.Put != nil:
+			it.Put.TableName = &s.table
+		case it.Update != nil:
+			it.Update.TableName = &s.table
+		case it.Delete != nil:
+			it.Delete.TableName = &s.table
+		case it.ConditionCheck != nil:
+			it.ConditionCheck.TableName = &s.table
+		}
+	}
+	out, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items, ReturnConsumedCapacity: measure})
+	if err != nil {
+		return s.writeFailed(ctx, op, err)
+	}
+	s.recordAll(ctx, true, out.ConsumedCapacity)
+	return nil
+}
+
+// query runs in on the table (or the index it names) page by page and hands each page's items
+// to page, until the result ends or page returns false.
+func (s *Store) query(ctx context.Context, op string, in *dynamodb.QueryInput, page func([]map[string]types.AttributeValue) (bool, error)) error {
+	in.TableName, in.ReturnConsumedCapacity = &s.table, measure
+	p := dynamodb.NewQueryPaginator(s.db, in)
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return fail(op, err)
+		}
+		s.record(ctx, false, out.ConsumedCapacity)
+		more, err := page(out.Items)
+		if err != nil {
+			return fail(op, err)
+		}
+		if !more {
+			return nil
+		}
+	}
+	return nil
+}
+
+// batchGet reads items by key, 100 to a request, eventually consistent, retrying what DynamoDB
+// leaves unprocessed with backoff. Missing items are left out.
+func (s *Store) batchGet(ctx context.Context, op string, keys []map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
+	var items []map[string]types.AttributeValue
+	for len(keys) > 0 {
+		n := min(100, len(keys))
+		req := map[string]types.KeysAndAttributes{s.table: {Keys: keys[:n]}}
+		keys = keys[n:]
+		for attempt := 0; len(req) > 0 && len(req[s.table].Keys) > 0; attempt++ {
+			if err := pause(ctx, attempt); err != nil {
+				return nil, fail(op, err)
+			}
+			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req, ReturnConsumedCapacity: measure})
+			if err != nil {
+				return nil, fail(op, err)
+			}
+			s.recordAll(ctx, false, out.ConsumedCapacity)
+			items = append(items, out.Responses[s.table]...)
+			req = out.UnprocessedKeys
+		}
+	}
+	return items, nil
+}
+
+// batchWrite sends write requests 25 to a batch, and retries what DynamoDB leaves unprocessed
+// (it does so under throttling) with backoff until the context ends.
+func (s *Store) batchWrite(ctx context.Context, op string, all []types.WriteRequest) error {
+	for len(all) > 0 {
+		n := min(25, len(all))
+		reqs := all[:n]
+		all = all[n:]
+		for attempt := 0; len(reqs) > 0; attempt++ {
+			if err := pause(ctx, attempt); err != nil {
+				return fail(op, err)
+			}
+			out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
+				RequestItems: map[string][]types.WriteRequest{s.table: reqs}, ReturnConsumedCapacity: measure,
+			})
+			if err != nil {
+				return fail(op, err)
+			}
+			s.recordAll(ctx, true, out.ConsumedCapacity)
+			reqs = out.UnprocessedItems[s.table]
+		}
+	}
+	return nil
+}
+
+// deleteAll deletes items by key.
+func (s *Store) deleteAll(ctx context.Context, op string, keys []map[string]types.AttributeValue) error {
+	reqs := make([]types.WriteRequest, 0, len(keys))
+	for _, k := range keys {
+		reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}})
+	}
+	return s.batchWrite(ctx, op, reqs)
+}
+
+// pause waits before retry attempt n (none before the first): exponential from 50 ms, capped at
+// 2 s, or until ctx ends.
+func pause(ctx context.Context, n int) error {
+	if n == 0 {
+		return nil
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(backoff(n)):
+		return nil
+	}
+}
+
+// backoff is the wait before retry attempt n (n ≥ 1): exponential from 50 ms, capped at 2 s.
+func backoff(n int) time.Duration {
+	d := 50 * time.Millisecond << min(n-1, 6)
+	return min(d, 2*time.Second)
+}
+
+func key(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		attrPK: &types.AttributeValueMemberS{Value: pk},
+		attrSK: &types.AttributeValueMemberS{Value: sk},
+	}
+}
