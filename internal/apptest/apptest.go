@@ -173,6 +173,14 @@ func NewWith(t testing.TB, o Options) *Env {
 	return e
 }
 
+// For returns the environment bound to t, a subtest's own: its helpers then fail t, never the
+// test that made the environment (the testing package forbids a subtest to stop its parent).
+func (e *Env) For(t testing.TB) *Env {
+	c := *e
+	c.T = t
+	return &c
+}
+
 // NewTenant creates a tenant (if new) and returns a new API key of it with scopes.
 func (e *Env) NewTenant(id string, scopes ...pulse.Scope) string {
 	e.T.Helper()

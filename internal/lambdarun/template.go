@@ -68,10 +68,10 @@ func Build(ctx context.Context, repo, outDir, arch string, ids ...string) (map[s
 // buildTarget is a Makefile line `build-<LogicalId>: ; $(call lambda,<folder>)`.
 var buildTarget = regexp.MustCompile(`(?m)^build-(\w+): ; \$\(call lambda,([a-z-]+)\)$`)
 
-// Targets returns, from the repository's Makefile, each function's logical ID and the folder
-// under functions/ its build-<LogicalId> target builds.
+// Targets returns, from the build targets the Makefile includes (functions/functions.mk),
+// each function's logical ID and the folder under functions/ its build-<LogicalId> target builds.
 func Targets(repo string) (map[string]string, error) {
-	b, err := os.ReadFile(filepath.Join(repo, "Makefile"))
+	b, err := os.ReadFile(filepath.Join(repo, "functions", "functions.mk"))
 	if err != nil {
 		return nil, err
 	}

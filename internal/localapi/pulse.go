@@ -10,8 +10,12 @@ import (
 // that the functions' binaries do not carry the template parser and its YAML library.
 func Pulse(d *app.Deps, tpl *template.Template) (*Server, error) {
 	functions := map[string]Invoke{}
-	for _, rt := range app.Routes {
-		functions[rt.Function] = Invoke(app.Lambda(d, rt))
+	for _, rt := range tpl.Routes() {
+		h, err := app.Lambda(d, rt.Key())
+		if err != nil {
+			return nil, err
+		}
+		functions[rt.Function] = Invoke(h)
 	}
 	return New(tpl.Routes(), functions, d.IDs.NewID)
 }

@@ -25,20 +25,45 @@ const (
 	MaxLimit     = 2000
 )
 
+// Route is one endpoint of the surface: its route key, the scope its API key needs (in
+// X-API-KEY or Authorization: Bearer), and its handler.
+type Route struct {
+	Key   string
+	Scope pulse.Scope
+	Serve func(*API, http.ResponseWriter, *http.Request) error
+}
+
+// Routes are the admin surface's endpoints.
+var Routes = []Route{
+	{"GET /settings/users/active-users", pulse.ScopeActiveUsersRead, (*API).ActiveUsers},
+}
+
 // API holds what the admin endpoints need.
 type API struct {
 	store *store.Store
-	now   pulse.Clock
 	fail  httpx.ErrorWriter
 }
 
 // New returns the admin API.
-func New(s *store.Store, now pulse.Clock, log *slog.Logger) *API {
-	return &API{store: s, now: now, fail: ErrorWriter(log)}
+func New(s *store.Store, log *slog.Logger) *API {
+	return &API{store: s, fail: ErrorWriter(log)}
 }
 
 // Errors returns the surface's error writer.
 func (a *API) Errors() httpx.ErrorWriter { return a.fail }
+
+// Handler returns the endpoint of route key behind its API-key check, its errors in the
+// surface's format; false when the surface has no such route.
+func (a *API) Handler(key string) (http.Handler, bool) {
+	for _, rt := range Routes {
+		if rt.Key == key {
+			serve := rt.Serve
+			h := func(w http.ResponseWriter, r *http.Request) error { return serve(a, w, r) }
+			return httpx.Handle(auth.RequireKey(a.store, rt.Scope, auth.KeyOptions{Bearer: true}, h), a.fail), true
+		}
+	}
+	return nil, false
+}
 
 // activeUser is one element of the result, keys in the spec's order. UserID is a JSON number
 // when the user's ID is a decimal that fits int64 (as in the spec's example), else a string.
@@ -63,30 +88,26 @@ type envelope struct {
 }
 
 // ActiveUsers serves GET /settings/users/active-users: one element per active session, newest
-// activity first. API key in X-API-KEY or Authorization: Bearer, scope active-users:read.
-func (a *API) ActiveUsers() http.Handler {
-	return auth.RequireKey(a.store, pulse.ScopeActiveUsersRead, auth.KeyOptions{Bearer: true}, a.fail,
-		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			limit, offset, err := paging(r)
-			if err != nil {
-				a.fail(w, r, err)
-				return
-			}
-			tenant := pulse.PrincipalFrom(r.Context()).TenantID
-			active, err := a.store.ActiveSessions(r.Context(), tenant)
-			if err != nil {
-				a.fail(w, r, err)
-				return
-			}
-			w.Header().Set("X-Total-Count", strconv.Itoa(len(active)))
-			page := active[min(offset, len(active)):]
-			page = page[:min(limit, len(page))]
-			out := envelope{Status: "succeed", ResponseCode: 200, Result: make([]activeUser, 0, len(page))}
-			for _, as := range page {
-				out.Result = append(out.Result, toActiveUser(as))
-			}
-			httpx.WriteJSON(w, http.StatusOK, "application/json", out)
-		}))
+// activity first.
+func (a *API) ActiveUsers(w http.ResponseWriter, r *http.Request) error {
+	limit, offset, err := paging(r)
+	if err != nil {
+		return err
+	}
+	tenant := pulse.PrincipalFrom(r.Context()).TenantID
+	active, err := a.store.ActiveSessions(r.Context(), tenant)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("X-Total-Count", strconv.Itoa(len(active)))
+	page := active[min(offset, len(active)):]
+	page = page[:min(limit, len(page))]
+	out := envelope{Status: "succeed", ResponseCode: 200, Result: make([]activeUser, 0, len(page))}
+	for _, as := range page {
+		out.Result = append(out.Result, toActiveUser(as))
+	}
+	httpx.WriteJSON(w, http.StatusOK, "application/json", out)
+	return nil
 }
 
 func toActiveUser(as store.ActiveSession) activeUser {

@@ -170,6 +170,7 @@ func TestErrorBodies(t *testing.T) {
 		{"bearer accepted", "", []string{"Authorization", "Bearer " + e.Key}, 200, "{\"status\":\"succeed\",\"response-code\":200,\"result\":[]}\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			e := e.For(t)
 			r := e.Do("GET", path+tc.query, "", tc.headers...)
 			if r.Status != tc.status || string(r.Body) != tc.body {
 				t.Errorf("%d %s, want %d %s", r.Status, r.Body, tc.status, tc.body)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"time"
 	_ "time/tzdata" // tenants' IANA time zones, whatever the Lambda image holds
@@ -19,7 +18,6 @@ import (
 	"github.com/pulse-sessions/pulse/shared/admin"
 	"github.com/pulse-sessions/pulse/shared/engage"
 	"github.com/pulse-sessions/pulse/shared/geo"
-	"github.com/pulse-sessions/pulse/shared/httpx"
 	"github.com/pulse-sessions/pulse/shared/manage"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 	"github.com/pulse-sessions/pulse/shared/store"
@@ -102,7 +100,7 @@ func Build(cfg Config, db store.API, now pulse.Clock, ids pulse.IDs, log *slog.L
 	return &Deps{
 		Config: cfg, Store: s, Tenants: tenants, Geo: g, Log: log, Now: now, IDs: ids,
 		Manage: manage.New(s, tenants, g, now, log),
-		Admin:  admin.New(s, now, log),
+		Admin:  admin.New(s, log),
 		Engage: engage.New(s, tenants, log),
 	}, nil
 }
@@ -122,35 +120,23 @@ func Fatal(err error) {
 	os.Exit(1)
 }
 
-// Handler returns the route's endpoint as one http.Handler: matched on the route's pattern (so
-// that path parameters are read the same way in Lambda and locally), wrapped in the common
-// middleware, anything else answered as not found in the surface's format.
-func (rt Route) Handler(d *Deps) http.Handler {
-	h, writeErr := rt.build(d)
-	mux := http.NewServeMux()
-	mux.Handle(rt.Pattern, h)
-	return httpx.Middleware(d.Log, d.IDs, writeErr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, pattern := mux.Handler(r); pattern == "" {
-			writeErr(w, r, pulse.Errorf(pulse.ENOTFOUND, "No route for %s %s.", r.Method, r.URL.Path))
-			return
-		}
-		mux.ServeHTTP(w, r)
-	}))
-}
-
 // LambdaHandler is what a function passes to lambda.Start: an HTTP API (payload 2.0) event in,
 // a response out.
 type LambdaHandler func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
 
-// Lambda returns the route's endpoint behind the aws-lambda-go-api-proxy adapter, the same
+// Lambda returns route key's endpoint behind the aws-lambda-go-api-proxy adapter, the same
 // adapter the local API server sends every request through.
 //
 // The request's context ends a little before the invocation's deadline: a DynamoDB call that
 // hangs is then abandoned while there is still time to answer 503 with Retry-After in the
 // surface's own format. Left to the deadline itself, Lambda would kill the process first and
 // API Gateway would answer its own opaque 5xx.
-func Lambda(d *Deps, rt Route) LambdaHandler {
-	proxy := httpadapter.NewV2(rt.Handler(d)).ProxyWithContext
+func Lambda(d *Deps, key string) (LambdaHandler, error) {
+	h, err := d.Handler(key)
+	if err != nil {
+		return nil, err
+	}
+	proxy := httpadapter.NewV2(h).ProxyWithContext
 	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		if deadline, ok := ctx.Deadline(); ok {
 			var cancel context.CancelFunc
@@ -158,7 +144,7 @@ func Lambda(d *Deps, rt Route) LambdaHandler {
 			defer cancel()
 		}
 		return proxy(ctx, ev)
-	}
+	}, nil
 }
 
 // answerReserve is how long before the deadline a request gives up on DynamoDB so that its

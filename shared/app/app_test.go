@@ -24,7 +24,7 @@ func load(t *testing.T) *template.Template {
 	return tpl
 }
 
-// The routes in template.yaml and the routes in code agree one to one.
+// The routes in template.yaml and the routes the surfaces serve agree one to one.
 func TestRoutesMatchTemplate(t *testing.T) {
 	tpl := load(t)
 	inTemplate := map[string]string{}
@@ -34,36 +34,43 @@ func TestRoutesMatchTemplate(t *testing.T) {
 		}
 		inTemplate[rt.Key()] = rt.Function
 	}
-	inCode := map[string]string{}
-	for _, rt := range Routes {
-		inCode[rt.Pattern] = rt.Function
+	inCode := map[string]bool{}
+	for _, rt := range Routes() {
+		if inCode[rt.Key] {
+			t.Errorf("route %s is listed by two surfaces", rt.Key)
+		}
+		inCode[rt.Key] = true
 	}
 	for key, fn := range inTemplate {
-		if inCode[key] != fn {
-			t.Errorf("template: %s → %s; code: %q", key, fn, inCode[key])
+		if !inCode[key] {
+			t.Errorf("template: %s → %s; no surface serves it", key, fn)
 		}
 	}
-	for key, fn := range inCode {
-		if inTemplate[key] != fn {
-			t.Errorf("code: %s → %s; template: %q", key, fn, inTemplate[key])
+	for key := range inCode {
+		if inTemplate[key] == "" {
+			t.Errorf("code serves %s; template.yaml has no function for it", key)
 		}
 	}
 }
 
 // Every function of the template has its folder, its build target, and a main.go that starts
-// the route of that very function.
+// the route of that very function (or, for a function without a route, its task).
 func TestFunctionsAreWired(t *testing.T) {
 	tpl := load(t)
 	folders, err := lambdarun.Targets("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
+	routeOf := map[string]string{}
+	for _, rt := range tpl.Routes() {
+		routeOf[rt.Function] = rt.Key()
+	}
 	var fns []string
 	for _, id := range tpl.Functions() {
 		fns = append(fns, id)
 		folder, ok := folders[id]
 		if !ok {
-			t.Errorf("%s: no build-%s target in the Makefile", id, id)
+			t.Errorf("%s: no build-%s target in functions/functions.mk", id, id)
 			continue
 		}
 		src, err := os.ReadFile(filepath.Join("../../functions", folder, "main.go"))
@@ -71,25 +78,20 @@ func TestFunctionsAreWired(t *testing.T) {
 			t.Errorf("%s: %v", id, err)
 			continue
 		}
-		starts := regexp.MustCompile(`app\.Lambda\(deps, app\.(\w+)\)`).FindStringSubmatch(string(src))
-		if starts == nil {
-			if _, isRoute := RouteOf(id); isRoute {
-				t.Errorf("%s: functions/%s/main.go does not start a route", id, folder)
-			}
-			continue
+		starts := regexp.MustCompile(`app\.(Lambda|Task)\(deps, "([^"]+)"\)`).FindStringSubmatch(string(src))
+		want := []string{"Lambda", routeOf[id]}
+		if routeOf[id] == "" {
+			want = []string{"Task", id}
 		}
-		if rt, ok := RouteOf(id); !ok || routeName(rt) != starts[1] {
-			t.Errorf("%s: functions/%s/main.go starts app.%s, want the route of %s", id, folder, starts[1], id)
+		if starts == nil || starts[1] != want[0] || starts[2] != want[1] {
+			t.Errorf("%s: functions/%s/main.go starts %v, want app.%s(deps, %q)", id, folder, starts, want[0], want[1])
 		}
 	}
 	if len(folders) != len(fns) {
 		sort.Strings(fns)
-		t.Errorf("Makefile has %d build targets, template %d functions (%v)", len(folders), len(fns), fns)
+		t.Errorf("functions/functions.mk has %d build targets, template %d functions (%v)", len(folders), len(fns), fns)
 	}
 }
-
-// routeName is the Go name of a route variable: its function's logical ID less "Function".
-func routeName(rt Route) string { return strings.TrimSuffix(rt.Function, "Function") }
 
 func TestLoadConfig(t *testing.T) {
 	env := map[string]string{"TABLE_NAME": "T", "SESSION_IDLE_TIMEOUT": "15m", "SESSION_RETENTION": "7d", "ACTIVE_SHARDS": "4"}

@@ -97,8 +97,11 @@ func TestEventsReplay(t *testing.T) {
 			if folder[fn] != w.file {
 				t.Fatalf("routeKey %q belongs to %s (functions/%s), not to this file", ev.RouteKey, fn, folder[fn])
 			}
-			rt, _ := app.RouteOf(fn)
-			resp, err := app.Lambda(e.Deps, rt)(ctx, ev)
+			h, err := app.Lambda(e.Deps, ev.RouteKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := h(ctx, ev)
 			if err != nil {
 				t.Fatal(err)
 			}

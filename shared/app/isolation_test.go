@@ -70,6 +70,7 @@ func TestTenantIsolation(t *testing.T) {
 		{"revoke B's token", "DELETE", "/api/users/bonly/tokens/t1", "", "/api/users/nobody/tokens/tnope"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			e := e.For(t)
 			got := e.Do(tc.method, tc.path, tc.body, a...)
 			twin := e.Do(tc.method, tc.twin, tc.body, a...)
 			if got.Status != 404 {

@@ -1,61 +1,95 @@
 package app
 
 import (
+	"fmt"
 	"net/http"
 
+	"github.com/pulse-sessions/pulse/shared/admin"
+	"github.com/pulse-sessions/pulse/shared/engage"
 	"github.com/pulse-sessions/pulse/shared/httpx"
+	"github.com/pulse-sessions/pulse/shared/manage"
+	"github.com/pulse-sessions/pulse/shared/pulse"
 )
 
-// Route is one HTTP API route: the function of template.yaml that serves it, its pattern
-// (API Gateway's routeKey, which Go's ServeMux reads the same way) and its endpoint.
-type Route struct {
-	Function string
-	Pattern  string
-	build    func(*Deps) (http.Handler, httpx.ErrorWriter)
+//go:generate go run ../../internal/gen -root ../..
+
+// Each surface lists its own endpoints (manage.Routes, admin.Routes, engage.Routes): route
+// key, what a caller needs, handler. template.yaml says which function serves which route key;
+// the functions' main.go files, their build targets and the README's route list are generated
+// from it (go generate ./...), and tests fail when any of them drifts. Nothing here repeats a
+// route.
+
+// RouteInfo describes one HTTP route for documentation and checks.
+type RouteInfo struct {
+	Key     string // API Gateway's routeKey: "GET /api/users/{user_id}"
+	Surface string // management, admin or engagement
+	Needs   string // the credential and the scope or permission it needs
 }
 
-// The routes, one per Lambda function. A test holds them to template.yaml one to one.
-var (
-	PutUser = Route{"PutUserFunction", "PUT /api/users/{user_id}",
-		func(d *Deps) (http.Handler, httpx.ErrorWriter) { return d.Manage.PutUser(), d.Manage.Errors() }}
-	GetUser = Route{"GetUserFunction", "GET /api/users/{user_id}",
-		func(d *Deps) (http.Handler, httpx.ErrorWriter) { return d.Manage.GetUser(), d.Manage.Errors() }}
-	DeleteUser = Route{"DeleteUserFunction", "DELETE /api/users/{user_id}",
-		func(d *Deps) (http.Handler, httpx.ErrorWriter) { return d.Manage.DeleteUser(), d.Manage.Errors() }}
-	CreateSession = Route{"CreateSessionFunction", "POST /api/users/{user_id}/sessions",
-		func(d *Deps) (http.Handler, httpx.ErrorWriter) { return d.Manage.CreateSession(), d.Manage.Errors() }}
-	GetSession = Route{"GetSessionFunction", "GET /api/users/{user_id}/sessions/{session_id}",
-		func(d *Deps) (http.Handler, httpx.ErrorWriter) { return d.Manage.GetSession(), d.Manage.Errors() }}
-	RecordActivity = Route{"RecordActivityFunction", "POST /api/users/{user_id}/sessions/{session_id}/activity",
-		func(d *Deps) (http.Handler, httpx.ErrorWriter) { return d.Manage.RecordActivity(), d.Manage.Errors() }}
-	RevokeSession = Route{"RevokeSessionFunction", "DELETE /api/users/{user_id}/sessions/{session_id}",
-		func(d *Deps) (http.Handler, httpx.ErrorWriter) { return d.Manage.RevokeSession(), d.Manage.Errors() }}
-	RevokeUserSessions = Route{"RevokeUserSessionsFunction", "DELETE /api/users/{user_id}/sessions",
-		func(d *Deps) (http.Handler, httpx.ErrorWriter) {
-			return d.Manage.RevokeUserSessions(), d.Manage.Errors()
-		}}
-	ListUserSessions = Route{"ListUserSessionsFunction", "GET /api/users/{user_id}/sessions",
-		func(d *Deps) (http.Handler, httpx.ErrorWriter) { return d.Manage.ListSessions(), d.Manage.Errors() }}
-	CreateToken = Route{"CreateTokenFunction", "POST /api/users/{user_id}/tokens",
-		func(d *Deps) (http.Handler, httpx.ErrorWriter) { return d.Manage.CreateToken(), d.Manage.Errors() }}
-	RevokeToken = Route{"RevokeTokenFunction", "DELETE /api/users/{user_id}/tokens/{token_id}",
-		func(d *Deps) (http.Handler, httpx.ErrorWriter) { return d.Manage.RevokeToken(), d.Manage.Errors() }}
-	ListActiveUsers = Route{"ListActiveUsersFunction", "GET /settings/users/active-users",
-		func(d *Deps) (http.Handler, httpx.ErrorWriter) { return d.Admin.ActiveUsers(), d.Admin.Errors() }}
-	ListDailyActiveUsers = Route{"ListDailyActiveUsersFunction", "GET /api/v1/engagement-dashboard/users/active-users",
-		func(d *Deps) (http.Handler, httpx.ErrorWriter) { return d.Engage.ActiveUsers(), d.Engage.Errors() }}
-)
-
-// Routes lists every route.
-var Routes = []Route{PutUser, GetUser, DeleteUser, CreateSession, GetSession, RecordActivity, RevokeSession,
-	RevokeUserSessions, ListUserSessions, CreateToken, RevokeToken, ListActiveUsers, ListDailyActiveUsers}
-
-// RouteOf returns the route served by function, or false.
-func RouteOf(function string) (Route, bool) {
-	for _, r := range Routes {
-		if r.Function == function {
-			return r, true
-		}
+// Routes returns every HTTP route the surfaces serve.
+func Routes() []RouteInfo {
+	var out []RouteInfo
+	for _, r := range manage.Routes {
+		out = append(out, RouteInfo{r.Key, "management", "API key, scope `" + string(r.Scope) + "`"})
 	}
-	return Route{}, false
+	for _, r := range admin.Routes {
+		out = append(out, RouteInfo{r.Key, "admin", "API key, scope `" + string(r.Scope) + "`"})
+	}
+	for _, r := range engage.Routes {
+		out = append(out, RouteInfo{r.Key, "engagement", "access token, permission `" + string(r.Permission) + "`"})
+	}
+	return out
+}
+
+// surface is what app needs of an API surface.
+type surface interface {
+	Handler(key string) (http.Handler, bool)
+	Errors() httpx.ErrorWriter
+}
+
+// Handler returns route key's endpoint as one http.Handler: matched on the route's pattern (so
+// that path parameters are read the same way in Lambda and locally), wrapped in the common
+// middleware, anything else answered as not found in the surface's format.
+func (d *Deps) Handler(key string) (http.Handler, error) {
+	for _, s := range []surface{d.Manage, d.Admin, d.Engage} {
+		h, ok := s.Handler(key)
+		if !ok {
+			continue
+		}
+		writeErr := s.Errors()
+		mux := http.NewServeMux()
+		mux.Handle(key, h)
+		return httpx.Middleware(d.Log, d.IDs, writeErr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if _, pattern := mux.Handler(r); pattern == "" {
+				writeErr(w, r, pulse.NotFound("route", pulse.EntityRoute, r.Method+" "+r.URL.Path))
+				return
+			}
+			mux.ServeHTTP(w, r)
+		})), nil
+	}
+	return nil, fmt.Errorf("app: no surface serves the route %q", key)
+}
+
+// tasks are the functions that serve no HTTP route, by logical ID: what each passes to
+// lambda.Start.
+var tasks = map[string]func(*Deps) any{
+	"CleanupExpiredSessionsFunction": func(d *Deps) any { return Cleanup(d) },
+}
+
+// Task returns the handler of a function that serves no HTTP route.
+func Task(d *Deps, function string) (any, error) {
+	t, ok := tasks[function]
+	if !ok {
+		return nil, fmt.Errorf("app: no task for the function %q", function)
+	}
+	return t(d), nil
+}
+
+// Tasks returns the logical IDs of the functions that serve no HTTP route.
+func Tasks() []string {
+	out := make([]string, 0, len(tasks))
+	for id := range tasks {
+		out = append(out, id)
+	}
+	return out
 }

@@ -16,7 +16,20 @@ import (
 	"github.com/pulse-sessions/pulse/shared/store"
 )
 
-// API holds what the engagement endpoint needs.
+// Route is one endpoint of the surface: its route key, the permission the token's user needs,
+// and its handler.
+type Route struct {
+	Key        string
+	Permission pulse.Permission
+	Serve      func(*API, http.ResponseWriter, *http.Request) error
+}
+
+// Routes are the engagement surface's endpoints.
+var Routes = []Route{
+	{"GET /api/v1/engagement-dashboard/users/active-users", pulse.PermViewEngagement, (*API).ActiveUsers},
+}
+
+// API holds what the engagement endpoints need.
 type API struct {
 	store   *store.Store
 	tenants *store.Tenants
@@ -30,6 +43,20 @@ func New(s *store.Store, tenants *store.Tenants, log *slog.Logger) *API {
 
 // Errors returns the surface's error writer.
 func (a *API) Errors() httpx.ErrorWriter { return a.fail }
+
+// Handler returns the endpoint of route key behind the personal-access-token check (in
+// Rocket.Chat's order: authentication, then permission, then the endpoint's parameters), its
+// errors in Rocket.Chat's format; false when the surface has no such route.
+func (a *API) Handler(key string) (http.Handler, bool) {
+	for _, rt := range Routes {
+		if rt.Key == key {
+			serve := rt.Serve
+			h := func(w http.ResponseWriter, r *http.Request) error { return serve(a, w, r) }
+			return httpx.Handle(auth.RequireToken(a.store, a.tenants, rt.Permission, h), a.fail), true
+		}
+	}
+	return nil, false
+}
 
 // day is one element of "month", keys in the spec's order.
 type day struct {
@@ -45,45 +72,38 @@ type response struct {
 	Success bool  `json:"success"`
 }
 
-// ActiveUsers serves GET /api/v1/engagement-dashboard/users/active-users?start=&end=. Checks
-// run as in Rocket.Chat: authentication (401), permission view-engagement-dashboard (403),
-// then parameters (400), start before end.
-func (a *API) ActiveUsers() http.Handler {
-	return auth.RequireToken(a.store, a.tenants, pulse.PermViewEngagement, a.fail, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start, err := isoParam(r, "start")
+// ActiveUsers serves GET /api/v1/engagement-dashboard/users/active-users?start=&end=.
+func (a *API) ActiveUsers(w http.ResponseWriter, r *http.Request) error {
+	start, err := isoParam(r, "start")
+	if err != nil {
+		return err
+	}
+	end, err := isoParam(r, "end")
+	if err != nil {
+		return err
+	}
+	tenant := pulse.PrincipalFrom(r.Context()).TenantID
+	out := response{Month: []day{}, Success: true}
+	if !start.After(end) {
+		_, loc, err := a.tenants.Get(r.Context(), tenant)
 		if err != nil {
-			a.fail(w, r, err)
-			return
+			return err
 		}
-		end, err := isoParam(r, "end")
+		first, last := start.In(loc).Format(time.DateOnly), end.In(loc).Format(time.DateOnly)
+		days, err := a.store.DailyActiveUsers(r.Context(), tenant, first, last)
 		if err != nil {
-			a.fail(w, r, err)
-			return
+			return err
 		}
-		tenant := pulse.PrincipalFrom(r.Context()).TenantID
-		out := response{Month: []day{}, Success: true}
-		if !start.After(end) {
-			_, loc, err := a.tenants.Get(r.Context(), tenant)
+		for _, d := range days {
+			t, err := time.Parse(time.DateOnly, d.Day)
 			if err != nil {
-				a.fail(w, r, err)
-				return
+				continue
 			}
-			first, last := start.In(loc).Format(time.DateOnly), end.In(loc).Format(time.DateOnly)
-			days, err := a.store.DailyActiveUsers(r.Context(), tenant, first, last)
-			if err != nil {
-				a.fail(w, r, err)
-				return
-			}
-			for _, d := range days {
-				t, err := time.Parse(time.DateOnly, d.Day)
-				if err != nil {
-					continue
-				}
-				out.Month = append(out.Month, day{UsersList: d.Users, Users: len(d.Users), Day: t.Day(), Month: int(t.Month()), Year: t.Year()})
-			}
+			out.Month = append(out.Month, day{UsersList: d.Users, Users: len(d.Users), Day: t.Day(), Month: int(t.Month()), Year: t.Year()})
 		}
-		httpx.WriteJSON(w, http.StatusOK, "application/json", out)
-	}))
+	}
+	httpx.WriteJSON(w, http.StatusOK, "application/json", out)
+	return nil
 }
 
 // toISOString is the exact form of JavaScript's Date.prototype.toISOString for years 0–9999.
@@ -95,9 +115,9 @@ var toISOString = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3
 func isoParam(r *http.Request, name string) (time.Time, error) {
 	vs, ok := r.URL.Query()[name]
 	if !ok {
-		return time.Time{}, pulse.Errorf(pulse.EINVALID, "Match error: Missing key '%s'", name)
+		return time.Time{}, missingKey(name)
 	}
-	invalid := pulse.Errorf(pulse.EINVALID, "Match error: Failed Match.Where validation in field %s", name)
+	invalid := failedWhere(name)
 	if len(vs) != 1 || !toISOString.MatchString(vs[0]) {
 		return time.Time{}, invalid
 	}

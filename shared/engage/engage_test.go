@@ -93,6 +93,7 @@ func TestChecksInOrder(t *testing.T) {
 		{"other tenant's admin sees its own (empty) tenant", ok, as("2tTEqR7ZNMJ4HGGNa", foreign), 200, empty},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			e := e.For(t)
 			r := e.Do("GET", path+tc.query, "", tc.headers...)
 			if r.Status != tc.status || string(r.Body) != tc.body {
 				t.Errorf("%d %s, want %d %s", r.Status, r.Body, tc.status, tc.body)

@@ -27,6 +27,16 @@ const (
 	unavailable   = "Service temporarily unavailable, retry later"
 )
 
+// Rocket.Chat's check(…) messages for a query parameter.
+
+func missingKey(name string) error {
+	return pulse.Errorf(pulse.EINVALID, "Match error: Missing key '%s'", name)
+}
+
+func failedWhere(name string) error {
+	return pulse.Errorf(pulse.EINVALID, "Match error: Failed Match.Where validation in field %s", name)
+}
+
 // ErrorWriter maps Pulse's error vocabulary to the engagement surface, in this one place.
 // Validation messages are Rocket.Chat's "Match error: …" texts, built by the endpoint.
 func ErrorWriter(log *slog.Logger) httpx.ErrorWriter {
@@ -41,7 +51,7 @@ func ErrorWriter(log *slog.Logger) httpx.ErrorWriter {
 		case pulse.EINVALID, pulse.ETOOLARGE, pulse.EUNSUPPORTED, pulse.ECONFLICT:
 			httpx.WriteJSON(w, http.StatusBadRequest, ct, failure{false, pulse.ErrorMessage(err)})
 		case pulse.ENOTFOUND:
-			httpx.WriteJSON(w, http.StatusNotFound, ct, failure{false, pulse.ErrorMessage(err)})
+			httpx.WriteJSON(w, http.StatusNotFound, ct, failure{false, "No route for " + pulse.AsError(err).ID + "."})
 		case pulse.EUNAVAILABLE:
 			w.Header().Set("Retry-After", "1")
 			httpx.WriteJSON(w, http.StatusServiceUnavailable, ct, failure{false, unavailable})

@@ -1,8 +1,10 @@
 package manage
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/pulse-sessions/pulse/shared/httpx"
 	"github.com/pulse-sessions/pulse/shared/pulse"
@@ -56,10 +58,7 @@ func ErrorWriter(log *slog.Logger) httpx.ErrorWriter {
 	return func(w http.ResponseWriter, r *http.Request, err error) {
 		httpx.LogError(log, r, err)
 		status := statusOf(err)
-		detail := pulse.ErrorMessage(err)
-		if status == http.StatusInternalServerError {
-			detail = "Internal error."
-		}
+		detail := detailOf(pulse.AsError(err))
 		if status == http.StatusServiceUnavailable {
 			w.Header().Set("Retry-After", "1")
 		}
@@ -68,4 +67,67 @@ func ErrorWriter(log *slog.Logger) httpx.ErrorWriter {
 			Instance: r.URL.EscapedPath(), TraceID: httpx.RequestID(r.Context()), Errors: pulse.ErrorFields(err),
 		})
 	}
+}
+
+// detailOf is the problem's detail: this surface's sentence for what the store or the
+// authorizer said, or the surface's own message for input it refused.
+func detailOf(e *pulse.Error) string {
+	switch e.Code {
+	case pulse.ENOTFOUND:
+		if e.Entity == pulse.EntityRoute {
+			return fmt.Sprintf("No route for %s.", e.ID)
+		}
+		return fmt.Sprintf("%s %s not found.", title(e.Entity), e.ID)
+	case pulse.ECONFLICT:
+		switch {
+		case e.Reason == pulse.ReasonEnded:
+			return fmt.Sprintf("Session %s has ended.", e.ID)
+		case e.Entity == pulse.EntityToken:
+			return fmt.Sprintf("User %s already has a token named %s.", e.Owner, e.ID)
+		case e.Entity == pulse.EntitySession:
+			return fmt.Sprintf("Session %s already exists with different attributes.", e.ID)
+		}
+		return fmt.Sprintf("%s %s already exists.", title(e.Entity), e.ID)
+	case pulse.EUNAUTHORIZED:
+		if e.Entity == pulse.EntityToken {
+			return "Invalid or missing access token."
+		}
+		return "Invalid or missing API key."
+	case pulse.EFORBIDDEN:
+		return fmt.Sprintf("The API key lacks the %s scope.", e.Need)
+	case pulse.EUNAVAILABLE:
+		return "The service is temporarily unavailable."
+	case pulse.EINTERNAL:
+		return "Internal error."
+	}
+	if e.Message == "" && e.Fields != nil {
+		return "One or more validation errors occurred."
+	}
+	return e.Message
+}
+
+// title capitalises an entity's name for the start of a sentence.
+func title(entity string) string {
+	if entity == "" {
+		return ""
+	}
+	return strings.ToUpper(entity[:1]) + entity[1:]
+}
+
+// The surface's own messages for input it refuses before anything is read.
+
+func badPathID(name string, err error) error {
+	return pulse.Errorf(pulse.EINVALID, "%s %s.", name, err)
+}
+
+func paramTwice(name string) error {
+	return pulse.Errorf(pulse.EINVALID, "The %s parameter may be given once.", name)
+}
+
+func paramNotNumber(name string) error {
+	return pulse.Errorf(pulse.EINVALID, "The %s parameter must be a whole number.", name)
+}
+
+func sortMalformed() error {
+	return pulse.Errorf(pulse.EINVALID, "The sort parameter must be in the 'sort_key:sort_order' format.")
 }

@@ -48,7 +48,7 @@ func parseListQuery(r *http.Request) (listQuery, error) {
 			return "", false, nil
 		}
 		if len(vs) != 1 {
-			return "", false, pulse.Errorf(pulse.EINVALID, "The %s parameter may be given once.", name)
+			return "", false, paramTwice(name)
 		}
 		return vs[0], true, nil
 	}
@@ -66,7 +66,7 @@ func parseListQuery(r *http.Request) (listQuery, error) {
 		}
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return q, pulse.Errorf(pulse.EINVALID, "The %s parameter must be a whole number.", p.name)
+			return q, paramNotNumber(p.name)
 		}
 		if n < p.lo || n > p.hi {
 			if p.name == "size" {
@@ -86,7 +86,7 @@ func parseListQuery(r *http.Request) (listQuery, error) {
 	key, order, found := strings.Cut(sortSpec, ":")
 	n, convErr := strconv.Atoi(order)
 	if !found || convErr != nil {
-		return q, pulse.Errorf(pulse.EINVALID, "The sort parameter must be in the 'sort_key:sort_order' format.")
+		return q, sortMalformed()
 	}
 	if _, known := sortKeys[key]; !known {
 		fields["sort"] = append(fields["sort"], "sort_key must be one of session_id, initiated_at, expires_at, last_updated.")
@@ -129,56 +129,52 @@ type pagination struct {
 // ListSessions serves GET /api/users/{user_id}/sessions: a bare JSON array of one page of the
 // user's sessions, paging metadata in X-Pagination. status=active (default), ended or all;
 // client_id keeps sessions that include that client.
-func (a *API) ListSessions() http.Handler {
-	return a.guard(pulse.ScopeSessionsRead, func(w http.ResponseWriter, r *http.Request) {
-		tenant, id, err := ids(r, "user_id")
-		if err != nil {
-			a.fail(w, r, err)
-			return
+func (a *API) ListSessions(w http.ResponseWriter, r *http.Request) error {
+	tenant, id, err := ids(r, "user_id")
+	if err != nil {
+		return err
+	}
+	q, err := parseListQuery(r)
+	if err != nil {
+		return err
+	}
+	all, err := a.store.ListSessions(r.Context(), tenant, id[0])
+	if err != nil {
+		return err
+	}
+	now := a.now()
+	kept := all[:0]
+	for _, s := range all {
+		if status, _, _ := s.State(now); q.status != "all" && status != q.status {
+			continue
 		}
-		q, err := parseListQuery(r)
-		if err != nil {
-			a.fail(w, r, err)
-			return
+		if q.clientID != "" && !contains(s.ClientIDs, q.clientID) {
+			continue
 		}
-		all, err := a.store.ListSessions(r.Context(), tenant, id[0])
-		if err != nil {
-			a.fail(w, r, err)
-			return
+		kept = append(kept, s)
+	}
+	cmp := sortKeys[q.sortKey]
+	sort.SliceStable(kept, func(i, j int) bool {
+		c := cmp(kept[i], kept[j])
+		if c == 0 {
+			c = strings.Compare(kept[i].ID, kept[j].ID) // a total order: pages never overlap
 		}
-		now := a.now()
-		kept := all[:0]
-		for _, s := range all {
-			if status, _, _ := s.State(now); q.status != "all" && status != q.status {
-				continue
-			}
-			if q.clientID != "" && !contains(s.ClientIDs, q.clientID) {
-				continue
-			}
-			kept = append(kept, s)
+		if q.desc {
+			return c > 0
 		}
-		cmp := sortKeys[q.sortKey]
-		sort.SliceStable(kept, func(i, j int) bool {
-			c := cmp(kept[i], kept[j])
-			if c == 0 {
-				c = strings.Compare(kept[i].ID, kept[j].ID) // a total order: pages never overlap
-			}
-			if q.desc {
-				return c > 0
-			}
-			return c < 0
-		})
-		from := min((q.page-1)*q.size, len(kept))
-		page := kept[from:min(from+q.size, len(kept))]
-		body := make([]sessionJSON, 0, len(page))
-		for _, s := range page {
-			body = append(body, toSessionJSON(s, now))
-		}
-		meta, _ := json.Marshal(pagination{PageSize: q.size, CurrentPage: q.page, TotalCount: len(kept),
-			HasPrevious: q.page > 1, HasNext: from+len(page) < len(kept)})
-		w.Header().Set("X-Pagination", string(meta))
-		httpx.WriteJSON(w, http.StatusOK, "application/json", body)
+		return c < 0
 	})
+	from := min((q.page-1)*q.size, len(kept))
+	page := kept[from:min(from+q.size, len(kept))]
+	body := make([]sessionJSON, 0, len(page))
+	for _, s := range page {
+		body = append(body, toSessionJSON(s, now))
+	}
+	meta, _ := json.Marshal(pagination{PageSize: q.size, CurrentPage: q.page, TotalCount: len(kept),
+		HasPrevious: q.page > 1, HasNext: from+len(page) < len(kept)})
+	w.Header().Set("X-Pagination", string(meta))
+	httpx.WriteJSON(w, http.StatusOK, "application/json", body)
+	return nil
 }
 
 func contains(list []string, v string) bool {

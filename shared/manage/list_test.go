@@ -123,6 +123,7 @@ func TestListSessionsBadInput(t *testing.T) {
 		{"?client_id=a%23b", 422, "client_id"},
 	} {
 		t.Run(tc.query, func(t *testing.T) {
+			e := e.For(t)
 			r := e.Do("GET", "/api/users/alice/sessions"+tc.query, "", apptest.Key(e.Key)...)
 			if r.Status != tc.status {
 				t.Fatalf("%d %s, want %d", r.Status, r.Body, tc.status)
@@ -147,6 +148,7 @@ func TestListSessionsBadInput(t *testing.T) {
 		{"no scope", "/api/users/alice/sessions", apptest.Key(e.NewTenant("acme", pulse.ScopeUsersRead)), 403},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			e := e.For(t)
 			if r := e.Do("GET", tc.path, "", tc.headers...); r.Status != tc.status {
 				t.Errorf("%d %s, want %d", r.Status, r.Body, tc.status)
 			}

@@ -1,6 +1,7 @@
 // Package manage is the management surface (MonoCloud-style): users, their sessions and
-// activity, with X-API-KEY auth and every error as application/problem+json. Each endpoint is an
-// http.Handler that one Lambda function serves and the local API server serves too.
+// activity, with X-API-KEY auth and every error as application/problem+json. Each endpoint is a
+// handler that returns its error; Routes pairs it with its route and scope, and Handler serves
+// one route for the Lambda function of that route and for the local API server.
 package manage
 
 import (
@@ -14,6 +15,30 @@ import (
 	"github.com/pulse-sessions/pulse/shared/pulse"
 	"github.com/pulse-sessions/pulse/shared/store"
 )
+
+// Route is one endpoint of the surface: its route key (API Gateway's routeKey, which Go's
+// ServeMux reads the same way), the scope its API key needs, and its handler.
+type Route struct {
+	Key   string
+	Scope pulse.Scope
+	Serve func(*API, http.ResponseWriter, *http.Request) error
+}
+
+// Routes are the management surface's endpoints: the one list that says which route each
+// handler serves. A test holds it to template.yaml.
+var Routes = []Route{
+	{"PUT /api/users/{user_id}", pulse.ScopeUsersWrite, (*API).PutUser},
+	{"GET /api/users/{user_id}", pulse.ScopeUsersRead, (*API).GetUser},
+	{"DELETE /api/users/{user_id}", pulse.ScopeUsersWrite, (*API).DeleteUser},
+	{"POST /api/users/{user_id}/sessions", pulse.ScopeSessionsWrite, (*API).CreateSession},
+	{"GET /api/users/{user_id}/sessions/{session_id}", pulse.ScopeSessionsRead, (*API).GetSession},
+	{"POST /api/users/{user_id}/sessions/{session_id}/activity", pulse.ScopeSessionsWrite, (*API).RecordActivity},
+	{"DELETE /api/users/{user_id}/sessions/{session_id}", pulse.ScopeSessionsWrite, (*API).RevokeSession},
+	{"DELETE /api/users/{user_id}/sessions", pulse.ScopeSessionsWrite, (*API).RevokeUserSessions},
+	{"GET /api/users/{user_id}/sessions", pulse.ScopeSessionsRead, (*API).ListSessions},
+	{"POST /api/users/{user_id}/tokens", pulse.ScopeTokensWrite, (*API).CreateToken},
+	{"DELETE /api/users/{user_id}/tokens/{token_id}", pulse.ScopeTokensWrite, (*API).RevokeToken},
+}
 
 // API holds what the management endpoints need.
 type API struct {
@@ -32,15 +57,24 @@ func New(s *store.Store, tenants *store.Tenants, g *geo.Locator, now pulse.Clock
 // Errors returns the surface's error writer, for middleware that runs before an endpoint.
 func (a *API) Errors() httpx.ErrorWriter { return a.fail }
 
-func (a *API) guard(scope pulse.Scope, h http.HandlerFunc) http.Handler {
-	return auth.RequireKey(a.store, scope, auth.KeyOptions{}, a.fail, h)
+// Handler returns the endpoint of route key behind its API-key check, its errors written as
+// problem+json; false when the surface has no such route.
+func (a *API) Handler(key string) (http.Handler, bool) {
+	for _, rt := range Routes {
+		if rt.Key == key {
+			serve := rt.Serve
+			h := func(w http.ResponseWriter, r *http.Request) error { return serve(a, w, r) }
+			return httpx.Handle(auth.RequireKey(a.store, rt.Scope, auth.KeyOptions{}, h), a.fail), true
+		}
+	}
+	return nil, false
 }
 
 // pathID returns the validated path parameter name.
 func pathID(r *http.Request, name string) (string, error) {
 	id := r.PathValue(name)
 	if err := pulse.ValidID(id); err != nil {
-		return "", pulse.Errorf(pulse.EINVALID, "%s %s.", name, err)
+		return "", badPathID(name, err)
 	}
 	return id, nil
 }
@@ -59,174 +93,143 @@ func ids(r *http.Request, names ...string) (string, []string, error) {
 }
 
 // PutUser serves PUT /api/users/{user_id}: 201 with the user when created, 200 when updated.
-func (a *API) PutUser() http.Handler {
-	return a.guard(pulse.ScopeUsersWrite, func(w http.ResponseWriter, r *http.Request) {
-		tenant, id, err := ids(r, "user_id")
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		u, err := decodeUser(r)
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		u.TenantID, u.ID = tenant, id[0]
-		saved, created, err := a.store.PutUser(r.Context(), u)
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		status := http.StatusOK
-		if created {
-			status = http.StatusCreated
-			w.Header().Set("Location", "/api/users/"+url.PathEscape(id[0]))
-		}
-		httpx.WriteJSON(w, status, "application/json", toUserJSON(saved))
-	})
+func (a *API) PutUser(w http.ResponseWriter, r *http.Request) error {
+	tenant, id, err := ids(r, "user_id")
+	if err != nil {
+		return err
+	}
+	u, err := decodeUser(r)
+	if err != nil {
+		return err
+	}
+	u.TenantID, u.ID = tenant, id[0]
+	saved, created, err := a.store.PutUser(r.Context(), u)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+		w.Header().Set("Location", "/api/users/"+url.PathEscape(id[0]))
+	}
+	httpx.WriteJSON(w, status, "application/json", toUserJSON(saved))
+	return nil
 }
 
 // GetUser serves GET /api/users/{user_id}.
-func (a *API) GetUser() http.Handler {
-	return a.guard(pulse.ScopeUsersRead, func(w http.ResponseWriter, r *http.Request) {
-		tenant, id, err := ids(r, "user_id")
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		u, err := a.store.GetUser(r.Context(), tenant, id[0])
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		httpx.WriteJSON(w, http.StatusOK, "application/json", toUserJSON(u))
-	})
+func (a *API) GetUser(w http.ResponseWriter, r *http.Request) error {
+	tenant, id, err := ids(r, "user_id")
+	if err != nil {
+		return err
+	}
+	u, err := a.store.GetUser(r.Context(), tenant, id[0])
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, "application/json", toUserJSON(u))
+	return nil
 }
 
 // DeleteUser serves DELETE /api/users/{user_id}: 204 once the user, their sessions, activity
 // and tokens are gone.
-func (a *API) DeleteUser() http.Handler {
-	return a.guard(pulse.ScopeUsersWrite, func(w http.ResponseWriter, r *http.Request) {
-		tenant, id, err := ids(r, "user_id")
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		if err := a.store.DeleteUser(r.Context(), tenant, id[0]); err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
+func (a *API) DeleteUser(w http.ResponseWriter, r *http.Request) error {
+	tenant, id, err := ids(r, "user_id")
+	if err != nil {
+		return err
+	}
+	if err := a.store.DeleteUser(r.Context(), tenant, id[0]); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // CreateSession serves POST /api/users/{user_id}/sessions: 201 with the session. The IP
 // address and User-Agent default to the request's own; a caller-chosen session_id makes the
 // call idempotent.
-func (a *API) CreateSession() http.Handler {
-	return a.guard(pulse.ScopeSessionsWrite, func(w http.ResponseWriter, r *http.Request) {
-		tenant, id, err := ids(r, "user_id")
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		req, err := a.decodeNewSession(r)
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		zone, err := a.tenants.Location(r.Context(), tenant)
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		req.TenantID, req.UserID, req.Zone = tenant, id[0], zone
-		s, _, err := a.store.CreateSession(r.Context(), req)
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		w.Header().Set("Location", "/api/users/"+url.PathEscape(id[0])+"/sessions/"+url.PathEscape(s.ID))
-		httpx.WriteJSON(w, http.StatusCreated, "application/json", toSessionJSON(s, a.now()))
-	})
+func (a *API) CreateSession(w http.ResponseWriter, r *http.Request) error {
+	tenant, id, err := ids(r, "user_id")
+	if err != nil {
+		return err
+	}
+	req, err := a.decodeNewSession(r)
+	if err != nil {
+		return err
+	}
+	zone, err := a.tenants.Location(r.Context(), tenant)
+	if err != nil {
+		return err
+	}
+	req.TenantID, req.UserID, req.Zone = tenant, id[0], zone
+	s, _, err := a.store.CreateSession(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/users/"+url.PathEscape(id[0])+"/sessions/"+url.PathEscape(s.ID))
+	httpx.WriteJSON(w, http.StatusCreated, "application/json", toSessionJSON(s, a.now()))
+	return nil
 }
 
 // GetSession serves GET /api/users/{user_id}/sessions/{session_id}.
-func (a *API) GetSession() http.Handler {
-	return a.guard(pulse.ScopeSessionsRead, func(w http.ResponseWriter, r *http.Request) {
-		tenant, id, err := ids(r, "user_id", "session_id")
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		s, err := a.store.GetSession(r.Context(), tenant, id[0], id[1])
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		httpx.WriteJSON(w, http.StatusOK, "application/json", toSessionJSON(s, a.now()))
-	})
+func (a *API) GetSession(w http.ResponseWriter, r *http.Request) error {
+	tenant, id, err := ids(r, "user_id", "session_id")
+	if err != nil {
+		return err
+	}
+	s, err := a.store.GetSession(r.Context(), tenant, id[0], id[1])
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, "application/json", toSessionJSON(s, a.now()))
+	return nil
 }
 
 // RecordActivity serves POST /api/users/{user_id}/sessions/{session_id}/activity: 204. The body
 // is optional; what it carries replaces what the session had.
-func (a *API) RecordActivity() http.Handler {
-	return a.guard(pulse.ScopeSessionsWrite, func(w http.ResponseWriter, r *http.Request) {
-		tenant, id, err := ids(r, "user_id", "session_id")
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		act, err := a.decodeActivity(r)
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		act.TenantID, act.UserID, act.SessionID = tenant, id[0], id[1]
-		zone, err := a.tenants.Location(r.Context(), tenant)
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		act.Zone = zone
-		if err := a.store.RecordActivity(r.Context(), act); err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
+func (a *API) RecordActivity(w http.ResponseWriter, r *http.Request) error {
+	tenant, id, err := ids(r, "user_id", "session_id")
+	if err != nil {
+		return err
+	}
+	act, err := a.decodeActivity(r)
+	if err != nil {
+		return err
+	}
+	act.TenantID, act.UserID, act.SessionID = tenant, id[0], id[1]
+	if act.Zone, err = a.tenants.Location(r.Context(), tenant); err != nil {
+		return err
+	}
+	if err := a.store.RecordActivity(r.Context(), act); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // RevokeSession serves DELETE /api/users/{user_id}/sessions/{session_id}: 204, also when the
 // session had already ended.
-func (a *API) RevokeSession() http.Handler {
-	return a.guard(pulse.ScopeSessionsWrite, func(w http.ResponseWriter, r *http.Request) {
-		tenant, id, err := ids(r, "user_id", "session_id")
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		if err := a.store.RevokeSession(r.Context(), tenant, id[0], id[1]); err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
+func (a *API) RevokeSession(w http.ResponseWriter, r *http.Request) error {
+	tenant, id, err := ids(r, "user_id", "session_id")
+	if err != nil {
+		return err
+	}
+	if err := a.store.RevokeSession(r.Context(), tenant, id[0], id[1]); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // RevokeUserSessions serves DELETE /api/users/{user_id}/sessions: 204 once every live session
 // of the user is revoked.
-func (a *API) RevokeUserSessions() http.Handler {
-	return a.guard(pulse.ScopeSessionsWrite, func(w http.ResponseWriter, r *http.Request) {
-		tenant, id, err := ids(r, "user_id")
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		if _, err := a.store.RevokeUserSessions(r.Context(), tenant, id[0]); err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
+func (a *API) RevokeUserSessions(w http.ResponseWriter, r *http.Request) error {
+	tenant, id, err := ids(r, "user_id")
+	if err != nil {
+		return err
+	}
+	if _, err := a.store.RevokeUserSessions(r.Context(), tenant, id[0]); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

@@ -197,6 +197,7 @@ func TestAuthErrors(t *testing.T) {
 		{"scope granted", "GET", "/api/users/alice", apptest.Key(readOnly), 200},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			e := e.For(t)
 			body := ""
 			if tc.method != "GET" && tc.method != "DELETE" {
 				body = `{"name":"Mallory","client_id":"web"}`
@@ -233,6 +234,7 @@ func TestErrorBodiesGolden(t *testing.T) {
 			`{"type":"about:blank","title":"Bad Request","status":400,"detail":"The request body is not valid JSON.","instance":"/api/users/alice/sessions"}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			e := e.For(t)
 			r := e.Do(tc.method, tc.path, tc.body, tc.headers...)
 			var got map[string]any
 			r.JSON(t, &got)
@@ -279,6 +281,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 		for _, bad := range []string{"a%23b", "a%2Fb", long, "%C3%A9", "a%00b", "a%20b"} {
 			name := fmt.Sprintf("%s %s id=%.12s", ep.method, ep.path, bad)
 			t.Run(name, func(t *testing.T) {
+				e := e.For(t)
 				r := e.Do(ep.method, fmt.Sprintf(ep.path, bad), ep.body, key...)
 				if r.Status != 400 {
 					t.Fatalf("%d %s, want 400", r.Status, r.Body)
@@ -324,6 +327,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 		{"delete unknown user", "DELETE", "/api/users/bob", "", "", 404, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			e := e.For(t)
 			h := key
 			if tc.contentType != "" {
 				h = append(append([]string{}, key...), "Content-Type", "")

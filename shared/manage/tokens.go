@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"github.com/pulse-sessions/pulse/shared/httpx"
-	"github.com/pulse-sessions/pulse/shared/pulse"
 )
 
 // Bounds of a token's expires_in, in seconds.
@@ -23,41 +22,34 @@ type tokenJSON struct {
 // user's new personal access token, shown this once and stored only as a hash. The name
 // identifies the token (unique per user, as in Rocket.Chat); expires_in is in seconds, none
 // by default.
-func (a *API) CreateToken() http.Handler {
-	return a.guard(pulse.ScopeTokensWrite, func(w http.ResponseWriter, r *http.Request) {
-		tenant, id, err := ids(r, "user_id")
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		name, ttl, err := decodeToken(r)
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		secret, _, err := a.store.CreateToken(r.Context(), tenant, id[0], name, ttl)
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		w.Header().Set("Cache-Control", "no-store")
-		httpx.WriteJSON(w, http.StatusCreated, "application/json", tokenJSON{UserID: id[0], AuthToken: secret})
-	})
+func (a *API) CreateToken(w http.ResponseWriter, r *http.Request) error {
+	tenant, id, err := ids(r, "user_id")
+	if err != nil {
+		return err
+	}
+	name, ttl, err := decodeToken(r)
+	if err != nil {
+		return err
+	}
+	secret, _, err := a.store.CreateToken(r.Context(), tenant, id[0], name, ttl)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	httpx.WriteJSON(w, http.StatusCreated, "application/json", tokenJSON{UserID: id[0], AuthToken: secret})
+	return nil
 }
 
 // RevokeToken serves DELETE /api/users/{user_id}/tokens/{token_id}: 204. The token's ID is the
 // name it was created with.
-func (a *API) RevokeToken() http.Handler {
-	return a.guard(pulse.ScopeTokensWrite, func(w http.ResponseWriter, r *http.Request) {
-		tenant, id, err := ids(r, "user_id", "token_id")
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		if err := a.store.RevokeToken(r.Context(), tenant, id[0], id[1]); err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
+func (a *API) RevokeToken(w http.ResponseWriter, r *http.Request) error {
+	tenant, id, err := ids(r, "user_id", "token_id")
+	if err != nil {
+		return err
+	}
+	if err := a.store.RevokeToken(r.Context(), tenant, id[0], id[1]); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
