@@ -18,9 +18,11 @@ import (
 )
 
 // invoke builds a function's bootstrap as sam build would (for this machine's architecture),
-// runs it under the Runtime API harness against make run's DynamoDB Local with the function's
-// environment from template.yaml, hands it the event, and prints the response, the init and
-// invoke durations and the peak memory. $PULSE_* in the event come from .pulse/local.env.
+// runs it under AWS's Lambda Runtime Interface Emulator (aws-lambda-rie, pinned in go.mod)
+// against make run's DynamoDB Local with the function's environment from template.yaml, hands
+// it the event, and prints the response, RIE's INIT and REPORT lines, and the bootstrap's peak
+// memory as the kernel measured it (RIE's REPORT prints the memory size there instead).
+// $PULSE_* in the event come from .pulse/local.env.
 func invoke(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
 	fs := flag.NewFlagSet("invoke", flag.ContinueOnError)
 	fn := fs.String("fn", "", "the function's logical ID in template.yaml")
@@ -70,7 +72,11 @@ func invoke(ctx context.Context, args []string, getenv func(string) string, out 
 		return err
 	}
 	f.Output = os.Stderr // the function's own logs, as CloudWatch would get them
-	r, err := lambdarun.New(f)
+	rie, err := lambdarun.BuildRIE(ctx, root, filepath.Join(root, ".cache", "invoke"))
+	if err != nil {
+		return err
+	}
+	r, err := lambdarun.NewRIE(f, rie)
 	if err != nil {
 		return err
 	}
@@ -89,8 +95,11 @@ func invoke(ctx context.Context, args []string, getenv func(string) string, out 
 		}
 		fmt.Fprintf(out, "\nResponse (request %s):\n%s\n", res.RequestID, pretty.String())
 	}
-	fmt.Fprintf(out, "\nREPORT RequestId: %s\tInit Duration: %.2f ms\tDuration: %.2f ms\tMax Memory Used: %d MB\tMemory Size: %d MB\n",
-		res.RequestID, float64(res.InitDuration.Microseconds())/1000, float64(res.Duration.Microseconds())/1000, (res.MaxMemoryKB+1023)/1024, f.MemoryMB)
+	fmt.Fprintln(out, "\naws-lambda-rie:")
+	for _, l := range lambdarun.ReportLines(r.Output()) {
+		fmt.Fprintln(out, "  "+l)
+	}
+	fmt.Fprintf(out, "Peak memory of the bootstrap (VmHWM): %d MB of %d MB\n", (res.MaxMemoryKB+1023)/1024, f.MemoryMB)
 	if res.Error != nil {
 		return fmt.Errorf("%s failed: %s", *fn, res.Error.Type)
 	}

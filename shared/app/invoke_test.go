@@ -21,8 +21,9 @@ import (
 	"github.com/pulse-sessions/pulse/internal/template"
 )
 
-// Every function's bootstrap, built by its Makefile target, answers its events/ file under the
-// Lambda Runtime API against DynamoDB Local, as it would in Lambda.
+// Every function's bootstrap, built by its Makefile target, answers its events/ file under AWS's
+// Lambda Runtime Interface Emulator (aws-lambda-rie, what `sam local invoke` runs) against
+// DynamoDB Local, as it would in Lambda.
 func TestBuiltFunctionsUnderRuntimeAPI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds every function")
@@ -37,6 +38,10 @@ func TestBuiltFunctionsUnderRuntimeAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	bins, err := lambdarun.Build(ctx, root, t.TempDir(), "", tpl.Functions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rie, err := lambdarun.BuildRIE(ctx, root, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +80,7 @@ func TestBuiltFunctionsUnderRuntimeAPI(t *testing.T) {
 			}
 			var logs apptest.SyncBuffer
 			f.Output = &logs
-			r, err := lambdarun.New(f)
+			r, err := lambdarun.NewRIE(f, rie)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -87,7 +92,7 @@ func TestBuiltFunctionsUnderRuntimeAPI(t *testing.T) {
 			if res.Error != nil {
 				t.Fatalf("function error %+v", res.Error)
 			}
-			r.Close() // waits for the process, and so for all it wrote
+			r.Close() // ends RIE and the process; what they printed is in logs
 			if out := logs.String(); out == "" || strings.Contains(out, e.Key) || strings.Contains(out, tok) {
 				t.Errorf("the function's logs are empty or hold a credential: %.300s", out)
 			}
@@ -124,7 +129,7 @@ func TestBuiltFunctionsUnderRuntimeAPI(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.Timeout = 4 * time.Second
-		r, err := lambdarun.New(f)
+		r, err := lambdarun.NewRIE(f, rie)
 		if err != nil {
 			t.Fatal(err)
 		}
