@@ -71,7 +71,7 @@ func runLocal(ctx context.Context, getenv func(string) string, out io.Writer) er
 		return err
 	}
 	fmt.Fprintln(out, "Fetching DynamoDB Local (first run only)…")
-	jarDir, err := ddblocal.Ensure(ctx, filepath.Join(root, ".cache"))
+	jarDir, err := ddblocal.Ensure(ctx, root)
 	if err != nil {
 		return err
 	}

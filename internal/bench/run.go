@@ -56,7 +56,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	jar, err := ddblocal.Ensure(ctx, filepath.Join(o.Root, ".cache"))
+	jar, err := ddblocal.Ensure(ctx, o.Root)
 	if err != nil {
 		return nil, err
 	}

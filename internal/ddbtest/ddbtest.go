@@ -55,7 +55,7 @@ func start() (string, error) {
 			startErr = err
 			return
 		}
-		dir, err := ddblocal.Ensure(ctx, filepath.Join(root, ".cache"))
+		dir, err := ddblocal.Ensure(ctx, root)
 		if err != nil {
 			startErr = err
 			return

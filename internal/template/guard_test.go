@@ -9,33 +9,21 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pulse-sessions/pulse/internal/npmpack"
+	"github.com/pulse-sessions/pulse/internal/npmtools"
 )
 
 // cfnGuard is AWS's policy-as-code tool, as the npm package @cdklabs/cdk-validator-cfnguard
-// ships it (a static binary per platform), pinned by version and checksum.
+// ships it (a static binary per platform), pinned with its integrity hash in package-lock.json.
 func cfnGuard(t *testing.T) string {
 	t.Helper()
-	arch := map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH]
-	if runtime.GOOS != "linux" || arch == "" {
-		t.Skipf("no cfn-guard binary for %s/%s in the package", runtime.GOOS, runtime.GOARCH)
-	}
-	dir, err := npmpack.Ensure(context.Background(), "../../.cache", npmpack.Package{
-		Spec:     "@cdklabs/cdk-validator-cfnguard@0.0.62",
-		Checksum: "660c14562d4c79d524d0623d80d494e41797acae9da23ecb10915d7f66ada80c",
-		Dir:      "cfn-guard-3.1.1-" + arch,
-		Want:     "cfn-guard",
-		Keep: func(name string) string {
-			if name == "package/bin/ubuntu/"+arch+"/cfn-guard" {
-				return "cfn-guard"
-			}
-			return ""
-		},
-	})
+	bin, ok, err := npmtools.CfnGuard(context.Background(), "../..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return filepath.Join(dir, "cfn-guard")
+	if !ok {
+		t.Skipf("no cfn-guard binary for %s/%s in the package", runtime.GOOS, runtime.GOARCH)
+	}
+	return bin
 }
 
 func guard(t *testing.T, bin, template string) (string, int) {
@@ -61,8 +49,8 @@ func TestCfnGuard(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ name, old, new, rule string }{
-		{"write on a read function", "Description: \"Returns a user.\"\n      Policies:\n        - Version: \"2012-10-17\"\n          Statement:\n            - Effect: Allow\n              Action:\n                - dynamodb:GetItem",
-			"Description: \"Returns a user.\"\n      Policies:\n        - Version: \"2012-10-17\"\n          Statement:\n            - Effect: Allow\n              Action:\n                - dynamodb:GetItem\n                - dynamodb:DeleteItem", "readers_cannot_write"},
+		{"write on a read function", "Description: \"Returns a user: 200, or 404.\"\n      Policies:\n        - Version: \"2012-10-17\"\n          Statement:\n            - Effect: Allow\n              Action:\n                - dynamodb:GetItem",
+			"Description: \"Returns a user: 200, or 404.\"\n      Policies:\n        - Version: \"2012-10-17\"\n          Statement:\n            - Effect: Allow\n              Action:\n                - dynamodb:GetItem\n                - dynamodb:DeleteItem", "readers_cannot_write"},
 		{"wildcard action", "                - dynamodb:BatchWriteItem", "                - dynamodb:*", "least_privilege"},
 		{"wildcard resource", "Resource: !GetAtt PulseTable.Arn", `Resource: "*"`, "least_privilege"},
 		{"x86", "Architectures: [arm64]", "Architectures: [x86_64]", "lambda_platform"},

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -82,7 +81,7 @@ func TestFaultDynamoDBStops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	jar, err := ddblocal.Ensure(ctx, filepath.Join(root, ".cache"))
+	jar, err := ddblocal.Ensure(ctx, root)
 	if err != nil {
 		t.Fatal(err)
 	}
