@@ -106,6 +106,7 @@ type Options struct {
 	Client   func(*dynamodb.Options)   // changes to the SDK client (an HTTP transport that injects faults)
 	WrapDB   func(store.API) store.API // wraps what the store calls (a panic switch)
 	Now      func() time.Time          // the clock (default: Clock, pinned at Start)
+	Config   func(*app.Config)         // changes to the configuration template.yaml gives
 }
 
 // New starts Pulse on a fresh database with two tenants, each with an all-scopes key.
@@ -143,6 +144,9 @@ func NewWith(t testing.TB, o Options) *Env {
 	cfg, err := app.LoadConfig(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.Config != nil {
+		o.Config(&cfg)
 	}
 	meter := &store.Meter{}
 	cfg.Meter = meter

@@ -38,6 +38,19 @@ func (t *Template) CreateTableInput(id, name string) (*dynamodb.CreateTableInput
 		}
 		in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, gsi)
 	}
+	for _, l := range list(p["LocalSecondaryIndexes"]) {
+		proj, _ := l["Projection"].(map[string]any)
+		lsi := types.LocalSecondaryIndex{
+			IndexName:  aws.String(str(l, "IndexName")),
+			KeySchema:  keySchema(l["KeySchema"]),
+			Projection: &types.Projection{ProjectionType: types.ProjectionType(str(proj, "ProjectionType"))},
+		}
+		nonKey, _ := proj["NonKeyAttributes"].([]any)
+		for _, a := range nonKey {
+			lsi.Projection.NonKeyAttributes = append(lsi.Projection.NonKeyAttributes, fmt.Sprint(a))
+		}
+		in.LocalSecondaryIndexes = append(in.LocalSecondaryIndexes, lsi)
+	}
 	if len(in.KeySchema) == 0 || len(in.AttributeDefinitions) == 0 {
 		return nil, fmt.Errorf("template: table %s has no key schema", id)
 	}

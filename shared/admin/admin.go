@@ -88,40 +88,34 @@ type envelope struct {
 }
 
 // ActiveUsers serves GET /settings/users/active-users: one element per active session, newest
-// activity first.
+// 5-minute bucket of last activity first (see store.ActiveSessions), limit and offset paging
+// the Active index, X-Total-Count its entries for the window.
 func (a *API) ActiveUsers(w http.ResponseWriter, r *http.Request) error {
 	limit, offset, err := paging(r)
 	if err != nil {
 		return err
 	}
 	tenant := pulse.PrincipalFrom(r.Context()).TenantID
-	active, err := a.store.ActiveSessions(r.Context(), tenant)
+	page, err := a.store.ActiveSessions(r.Context(), tenant, offset, limit)
 	if err != nil {
 		return err
 	}
-	w.Header().Set("X-Total-Count", strconv.Itoa(len(active)))
-	page := active[min(offset, len(active)):]
-	page = page[:min(limit, len(page))]
-	out := envelope{Status: "succeed", ResponseCode: 200, Result: make([]activeUser, 0, len(page))}
-	for _, as := range page {
-		out.Result = append(out.Result, toActiveUser(as))
+	w.Header().Set("X-Total-Count", strconv.Itoa(page.Total))
+	out := envelope{Status: "succeed", ResponseCode: 200, Result: make([]activeUser, 0, len(page.Sessions))}
+	for _, s := range page.Sessions {
+		out.Result = append(out.Result, toActiveUser(s))
 	}
 	httpx.WriteJSON(w, http.StatusOK, "application/json", out)
 	return nil
 }
 
-func toActiveUser(as store.ActiveSession) activeUser {
-	s := as.Session
-	u := activeUser{
+func toActiveUser(s *pulse.Session) activeUser {
+	return activeUser{
 		Browser: s.Device.Browser, Version: s.Device.Version, MajorVersion: s.Device.MajorVersion,
 		UserAgent: s.Device.UserAgent, OS: s.Device.OS, UserID: UserID(s.UserID),
 		LastActive: s.LastActivity.Unix(), Duration: int64(s.LastActivity.Sub(s.InitiatedAt) / time.Second),
-		RemoteAddress: s.IPAddress,
+		UserName: s.UserName, UserType: s.UserType, RemoteAddress: s.IPAddress,
 	}
-	if as.User != nil {
-		u.UserName, u.UserType = as.User.Name, as.User.Type
-	}
-	return u
 }
 
 // UserID returns id as a JSON number when it is a canonical decimal that fits int64 ("007" and

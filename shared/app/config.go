@@ -53,6 +53,19 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if c.Policy.IdleTimeout > c.Policy.MaxLifetime {
 		return c, fmt.Errorf("config: SESSION_IDLE_TIMEOUT (%s) exceeds SESSION_MAX_LIFETIME (%s)", c.Policy.IdleTimeout, c.Policy.MaxLifetime)
 	}
+	if v := getenv("MAX_SESSIONS_PER_USER"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			return c, fmt.Errorf("config: MAX_SESSIONS_PER_USER must be 1..10000, got %q", v)
+		}
+		c.Policy.MaxPerUser = n
+	}
+	if v := getenv("SESSION_LIMIT_POLICY"); v != "" {
+		if v != pulse.LimitEvict && v != pulse.LimitRefuse {
+			return c, fmt.Errorf("config: SESSION_LIMIT_POLICY must be evict or refuse, got %q", v)
+		}
+		c.Policy.LimitPolicy = v
+	}
 	if v := getenv("ACTIVE_SHARDS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 16 {

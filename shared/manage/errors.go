@@ -82,6 +82,8 @@ func detailOf(e *pulse.Error) string {
 		switch {
 		case e.Reason == pulse.ReasonEnded:
 			return fmt.Sprintf("Session %s has ended.", e.ID)
+		case e.Reason == pulse.ReasonLimit:
+			return fmt.Sprintf("User %s already has %s live sessions, the most MAX_SESSIONS_PER_USER allows; end one first.", e.ID, e.Need)
 		case e.Entity == pulse.EntityToken:
 			return fmt.Sprintf("User %s already has a token named %s.", e.Owner, e.ID)
 		case e.Entity == pulse.EntitySession:

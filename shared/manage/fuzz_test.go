@@ -35,7 +35,7 @@ func FuzzListQuery(f *testing.F) {
 			rejected(t, query, err)
 			return
 		}
-		if q.page < 1 || q.size < 1 || q.size > maxSize || sortKeys[q.sortKey] == nil {
+		if q.page < 1 || q.size < 1 || q.size > maxSize || !sortKeys[q.sortKey] {
 			t.Fatalf("parseListQuery(%q) = %+v", query, q)
 		}
 		if q.status != pulse.StatusActive && q.status != pulse.StatusEnded && q.status != "all" {

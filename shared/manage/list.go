@@ -3,12 +3,13 @@ package manage
 import (
 	"encoding/json"
 	"net/http"
-	"sort"
+
 	"strconv"
 	"strings"
 
 	"github.com/pulse-sessions/pulse/shared/httpx"
 	"github.com/pulse-sessions/pulse/shared/pulse"
+	"github.com/pulse-sessions/pulse/shared/store"
 )
 
 // Paging and sorting of GET /api/users/{user_id}/sessions, as MonoCloud documents them. The
@@ -20,13 +21,8 @@ const (
 	defaultSort = "initiated_at:-1"
 )
 
-// sortKeys are the keys sort accepts, each with its comparison.
-var sortKeys = map[string]func(a, b *pulse.Session) int{
-	"session_id":   func(a, b *pulse.Session) int { return strings.Compare(a.ID, b.ID) },
-	"initiated_at": func(a, b *pulse.Session) int { return a.InitiatedAt.Compare(b.InitiatedAt) },
-	"expires_at":   func(a, b *pulse.Session) int { return a.ExpiresAt.Compare(b.ExpiresAt) },
-	"last_updated": func(a, b *pulse.Session) int { return a.LastActivity.Compare(b.LastActivity) },
-}
+// sortKeys are the keys sort accepts.
+var sortKeys = map[string]bool{"session_id": true, "initiated_at": true, "expires_at": true, "last_updated": true}
 
 // listQuery is a parsed, validated query of the session list.
 type listQuery struct {
@@ -138,50 +134,21 @@ func (a *API) ListSessions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	all, err := a.store.ListSessions(r.Context(), tenant, id[0])
+	res, err := a.store.SessionsPage(r.Context(), tenant, id[0], store.SessionQuery{Status: q.status, ClientID: q.clientID,
+		Sort: q.sortKey, Desc: q.desc, Offset: (q.page - 1) * q.size, Limit: q.size})
 	if err != nil {
 		return err
 	}
 	now := a.now()
-	kept := all[:0]
-	for _, s := range all {
-		if status, _, _ := s.State(now); q.status != "all" && status != q.status {
-			continue
-		}
-		if q.clientID != "" && !contains(s.ClientIDs, q.clientID) {
-			continue
-		}
-		kept = append(kept, s)
-	}
-	cmp := sortKeys[q.sortKey]
-	sort.SliceStable(kept, func(i, j int) bool {
-		c := cmp(kept[i], kept[j])
-		if c == 0 {
-			c = strings.Compare(kept[i].ID, kept[j].ID) // a total order: pages never overlap
-		}
-		if q.desc {
-			return c > 0
-		}
-		return c < 0
-	})
-	from := min((q.page-1)*q.size, len(kept))
-	page := kept[from:min(from+q.size, len(kept))]
+	page := res.Sessions
+	from := (q.page - 1) * q.size
 	body := make([]sessionJSON, 0, len(page))
 	for _, s := range page {
 		body = append(body, toSessionJSON(s, now))
 	}
-	meta, _ := json.Marshal(pagination{PageSize: q.size, CurrentPage: q.page, TotalCount: len(kept),
-		HasPrevious: q.page > 1, HasNext: from+len(page) < len(kept)})
+	meta, _ := json.Marshal(pagination{PageSize: q.size, CurrentPage: q.page, TotalCount: res.Total,
+		HasPrevious: q.page > 1, HasNext: from+q.size < res.Total})
 	w.Header().Set("X-Pagination", string(meta))
 	httpx.WriteJSON(w, http.StatusOK, "application/json", body)
 	return nil
-}
-
-func contains(list []string, v string) bool {
-	for _, s := range list {
-		if s == v {
-			return true
-		}
-	}
-	return false
 }

@@ -127,6 +127,7 @@ const (
 	EndRevoked = "revoked" // revoked through the API
 	EndIdle    = "idle"    // no activity within the idle timeout
 	EndExpired = "expired" // reached its absolute maximum lifetime
+	EndEvicted = "evicted" // ended to make room under the user's session cap
 )
 
 // Session is one login of a user on one device, with what Pulse learnt of it at write time.
@@ -145,6 +146,10 @@ type Session struct {
 	Device       Device
 	Location     Location
 	IPAddress    string
+	// UserName and UserType are the user's, copied onto the session when it starts and kept in
+	// step by a rename, so that a list of sessions needs no second read per session.
+	UserName string
+	UserType string
 }
 
 // State returns whether s is live at now and, when it is not, when and why it ended. An expired
@@ -195,7 +200,16 @@ type SessionPolicy struct {
 	Retention    time.Duration // how long an ended session is kept before TTL deletes it
 	ActivityKeep time.Duration // how long per-day activity is kept
 	ActiveWindow time.Duration // "active now" = activity within this window
+	// MaxPerUser caps a user's live sessions; LimitPolicy says what a login beyond it does.
+	MaxPerUser  int
+	LimitPolicy string
 }
+
+// What a login does when the user already has MaxPerUser live sessions.
+const (
+	LimitEvict  = "evict"  // end the user's oldest live session (end_reason evicted)
+	LimitRefuse = "refuse" // refuse the login (409)
+)
 
 // DefaultSessionPolicy is used where configuration says nothing. Documented in README.md.
 var DefaultSessionPolicy = SessionPolicy{
@@ -204,6 +218,8 @@ var DefaultSessionPolicy = SessionPolicy{
 	Retention:    30 * 24 * time.Hour,
 	ActivityKeep: 400 * 24 * time.Hour,
 	ActiveWindow: 5 * time.Minute,
+	MaxPerUser:   100,
+	LimitPolicy:  LimitEvict,
 }
 
 // Expiry returns the expiry of a session last active at t: the idle timeout slides, the

@@ -51,12 +51,7 @@ func (s *Store) EndExpired(ctx context.Context, sess *pulse.Session, now time.Ti
 	if status != pulse.StatusEnded || sess.EndReason != "" {
 		return false, nil
 	}
-	upd := expression.Set(expression.Name("status"), expression.Value(pulse.StatusEnded)).
-		Set(expression.Name("ended"), expression.Value(endedAt.UnixMilli())).
-		Set(expression.Name("reason"), expression.Value(reason)).
-		Set(expression.Name(attrTTL), expression.Value(endedAt.Add(s.policy.Retention).Unix())).
-		Remove(expression.Name(attrActivePK)).Remove(expression.Name(attrActiveSK)).
-		Remove(expression.Name(attrExpPK)).Remove(expression.Name(attrExpSK))
+	upd := s.endUpdate(endedAt, reason)
 	cond := expression.Name("status").Equal(expression.Value(pulse.StatusActive)).
 		And(expression.Name("exp").Equal(expression.Value(sess.ExpiresAt.UnixMilli())))
 	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()

@@ -23,16 +23,34 @@ func (s *Store) Import(ctx context.Context, users []pulse.User, sessions []*puls
 		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
 		return nil
 	}
+	// A user's live sessions carry the user's name and type; the user's login counter starts at
+	// their number (see CreateSession).
+	live := map[string]int{}
+	byUser := map[string]pulse.User{}
+	for _, u := range users {
+		byUser[u.TenantID+"\x00"+u.ID] = u
+	}
+	for _, ss := range sessions {
+		if ss.EndReason == "" {
+			live[ss.TenantID+"\x00"+ss.UserID]++
+		}
+	}
 	for _, u := range users {
 		if u.Roles == nil {
 			u.Roles = []string{}
 		}
 		if err := put(userItem{PK: userPK(u.TenantID, u.ID), SK: userSK(), Type: "user", Tenant: u.TenantID, ID: u.ID,
-			Name: u.Name, UType: u.Type, Roles: u.Roles, Created: u.CreatedAt.UnixMilli(), Updated: u.UpdatedAt.UnixMilli()}); err != nil {
+			Name: u.Name, UType: u.Type, Roles: u.Roles, Created: u.CreatedAt.UnixMilli(), Updated: u.UpdatedAt.UnixMilli(),
+			Live: live[u.TenantID+"\x00"+u.ID]}); err != nil {
 			return fail("import", err)
 		}
 	}
 	for _, ss := range sessions {
+		if u, ok := byUser[ss.TenantID+"\x00"+ss.UserID]; ok && ss.UserName == "" && ss.UserType == "" {
+			c := *ss
+			c.UserName, c.UserType = u.Name, u.Type
+			ss = &c
+		}
 		if err := put(s.sessionItemOf(ss, zone)); err != nil {
 			return fail("import", err)
 		}

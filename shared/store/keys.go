@@ -15,15 +15,21 @@ const (
 	attrSK       = "sk"
 	attrDayPK    = "day_pk"
 	attrDaySK    = "day_sk"
-	attrActivePK = "active_pk"
-	attrActiveSK = "active_sk"
+	attrActivePK = "apk"
+	attrActiveSK = "ask"
+	attrLiveKey  = "live_key"
+	attrInitKey  = "init_key"
+	attrEndedKey = "ended_key"
 	attrExpPK    = "exp_pk"
 	attrExpSK    = "exp_sk"
 	attrTTL      = "ttl"
 
-	indexDays   = "Days"
-	indexActive = "Active"
-	indexExpiry = "Expiry"
+	indexDays    = "Days"
+	indexActive  = "Active"
+	indexExpiry  = "Expiry"
+	indexLive    = "Live"    // local: a user's live sessions by start
+	indexStarted = "Started" // local: all of a user's sessions by start
+	indexEnded   = "Ended"   // local: a user's ended sessions by start
 )
 
 // activeBucket is the time bucket of the active index: a session moves to a new index
@@ -79,8 +85,18 @@ func activeIndexPK(tenant string, lastActivity time.Time, shard int) string {
 	return fmt.Sprintf("T#%s#A#%d#%d", tenant, b, shard)
 }
 
-// activeIndexSK: stable for the session's life, so it never forces an index write.
-func activeIndexSK(user, session string) string { return user + "#" + session }
+// activeIndexSK: the session's start in Unix milliseconds (a number: 8 bytes in the index
+// entry), stable for the session's life, so it never forces an index write. Within a bucket,
+// newer sessions come first; a session that started inside the active window is active for
+// sure, whichever bucket it is in.
+func activeIndexSK(initiated time.Time) int64 { return initiated.UnixMilli() }
+
+// startKey: the range key of the Live, Started and Ended local indexes, which page a user's
+// sessions by key: their start in milliseconds (fixed width, so that strings sort as numbers),
+// ties broken by session ID.
+func startKey(initiated time.Time, session string) string {
+	return fmt.Sprintf("%013d#%s", initiated.UnixMilli(), session)
+}
 
 // shardOf spreads sessions over the active index's write shards.
 func shardOf(session string, shards int) int {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,76 +15,164 @@ import (
 	"github.com/pulse-sessions/pulse/shared/pulse"
 )
 
-// ActiveSession is a session active now, with its user's profile (nil if the user was deleted
-// meanwhile).
-type ActiveSession struct {
-	Session *pulse.Session
-	User    *pulse.User
+// ActivePage is one page of a tenant's active sessions.
+type ActivePage struct {
+	Sessions []*pulse.Session
+	// Total is how many entries the active index holds for the window: exact, except while more
+	// than resolveLimit sessions are in doubt (see ActiveSessions), when it also counts those.
+	Total int
 }
 
-// ActiveSessions returns the tenant's sessions that are live and were active within the active
-// window, newest activity first. It reads the active index's buckets that overlap the window
-// (one Query per bucket and shard), then the sessions and their users by key: its cost grows
-// with the active sessions, never with ended or long-idle ones, which are not in those buckets.
-func (s *Store) ActiveSessions(ctx context.Context, tenant string) ([]ActiveSession, error) {
+// resolveLimit is how many sessions in doubt ActiveSessions reads to decide whether they are
+// still active; beyond it, Total counts them and the pages leave out those that are not.
+const resolveLimit = 200
+
+// activeEntry is one entry of the Active index.
+type activeEntry struct {
+	bucket int64 // Unix seconds of its 5-minute bucket of last activity
+	start  int64 // Unix ms of the session's start (the index's range key)
+	key    map[string]types.AttributeValue
+	sk     string
+}
+
+// ActiveSessions returns one page of the tenant's active sessions (live, and last active within
+// the active window): entries offset to offset+limit of the Active index, newest 5-minute bucket
+// of last activity first, within a bucket the most recently started session first.
+//
+// It reads the keys of the index partitions that overlap the window (keys only: about 0.01 RCU
+// per active session), then the page's sessions by key, eventually consistent (0.5 RCU each;
+// the user's name and type are on the session). A session in a bucket wholly inside the window,
+// or started inside it, is active for sure; the others of the oldest bucket (it straddles the
+// window's start) are in doubt, and when there are at most resolveLimit of them they are read
+// to decide. Ended and long-idle sessions are not in these partitions and cost nothing.
+func (s *Store) ActiveSessions(ctx context.Context, tenant string, offset, limit int) (*ActivePage, error) {
 	const op = "active sessions"
 	now := s.now()
 	since := now.Add(-s.policy.ActiveWindow)
-	var keys []map[string]types.AttributeValue
-	for b := since.Truncate(activeBucket); !b.After(now); b = b.Add(activeBucket) {
+	var entries []activeEntry
+	for b := now.Truncate(activeBucket); !b.Before(since.Truncate(activeBucket)); b = b.Add(-activeBucket) {
+		var inBucket []activeEntry
 		for shard := 0; shard < s.shards; shard++ {
-			k, err := s.queryKeys(ctx, op, indexActive, attrActivePK, activeIndexPK(tenant, b, shard))
+			expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(attrActivePK).Equal(expression.Value(activeIndexPK(tenant, b, shard)))).Build()
+			if err != nil {
+				return nil, fail(op, err)
+			}
+			err = s.query(ctx, op, &dynamodb.QueryInput{IndexName: aws.String(indexActive), KeyConditionExpression: expr.KeyCondition(),
+				ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), ScanIndexForward: aws.Bool(false),
+			}, func(page []map[string]types.AttributeValue) (bool, error) {
+				for _, it := range page {
+					e := activeEntry{bucket: b.Unix(), key: map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]}}
+					if n, ok := it[attrActiveSK].(*types.AttributeValueMemberN); ok {
+						e.start, _ = strconv.ParseInt(n.Value, 10, 64)
+					}
+					if sk, ok := it[attrSK].(*types.AttributeValueMemberS); ok {
+						e.sk = sk.Value
+					}
+					inBucket = append(inBucket, e)
+				}
+				return true, nil
+			})
 			if err != nil {
 				return nil, err
 			}
-			keys = append(keys, k...)
+		}
+		sort.SliceStable(inBucket, func(i, j int) bool {
+			if inBucket[i].start != inBucket[j].start {
+				return inBucket[i].start > inBucket[j].start
+			}
+			return inBucket[i].sk < inBucket[j].sk
+		})
+		entries = append(entries, inBucket...)
+	}
+	// The index is updated a moment after the table: an entry can show a session twice (it just
+	// moved bucket) or one that has just ended; reads by key below decide.
+	read := map[string]*pulse.Session{}
+	var doubt []map[string]types.AttributeValue
+	for _, e := range entries {
+		if time.Unix(e.bucket, 0).Before(since) && time.UnixMilli(e.start).Before(since) {
+			doubt = append(doubt, e.key)
 		}
 	}
+	if len(doubt) > 0 && len(doubt) <= resolveLimit {
+		got, err := s.sessionsByKey(ctx, op, doubt)
+		if err != nil {
+			return nil, err
+		}
+		for _, ss := range got {
+			read[userPK(ss.TenantID, ss.UserID)+"|"+sessionSK(ss.ID)] = ss
+		}
+		kept := entries[:0]
+		for _, e := range entries {
+			if !time.Unix(e.bucket, 0).Before(since) || !time.UnixMilli(e.start).Before(since) {
+				kept = append(kept, e)
+			} else if ss := read[pkOf(e)+"|"+e.sk]; ss != nil && active(ss, now, since) {
+				kept = append(kept, e)
+			}
+		}
+		entries = kept
+	}
+	// One entry per session: the newest wins.
+	seen := map[string]bool{}
+	unique := entries[:0]
+	for _, e := range entries {
+		if id := pkOf(e) + "|" + e.sk; !seen[id] {
+			seen[id] = true
+			unique = append(unique, e)
+		}
+	}
+	entries = unique
+	page := &ActivePage{Total: len(entries), Sessions: []*pulse.Session{}}
+	entries = entries[min(offset, len(entries)):]
+	entries = entries[:min(limit, len(entries))]
+	var missing []map[string]types.AttributeValue
+	for _, e := range entries {
+		if read[pkOf(e)+"|"+e.sk] == nil {
+			missing = append(missing, e.key)
+		}
+	}
+	got, err := s.sessionsByKey(ctx, op, missing)
+	if err != nil {
+		return nil, err
+	}
+	for _, ss := range got {
+		read[userPK(ss.TenantID, ss.UserID)+"|"+sessionSK(ss.ID)] = ss
+	}
+	for _, e := range entries {
+		if ss := read[pkOf(e)+"|"+e.sk]; ss != nil && active(ss, now, since) {
+			page.Sessions = append(page.Sessions, ss)
+		}
+	}
+	return page, nil
+}
+
+// active reports whether ss counts as active now: live, and last active since since. TTL and
+// cleanup are late, and the index lags the table: the read decides.
+func active(ss *pulse.Session, now, since time.Time) bool {
+	return ss.Live(now) && !ss.LastActivity.Before(since)
+}
+
+func pkOf(e activeEntry) string {
+	if pk, ok := e.key[attrPK].(*types.AttributeValueMemberS); ok {
+		return pk.Value
+	}
+	return ""
+}
+
+// sessionsByKey reads sessions by key, eventually consistent; missing ones are left out.
+func (s *Store) sessionsByKey(ctx context.Context, op string, keys []map[string]types.AttributeValue) ([]*pulse.Session, error) {
 	raw, err := s.batchGet(ctx, op, keys)
 	if err != nil {
 		return nil, err
 	}
-	var active []ActiveSession
-	users := map[string]bool{}
+	out := make([]*pulse.Session, 0, len(raw))
 	for _, item := range raw {
 		var it sessionItem
 		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
 			return nil, fail(op, err)
 		}
-		sess := it.session()
-		if !sess.Live(now) || sess.LastActivity.Before(since) {
-			continue // TTL and cleanup are late; the read decides
-		}
-		active = append(active, ActiveSession{Session: sess})
-		users[it.User] = true
+		out = append(out, it.session())
 	}
-	userKeys := make([]map[string]types.AttributeValue, 0, len(users))
-	for u := range users {
-		userKeys = append(userKeys, key(userPK(tenant, u), userSK()))
-	}
-	rawUsers, err := s.batchGet(ctx, op, userKeys)
-	if err != nil {
-		return nil, err
-	}
-	byID := map[string]*pulse.User{}
-	for _, item := range rawUsers {
-		var it userItem
-		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-			return nil, fail(op, err)
-		}
-		byID[it.ID] = it.user()
-	}
-	for i := range active {
-		active[i].User = byID[active[i].Session.UserID]
-	}
-	sort.Slice(active, func(i, j int) bool {
-		a, b := active[i].Session, active[j].Session
-		if !a.LastActivity.Equal(b.LastActivity) {
-			return a.LastActivity.After(b.LastActivity)
-		}
-		return a.ID < b.ID
-	})
-	return active, nil
+	return out, nil
 }
 
 // queryKeys returns the table keys of every item of a keys-only index partition.
@@ -180,7 +269,7 @@ func (s *Store) RecordDays(ctx context.Context, tenant, user string, days []stri
 // ListSessions returns all of a user's sessions, ended ones included; ENOTFOUND for an unknown
 // user. One Query over the user's partition: the cost grows with that user's sessions only.
 func (s *Store) ListSessions(ctx context.Context, tenant, user string) ([]*pulse.Session, error) {
-	items, found, err := s.userSessions(ctx, tenant, user)
+	items, found, err := s.userSessions(ctx, tenant, user, true)
 	if err != nil {
 		return nil, err
 	} else if !found {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,8 +22,13 @@ import (
 type sessionItem struct {
 	PK          string   `dynamodbav:"pk"`
 	SK          string   `dynamodbav:"sk"`
-	ActivePK    string   `dynamodbav:"active_pk,omitempty"`
-	ActiveSK    string   `dynamodbav:"active_sk,omitempty"`
+	ActivePK    string   `dynamodbav:"apk,omitempty"`
+	ActiveSK    int64    `dynamodbav:"ask,omitempty"`
+	LiveKey     string   `dynamodbav:"live_key,omitempty"`
+	InitKey     string   `dynamodbav:"init_key"`
+	EndedKey    string   `dynamodbav:"ended_key,omitempty"`
+	UserName    string   `dynamodbav:"uname"`
+	UserType    string   `dynamodbav:"utype"`
 	ExpPK       string   `dynamodbav:"exp_pk,omitempty"`
 	ExpSK       string   `dynamodbav:"exp_sk,omitempty"`
 	Type        string   `dynamodbav:"type"`
@@ -59,7 +66,7 @@ func (it *sessionItem) session() *pulse.Session {
 		TenantID: it.Tenant, UserID: it.User, ID: it.ID, Key: it.Key, ClientIDs: it.Clients,
 		InitiatedAt: time.UnixMilli(it.Initiated), LastActivity: time.UnixMilli(it.Last),
 		ExpiresAt: time.UnixMilli(it.Expires), HardExpires: time.UnixMilli(it.HardExpires),
-		EndReason: it.Reason, IPAddress: it.IP,
+		EndReason: it.Reason, IPAddress: it.IP, UserName: it.UserName, UserType: it.UserType,
 		Device:   pulse.Device{UserAgent: it.UA, Browser: it.Browser, Version: it.Version, MajorVersion: it.Major, OS: it.OS},
 		Location: pulse.Location{CountryCode: it.CountryCode, Country: it.Country, City: it.City, Continent: it.Continent, Latitude: it.Lat, Longitude: it.Lon},
 	}
@@ -84,16 +91,19 @@ func (s *Store) sessionItemOf(ss *pulse.Session, zone *time.Location) sessionIte
 		IP: ss.IPAddress, UA: ss.Device.UserAgent, Browser: ss.Device.Browser, Version: ss.Device.Version,
 		Major: ss.Device.MajorVersion, OS: ss.Device.OS, CountryCode: ss.Location.CountryCode, Country: ss.Location.Country,
 		City: ss.Location.City, Continent: ss.Location.Continent, Lat: ss.Location.Latitude, Lon: ss.Location.Longitude,
+		InitKey: startKey(ss.InitiatedAt, ss.ID), UserName: ss.UserName, UserType: ss.UserType,
 		// Kept until retention after the latest moment it can end; cleanup shortens nothing.
 		TTL: ss.HardExpires.Add(s.policy.Retention).Unix(),
 	}
 	if ss.EndReason != "" {
 		it.Status, it.Reason, it.Ended = pulse.StatusEnded, ss.EndReason, ss.EndedAt.UnixMilli()
 		it.TTL = ss.EndedAt.Add(s.policy.Retention).Unix()
+		it.EndedKey = it.InitKey
 		return it
 	}
+	it.LiveKey = it.InitKey
 	it.ActivePK = activeIndexPK(ss.TenantID, ss.LastActivity, shardOf(ss.ID, s.shards))
-	it.ActiveSK = activeIndexSK(ss.UserID, ss.ID)
+	it.ActiveSK = activeIndexSK(ss.InitiatedAt)
 	it.ExpPK = expiryIndexPK(ss.ExpiresAt, shardOf(ss.ID, expiryShards))
 	it.ExpSK = expiryIndexSK(ss.TenantID, ss.UserID, ss.ID)
 	return it
@@ -159,57 +169,164 @@ func (s *Store) CreateSession(ctx context.Context, n NewSession) (*pulse.Session
 	}
 	hard := now.Add(s.policy.MaxLifetime)
 	keySum := sha256.Sum256(s.ids.NewSecret(32))
-	it := s.sessionItemOf(&pulse.Session{
+	base := &pulse.Session{
 		TenantID: n.TenantID, UserID: n.UserID, ID: n.SessionID, Key: strings.ToUpper(hex.EncodeToString(keySum[:])),
 		ClientIDs: []string{n.ClientID}, InitiatedAt: now, LastActivity: now, ExpiresAt: s.policy.Expiry(now, hard), HardExpires: hard,
 		IPAddress: n.IP, Device: n.Device, Location: n.Location,
-	}, n.Zone)
-	it.Fingerprint = n.fingerprint()
-	sess, err := attributevalue.MarshalMap(it)
-	if err != nil {
-		return nil, false, fail(op, err)
 	}
-	day, err := s.dayItem(n.TenantID, n.UserID, it.Day)
-	if err != nil {
-		return nil, false, fail(op, err)
-	}
-	// The user springs into being with its first session; an existing profile is untouched.
-	ms := now.UnixMilli()
-	userUpd, err := expression.NewBuilder().WithUpdate(
-		expression.Set(expression.Name("type"), expression.Value("user")).
+	// A login races a rename, another login at the cap, or a deletion: each round reads the user,
+	// writes on the condition that nothing of it changed, and reads again when something did.
+	for range 5 {
+		var u userItem
+		found, err := s.get(ctx, op, userPK(n.TenantID, n.UserID), userSK(), true, &u)
+		if err != nil {
+			return nil, false, err
+		}
+		base.UserName, base.UserType = u.Name, u.UType // shown by the active list without a read of the user
+		it := s.sessionItemOf(base, n.Zone)
+		it.Fingerprint = n.fingerprint()
+		sess, err := attributevalue.MarshalMap(it)
+		if err != nil {
+			return nil, false, fail(op, err)
+		}
+		day, err := s.dayItem(n.TenantID, n.UserID, it.Day)
+		if err != nil {
+			return nil, false, fail(op, err)
+		}
+		// The user springs into being with its first session; an existing profile is untouched.
+		ms := now.UnixMilli()
+		upd := expression.Set(expression.Name("type"), expression.Value("user")).
 			Set(expression.Name("tenant"), expression.Value(n.TenantID)).
 			Set(expression.Name("uid"), expression.Value(n.UserID)).
 			Set(expression.Name("name"), expression.IfNotExists(expression.Name("name"), expression.Value(""))).
 			Set(expression.Name("utype"), expression.IfNotExists(expression.Name("utype"), expression.Value(""))).
 			Set(expression.Name("roles"), expression.IfNotExists(expression.Name("roles"), expression.Value([]string{}))).
 			Set(expression.Name("created"), expression.IfNotExists(expression.Name("created"), expression.Value(ms))).
-			Set(expression.Name("updated"), expression.IfNotExists(expression.Name("updated"), expression.Value(ms)))).Build()
+			Set(expression.Name("updated"), expression.IfNotExists(expression.Name("updated"), expression.Value(ms))).
+			Add(expression.Name("live"), expression.Value(1))
+		cond := expression.AttributeNotExists(expression.Name(attrPK))
+		if found {
+			cond = expression.Name("updated").Equal(expression.Value(u.Updated)).And(expression.Or(
+				expression.AttributeNotExists(expression.Name("live")),
+				expression.Name("live").LessThan(expression.Value(s.policy.MaxPerUser))))
+		}
+		userUpd, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
+		if err != nil {
+			return nil, false, fail(op, err)
+		}
+		err = s.transact(ctx, op,
+			types.TransactWriteItem{Put: &types.Put{Item: sess, ConditionExpression: aws.String("attribute_not_exists(pk)"),
+				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}},
+			types.TransactWriteItem{Update: &types.Update{Key: key(userPK(n.TenantID, n.UserID), userSK()),
+				UpdateExpression: userUpd.Update(), ConditionExpression: userUpd.Condition(),
+				ExpressionAttributeNames: userUpd.Names(), ExpressionAttributeValues: userUpd.Values(),
+				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}},
+			types.TransactWriteItem{Put: &types.Put{Item: day}},
+		)
+		if code, old := cancelledBy(err, 0); code == "ConditionalCheckFailed" {
+			var prev sessionItem
+			if old == nil {
+				return nil, false, fail(op, err)
+			}
+			if err := attributevalue.UnmarshalMap(old, &prev); err != nil {
+				return nil, false, fail(op, err)
+			}
+			if prev.Fingerprint != it.Fingerprint {
+				return nil, false, pulse.Conflict(op, pulse.EntitySession, n.SessionID, pulse.ReasonExists)
+			}
+			return prev.session(), false, nil
+		} else if code, old := cancelledBy(err, 1); code == "ConditionalCheckFailed" {
+			var cur userItem
+			if old != nil {
+				if err := attributevalue.UnmarshalMap(old, &cur); err != nil {
+					return nil, false, fail(op, err)
+				}
+			}
+			if old == nil || !found || cur.Updated != u.Updated || cur.Live < s.policy.MaxPerUser {
+				continue // created, renamed or deleted meanwhile: read the user again
+			}
+			if err := s.makeRoom(ctx, n.TenantID, n.UserID, cur.Live); err != nil {
+				return nil, false, err
+			}
+			continue
+		} else if err != nil {
+			return nil, false, fail(op, err)
+		}
+		return it.session(), true, nil
+	}
+	return nil, false, fail(op, errors.New("the user kept changing: gave up after 5 rounds"))
+}
+
+// makeRoom runs when the user's login counter has reached the cap. It counts the user's live
+// sessions for real (ending those that expired and wait for the cleanup), then either evicts
+// the oldest so that one more fits (LimitEvict) or refuses (LimitRefuse: ECONFLICT naming the
+// limit), and sets the counter to what is live, on the condition that nobody moved it since it
+// was read as counted.
+func (s *Store) makeRoom(ctx context.Context, tenant, user string, counted int) error {
+	const op = "make room for a session"
+	now := s.now()
+	live, err := s.liveSessions(ctx, op, tenant, user, true)
 	if err != nil {
-		return nil, false, fail(op, err)
+		return err
 	}
-	err = s.transact(ctx, op,
-		types.TransactWriteItem{Put: &types.Put{Item: sess, ConditionExpression: aws.String("attribute_not_exists(pk)"),
-			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}},
-		types.TransactWriteItem{Update: &types.Update{Key: key(userPK(n.TenantID, n.UserID), userSK()),
-			UpdateExpression: userUpd.Update(), ExpressionAttributeNames: userUpd.Names(), ExpressionAttributeValues: userUpd.Values()}},
-		types.TransactWriteItem{Put: &types.Put{Item: day}},
-	)
-	if code, old := cancelledBy(err, 0); code == "ConditionalCheckFailed" {
-		var prev sessionItem
-		if old == nil {
-			return nil, false, fail(op, err)
+	var still []*pulse.Session
+	for _, ss := range live {
+		if ss.Live(now) {
+			still = append(still, ss)
+		} else if _, err := s.EndExpired(ctx, ss, now); err != nil {
+			return err
 		}
-		if err := attributevalue.UnmarshalMap(old, &prev); err != nil {
-			return nil, false, fail(op, err)
-		}
-		if prev.Fingerprint != it.Fingerprint {
-			return nil, false, pulse.Conflict(op, pulse.EntitySession, n.SessionID, pulse.ReasonExists)
-		}
-		return prev.session(), false, nil
-	} else if err != nil {
-		return nil, false, fail(op, err)
 	}
-	return it.session(), true, nil
+	if len(still) >= s.policy.MaxPerUser {
+		if s.policy.LimitPolicy == pulse.LimitRefuse {
+			return &pulse.Error{Code: pulse.ECONFLICT, Op: op, Entity: pulse.EntityUser, ID: user,
+				Reason: pulse.ReasonLimit, Need: strconv.Itoa(s.policy.MaxPerUser)}
+		}
+		// liveSessions reads them oldest first.
+		for _, ss := range still[:len(still)-s.policy.MaxPerUser+1] {
+			if err := s.end(ctx, op, tenant, user, ss.ID, pulse.EndEvicted); err != nil && pulse.ErrorCode(err) != pulse.ENOTFOUND {
+				return err
+			}
+		}
+		still = still[:s.policy.MaxPerUser-1]
+	}
+	expr, err := expression.NewBuilder().WithUpdate(expression.Set(expression.Name("live"), expression.Value(len(still)))).
+		WithCondition(expression.Name("live").Equal(expression.Value(counted))).Build()
+	if err != nil {
+		return fail(op, err)
+	}
+	_, err = s.updateItem(ctx, op, &dynamodb.UpdateItemInput{Key: key(userPK(tenant, user), userSK()),
+		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
+	if failed, _ := conditionFailed(err); failed {
+		return nil // another login or reconciliation moved it: the caller reads again
+	}
+	return err
+}
+
+// liveSessions returns the user's sessions that have not recorded an end (expired ones
+// included), oldest first: the Live index, items fetched from the table.
+// Their number is bounded by the session cap.
+func (s *Store) liveSessions(ctx context.Context, op, tenant, user string, consistent bool) ([]*pulse.Session, error) {
+	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(attrPK).Equal(expression.Value(userPK(tenant, user)))).Build()
+	if err != nil {
+		return nil, fail(op, err)
+	}
+	var out []*pulse.Session
+	err = s.query(ctx, op, &dynamodb.QueryInput{IndexName: aws.String(indexLive), KeyConditionExpression: expr.KeyCondition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		Select: types.SelectAllAttributes, ConsistentRead: aws.Bool(consistent),
+	}, func(page []map[string]types.AttributeValue) (bool, error) {
+		for _, raw := range page {
+			var it sessionItem
+			if err := attributevalue.UnmarshalMap(raw, &it); err != nil {
+				return false, err
+			}
+			out = append(out, it.session())
+		}
+		return true, nil
+	})
+	return out, err
 }
 
 // GetSession returns one of a user's sessions, ended ones included; ENOTFOUND when the user has
@@ -289,7 +406,6 @@ func (s *Store) touch(ctx context.Context, a Activity, now, exp time.Time) (*ses
 		Set(expression.Name("day"), expression.Value(dayOf(now, a.Zone))).
 		// Rewriting the same key values writes no index item; a new bucket moves the session.
 		Set(expression.Name(attrActivePK), expression.Value(activeIndexPK(a.TenantID, now, shardOf(a.SessionID, s.shards)))).
-		Set(expression.Name(attrActiveSK), expression.Value(activeIndexSK(a.UserID, a.SessionID))).
 		Set(expression.Name(attrExpPK), expression.Value(expiryIndexPK(exp, shardOf(a.SessionID, expiryShards)))).
 		Set(expression.Name(attrExpSK), expression.Value(expiryIndexSK(a.TenantID, a.UserID, a.SessionID)))
 	if a.IP != "" {
@@ -370,21 +486,34 @@ func (s *Store) putDay(ctx context.Context, tenant, user, day string) error {
 	return s.putItem(ctx, "record day", &dynamodb.PutItemInput{Item: item})
 }
 
+// endUpdate is how every end is written (revoke, eviction, cleanup): the session keeps its end
+// time and reason until the retention's TTL, leaves the Active, Expiry and Live indexes, and
+// enters Ended.
+func (s *Store) endUpdate(endedAt time.Time, reason string) expression.UpdateBuilder {
+	return expression.Set(expression.Name("status"), expression.Value(pulse.StatusEnded)).
+		Set(expression.Name("ended"), expression.Value(endedAt.UnixMilli())).
+		Set(expression.Name("reason"), expression.Value(reason)).
+		Set(expression.Name(attrTTL), expression.Value(endedAt.Add(s.policy.Retention).Unix())).
+		Set(expression.Name(attrEndedKey), expression.Name(attrInitKey)).
+		Remove(expression.Name(attrActivePK)).Remove(expression.Name(attrActiveSK)).
+		Remove(expression.Name(attrExpPK)).Remove(expression.Name(attrExpSK)).
+		Remove(expression.Name(attrLiveKey))
+}
+
 // RevokeSession ends a live session at once and takes it out of the active index. Revoking an
 // ended session changes nothing and is not an error; ENOTFOUND when there is no such session.
 func (s *Store) RevokeSession(ctx context.Context, tenant, user, id string) error {
-	const op = "revoke session"
+	return s.end(ctx, "revoke session", tenant, user, id, pulse.EndRevoked)
+}
+
+// end records the end of a live session now, for reason; a session already ended is left as
+// it is, ENOTFOUND when there is none.
+func (s *Store) end(ctx context.Context, op, tenant, user, id, reason string) error {
 	now := s.now().Truncate(time.Millisecond)
-	upd := expression.Set(expression.Name("status"), expression.Value(pulse.StatusEnded)).
-		Set(expression.Name("ended"), expression.Value(now.UnixMilli())).
-		Set(expression.Name("reason"), expression.Value(pulse.EndRevoked)).
-		Set(expression.Name(attrTTL), expression.Value(now.Add(s.policy.Retention).Unix())).
-		Remove(expression.Name(attrActivePK)).Remove(expression.Name(attrActiveSK)).
-		Remove(expression.Name(attrExpPK)).Remove(expression.Name(attrExpSK))
 	cond := expression.AttributeExists(expression.Name(attrPK)).
 		And(expression.Name("status").Equal(expression.Value(pulse.StatusActive))).
 		And(expression.Name("exp").GreaterThan(expression.Value(now.UnixMilli())))
-	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
+	expr, err := expression.NewBuilder().WithUpdate(s.endUpdate(now, reason)).WithCondition(cond).Build()
 	if err != nil {
 		return fail(op, err)
 	}
@@ -404,19 +533,25 @@ func (s *Store) RevokeSession(ctx context.Context, tenant, user, id string) erro
 }
 
 // RevokeUserSessions revokes every live session of a user and returns how many it ended;
-// ENOTFOUND for an unknown user. Its cost grows with that user's sessions only.
+// ENOTFOUND for an unknown user. It reads the user's live sessions only (the Live index):
+// its cost grows with them, never with the user's history.
 func (s *Store) RevokeUserSessions(ctx context.Context, tenant, user string) (int, error) {
-	items, found, err := s.userSessions(ctx, tenant, user)
-	if err != nil {
+	const op = "revoke user sessions"
+	var u userItem
+	if found, err := s.get(ctx, op, userPK(tenant, user), userSK(), true, &u); err != nil {
 		return 0, err
 	} else if !found {
-		return 0, pulse.NotFound("revoke user sessions", pulse.EntityUser, user)
+		return 0, pulse.NotFound(op, pulse.EntityUser, user)
+	}
+	live, err := s.liveSessions(ctx, op, tenant, user, true)
+	if err != nil {
+		return 0, err
 	}
 	now := s.now()
 	n := 0
-	for _, it := range items {
-		if it.session().Live(now) {
-			if err := s.RevokeSession(ctx, tenant, user, it.ID); err != nil {
+	for _, ss := range live {
+		if ss.Live(now) {
+			if err := s.RevokeSession(ctx, tenant, user, ss.ID); err != nil {
 				return n, err
 			}
 			n++
@@ -428,7 +563,7 @@ func (s *Store) RevokeUserSessions(ctx context.Context, tenant, user string) (in
 // userSessions returns all of a user's sessions and whether the user exists: one Query over
 // the user's partition from the first session key on, which reaches the profile ("USER" sorts
 // after "S#") and nothing else of the tenant.
-func (s *Store) userSessions(ctx context.Context, tenant, user string) ([]sessionItem, bool, error) {
+func (s *Store) userSessions(ctx context.Context, tenant, user string, consistent bool) ([]sessionItem, bool, error) {
 	const op = "list sessions"
 	kc := expression.Key(attrPK).Equal(expression.Value(userPK(tenant, user))).
 		And(expression.Key(attrSK).GreaterThanEqual(expression.Value(sessionPrefix)))
@@ -439,7 +574,7 @@ func (s *Store) userSessions(ctx context.Context, tenant, user string) ([]sessio
 	var items []sessionItem
 	found := false
 	err = s.query(ctx, op, &dynamodb.QueryInput{KeyConditionExpression: expr.KeyCondition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), ConsistentRead: aws.Bool(true),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), ConsistentRead: aws.Bool(consistent),
 	}, func(page []map[string]types.AttributeValue) (bool, error) {
 		for _, raw := range page {
 			sk, _ := raw[attrSK].(*types.AttributeValueMemberS)

@@ -65,6 +65,12 @@ func New(db API, o Options) *Store {
 	if s.policy == (pulse.SessionPolicy{}) {
 		s.policy = pulse.DefaultSessionPolicy
 	}
+	if s.policy.MaxPerUser < 1 {
+		s.policy.MaxPerUser = pulse.DefaultSessionPolicy.MaxPerUser
+	}
+	if s.policy.LimitPolicy == "" {
+		s.policy.LimitPolicy = pulse.DefaultSessionPolicy.LimitPolicy
+	}
 	if s.shards < 1 {
 		s.shards = 1
 	}

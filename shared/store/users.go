@@ -23,6 +23,9 @@ type userItem struct {
 	Roles   []string `dynamodbav:"roles"`
 	Created int64    `dynamodbav:"created"`
 	Updated int64    `dynamodbav:"updated"`
+	// Live counts the logins since it was last set to the user's live sessions: at least that
+	// many live sessions, never fewer. Logins are conditioned on it (the session cap).
+	Live int `dynamodbav:"live,omitempty"`
 }
 
 func (it *userItem) user() *pulse.User {
@@ -70,8 +73,40 @@ func (s *Store) PutUser(ctx context.Context, u pulse.User) (*pulse.User, bool, e
 			return nil, false, fail(op, err)
 		}
 		it.Created = old.Created
+		if old.Name != u.Name || old.UType != u.Type {
+			if err := s.renameSessions(ctx, u); err != nil {
+				return nil, false, err
+			}
+		}
 	}
 	return it.user(), created, nil
+}
+
+// renameSessions copies a user's new name and type onto their live sessions, which the active
+// list shows without reading the user. A login racing the rename read the user before it and
+// is refused by its condition on "updated", so it reads the new name; the sessions here are
+// bounded by the session cap.
+func (s *Store) renameSessions(ctx context.Context, u pulse.User) error {
+	const op = "rename sessions"
+	live, err := s.liveSessions(ctx, op, u.TenantID, u.ID, true)
+	if err != nil {
+		return err
+	}
+	expr, err := expression.NewBuilder().WithUpdate(expression.Set(expression.Name("uname"), expression.Value(u.Name)).
+		Set(expression.Name("utype"), expression.Value(u.Type))).
+		WithCondition(expression.AttributeExists(expression.Name(attrPK))).Build()
+	if err != nil {
+		return fail(op, err)
+	}
+	for _, ss := range live {
+		_, err := s.updateItem(ctx, op, &dynamodb.UpdateItemInput{Key: key(userPK(u.TenantID, u.ID), sessionSK(ss.ID)),
+			UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+			ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
+		if failed, _ := conditionFailed(err); !failed && err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // GetUser returns a user; ENOTFOUND when the tenant has no such user.

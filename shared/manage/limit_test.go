@@ -1,0 +1,148 @@
+package manage_test
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"context"
+	"testing"
+
+	"github.com/pulse-sessions/pulse/internal/apptest"
+	"github.com/pulse-sessions/pulse/shared/app"
+	"github.com/pulse-sessions/pulse/shared/pulse"
+)
+
+func withCap(n int, policy string) apptest.Options {
+	return apptest.Options{Config: func(c *app.Config) { c.Policy.MaxPerUser, c.Policy.LimitPolicy = n, policy }}
+}
+
+func loginAs(t *testing.T, e *apptest.Env, user, sid string) *apptest.Response {
+	t.Helper()
+	return e.Do("POST", "/api/users/"+user+"/sessions", `{"client_id":"web","session_id":"`+sid+`"}`, apptest.Key(e.Key)...)
+}
+
+// With the evict policy, a login beyond the cap ends the user's oldest live session with
+// end_reason "evicted"; the user never has more than the cap live.
+func TestSessionCapEvicts(t *testing.T) {
+	e := apptest.NewWith(t, withCap(3, pulse.LimitEvict))
+	for i := range 5 {
+		if r := loginAs(t, e, "alice", fmt.Sprintf("s%d", i)); r.Status != 201 {
+			t.Fatalf("login %d: %d %s", i, r.Status, r.Body)
+		}
+		e.Clock.Add(1e9)
+	}
+	live, p := listOf(t, e, "?status=active&sort=initiated_at:1")
+	if ids(live) != "s2,s3,s4" || p.TotalCount != 3 {
+		t.Errorf("live %s (total %d), want s2,s3,s4", ids(live), p.TotalCount)
+	}
+	for _, sid := range []string{"s0", "s1"} {
+		var got map[string]any
+		e.Do("GET", "/api/users/alice/sessions/"+sid, "", apptest.Key(e.Key)...).JSON(t, &got)
+		if got["end_reason"] != pulse.EndEvicted {
+			t.Errorf("%s: %v, want end_reason evicted", sid, got)
+		}
+	}
+	// Revoked sessions free their place at once (the counter is reconciled from the index).
+	e.Do("DELETE", "/api/users/alice/sessions", "", apptest.Key(e.Key)...)
+	for i := range 3 {
+		if r := loginAs(t, e, "alice", fmt.Sprintf("t%d", i)); r.Status != 201 {
+			t.Fatalf("login after revoke-all: %d %s", r.Status, r.Body)
+		}
+	}
+	if live, _ := listOf(t, e, "?status=active"); len(live) != 3 {
+		t.Errorf("after revoke-all and 3 logins: %d live, want 3", len(live))
+	}
+	evicted, _ := listOf(t, e, "?status=ended&size=100")
+	for _, s := range evicted {
+		if s["session_id"].(string)[0] == 't' {
+			t.Errorf("a login after the revoke-all evicted %v", s["session_id"])
+		}
+	}
+}
+
+// With the refuse policy, a login beyond the cap is a 409 problem that names the limit and
+// writes nothing; concurrent logins never take the user past the cap.
+func TestSessionCapRefuses(t *testing.T) {
+	e := apptest.NewWith(t, withCap(3, pulse.LimitRefuse))
+	var wg sync.WaitGroup
+	status := make([]int, 12)
+	for i := range status {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status[i] = loginAs(t, e, "bob", fmt.Sprintf("c%d", i)).Status
+		}()
+	}
+	wg.Wait()
+	created := 0
+	for _, s := range status {
+		switch s {
+		case 201:
+			created++
+		case 409:
+		default:
+			t.Errorf("a concurrent login answered %d", s)
+		}
+	}
+	r := e.Do("GET", "/api/users/bob/sessions?status=all&size=100", "", apptest.Key(e.Key)...)
+	var all []map[string]any
+	r.JSON(t, &all)
+	if created != 3 || len(all) != 3 {
+		t.Errorf("%d logins created, %d sessions stored; want 3 and 3 (the cap)", created, len(all))
+	}
+	before := e.Items()
+	r = loginAs(t, e, "bob", "one-more")
+	var problem map[string]any
+	r.JSON(t, &problem)
+	if r.Status != 409 || !strings.Contains(fmt.Sprint(problem["detail"]), "3 live sessions") || problem["status"] != float64(409) {
+		t.Errorf("login beyond the cap: %d %s", r.Status, r.Body)
+	}
+	if e.Items() != before {
+		t.Errorf("a refused login wrote %d items", e.Items()-before)
+	}
+}
+
+// A page of the session list costs its page: page 1 of a user with 5,000 sessions (50 live)
+// costs what page 1 of a user with 10 costs, within 1.5×; the history is not read.
+func TestListPageIgnoresHistory(t *testing.T) {
+	measure := func(total, live int, query string, want int) (float64, page) {
+		e := apptest.New(t)
+		now := e.Clock.Now()
+		var sessions []*pulse.Session
+		for i := range total {
+			s := &pulse.Session{TenantID: "acme", UserID: "alice", ID: fmt.Sprintf("s%05d", i), Key: strings.Repeat("A", 64),
+				ClientIDs: []string{"web"}, InitiatedAt: now.Add(-time.Duration(total-i) * time.Minute), IPAddress: "192.0.2.1",
+				Device: pulse.Device{UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Chrome/134.0.0.0", Browser: "Chrome", Version: "134.0.0.0", MajorVersion: 134, OS: "Linux"}}
+			s.LastActivity, s.ExpiresAt, s.HardExpires = now, now.Add(30*time.Minute), now.Add(time.Hour)
+			if i < total-live {
+				s.EndReason, s.EndedAt = pulse.EndRevoked, s.InitiatedAt.Add(time.Second)
+				s.LastActivity = s.EndedAt
+			}
+			sessions = append(sessions, s)
+		}
+		users := []pulse.User{{TenantID: "acme", ID: "alice", CreatedAt: now, UpdatedAt: now}}
+		if err := e.Deps.Store.Import(context.Background(), users, sessions, time.UTC); err != nil {
+			t.Fatal(err)
+		}
+		e.Meter.Reset()
+		list, p := listOf(t, e, query)
+		if len(list) != want {
+			t.Fatalf("%s: %d sessions, want %d", query, len(list), want)
+		}
+		_, rcu, _ := e.Meter.Snapshot()
+		return rcu, p
+	}
+	small, _ := measure(10, 10, "?size=10", 10)
+	large, p := measure(5000, 50, "?size=10", 10)
+	if p.TotalCount != 50 || !p.HasNext {
+		t.Errorf("X-Pagination %+v, want 50 live in all", p)
+	}
+	deep, _ := measure(5000, 50, "?size=10&page=5&sort=initiated_at:1", 10)
+	t.Logf("page 1 of live sessions: %.1f RCU with 10 sessions, %.1f RCU with 5,000 (50 live); page 5: %.1f RCU", small, large, deep)
+	apptest.CostBounded(t, small, large, "5,000 sessions, 50 live")
+	apptest.CostBounded(t, small, deep, "page 5 of 5,000 sessions, 50 live")
+	all50, _ := measure(5000, 50, "?size=10&page=50&status=all", 10)
+	t.Logf("page 50 of all 5,000 sessions: %.1f RCU (the total counts every stored session's index key)", all50)
+}
