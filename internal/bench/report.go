@@ -30,24 +30,29 @@ func (r *Report) Markdown() string {
 	p("- Machine: %s.", r.Machine)
 	p("- Go: %s; DynamoDB: DynamoDB Local (%s, in memory), on the same machine.", r.GoVersion, r.DDBLocal)
 	p("- Capacity is what DynamoDB reports it consumed (`ReturnConsumedCapacity: INDEXES`), added up")
-	p("  over every call a request makes, authentication included. DynamoDB Local computes it with")
-	p("  DynamoDB's rules; its latencies are not AWS's, so the latency and cold-start figures compare")
-	p("  Pulse with itself and with a floor measured in the same run, not with production numbers.")
+	p("  over every call a request makes, authentication included, and the same on **AWS's rules**")
+	p("  where DynamoDB Local's differ (`store.Meter`): each transaction item charged twice by its own")
+	p("  size (DynamoDB Local adds the items' sizes up per table), failed conditional writes charged")
+	p("  (DynamoDB Local reports nothing for them), a Query that finds nothing charged its minimum.")
+	p("  Eventually consistent reads are half price on both. DynamoDB Local's latencies are not AWS's,")
+	p("  so the latency and cold-start figures compare Pulse with itself and with a floor measured in")
+	p("  the same run, not with production numbers.")
 	p("")
 
 	p("## 1. Capacity per request")
 	p("")
 	p("Each tenant holds the given number of sessions, 10 per user: 100 active now, 100 expired since the")
 	p("last cleanup run, the rest ended long ago (half revoked, half idle); every user was active on each")
-	p("of the last 7 days. One request of each kind, in a warm container. *Minimum* is what the answer")
-	p("itself needs: for reads, its bytes at 4 KB per RCU; for writes, one WCU per item that has to")
-	p("change. *Ratio* = measured / minimum, in the unit that dominates.")
+	p("of the last 7 days. One request of each kind, in a warm container. *AWS* columns are on AWS's")
+	p("rules. *Minimum* is what the answer itself needs: for reads, its bytes read eventually consistent")
+	p("(4 KB per half RCU); for writes, one WCU per item that has to change. *Ratio* = measured on")
+	p("AWS's rules / minimum, in the unit that dominates.")
 	p("")
 	header := "| request |"
 	sep := "| --- |"
 	for _, n := range r.Sizes {
-		header += fmt.Sprintf(" %s: calls | RCU | WCU | bytes | min | ratio |", count(n))
-		sep += " ---: | ---: | ---: | ---: | ---: | ---: |"
+		header += fmt.Sprintf(" %s: calls | RCU | WCU | AWS RCU | AWS WCU | bytes | min | ratio |", count(n))
+		sep += " ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 	}
 	p("%s", header)
 	p("%s", sep)
@@ -55,7 +60,7 @@ func (r *Report) Markdown() string {
 		line := "| " + r.Capacity[r.Sizes[0]][i].Label + " |"
 		for _, n := range r.Sizes {
 			row := r.Capacity[n][i]
-			line += fmt.Sprintf(" %d | %.1f | %.1f | %d | %.2f | %.1f |", row.Calls, row.RCU, row.WCU, row.Bytes, row.Min, row.ratio())
+			line += fmt.Sprintf(" %d | %.1f | %.1f | %.1f | %.1f | %d | %.2f | %.1f |", row.Calls, row.RCU, row.WCU, row.AWSRCU, row.AWSWCU, row.Bytes, row.Min, row.ratio())
 		}
 		p("%s", line)
 	}
@@ -101,6 +106,8 @@ func (r *Report) Markdown() string {
 		p("  removes its two index entries (3 WCU in all).")
 	}
 	p("")
+
+	r.scaleSection(p)
 
 	hb := r.Heartbeat
 	p("## 2. Activity (heartbeat) in steady state")
@@ -265,4 +272,29 @@ func count(n int) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// scaleSection renders the scale points: what a request costs when the tenant or the user has
+// grown, and the peak memory of the function that serves it.
+func (r *Report) scaleSection(p func(string, ...any)) {
+	p("## 1b. At scale")
+	p("")
+	p("Each point seeded in a database of its own; the first request's capacity, the client-side p50")
+	p("over the repeats (DynamoDB Local on this machine), and the peak resident memory (VmHWM) of the")
+	p("built function serving that request once, under the Runtime API harness.")
+	p("")
+	p("| point | request | status | calls | RCU | AWS RCU | WCU | AWS WCU | bytes sent | p50 ms | function, peak MB |")
+	p("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+	for _, s := range r.Scale {
+		mem := ""
+		if s.Function != "" {
+			mem = fmt.Sprintf("%s, %.1f", s.Function, s.PeakMB)
+		}
+		label := s.Label
+		if s.Note != "" {
+			label += " (" + s.Note + ")"
+		}
+		p("| %s | %s | %d | %d | %.1f | %.1f | %.1f | %.1f | %d | %s | %s |", s.Point, label, s.Status, s.Calls, s.RCU, s.AWSRCU, s.WCU, s.AWSWCU, s.Bytes, ms(s.P50), mem)
+	}
+	p("")
 }

@@ -35,6 +35,7 @@ type Report struct {
 	Latency   []latencyRow
 	LatencyN  int
 	Heartbeat heartbeatResult
+	Scale     []scaleRow
 	Cold      []coldRow
 	Minimal   coldRow
 	ColdReps  int
@@ -111,6 +112,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep.Heartbeat, err = hb.heartbeat(ctx, 50)
 	closeHB()
 	if err != nil {
+		return nil, err
+	}
+
+	if rep.Scale, err = scale(ctx, o.Root, proc.Endpoint, tpl, o.Quick, say); err != nil {
 		return nil, err
 	}
 

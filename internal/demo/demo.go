@@ -105,7 +105,14 @@ func Seed(ctx context.Context, s *store.Store, tenant string, now time.Time) err
 			sessions = append(sessions, session(u, 0, now.Add(-time.Duration(10+rnd.IntN(300))*time.Minute), now.Add(-time.Duration(rnd.IntN(240))*time.Second)))
 		}
 	}
-	return s.Import(ctx, users, sessions, time.UTC)
+	if err := s.Import(ctx, users, sessions, time.UTC); err != nil {
+		return err
+	}
+	var all []string
+	for d := range 30 {
+		all = append(all, now.AddDate(0, 0, -d).UTC().Format(time.DateOnly))
+	}
+	return s.RollUp(ctx, tenant, all) // the closed days, as the scheduled function would
 }
 
 func minTime(a, b time.Time) time.Time {

@@ -1,5 +1,5 @@
 // Package cleanup ends sessions whose idle timeout or absolute lifetime has passed, on a
-// schedule. Reads never wait for it (an expired session counts as ended on every read); it
+// schedule, and rolls up the active users of days that have ended (store.CloseDays). Reads never wait for it (an expired session counts as ended on every read); it
 // records the end (status, reason, time), takes sessions out of the indexes, and starts their
 // retention. Each run reads only the expiry buckets that passed since the last one.
 package cleanup
@@ -46,6 +46,7 @@ type Summary struct {
 	Ended      int   `json:"ended"`
 	Remaining  int   `json:"remaining"`
 	Buckets    int   `json:"buckets"`
+	DaysClosed int   `json:"days_closed"` // tenant-days rolled up for the engagement API
 	Complete   bool  `json:"complete"`
 	DurationMS int64 `json:"duration_ms"`
 }
@@ -167,7 +168,17 @@ func (c *Cleaner) Run(ctx context.Context) (sum Summary, err error) {
 			return sum, err
 		}
 	}
-	return sum, nil
+	// Then the daily rollups of active users, for the days that have ended everywhere.
+	if stop() {
+		sum.Complete = false
+		return sum, nil
+	}
+	days, done, err := c.Store.CloseDays(ctx, stop)
+	sum.DaysClosed = days
+	if err != nil || !done {
+		sum.Complete = false
+	}
+	return sum, err
 }
 
 // report writes one JSON line that is both the run's summary log and a CloudWatch embedded
@@ -190,7 +201,7 @@ func (c *Cleaner) report(sum Summary) {
 		},
 		"level": "INFO", "msg": "cleanup run", "function": c.Function,
 		"examined": sum.Examined, "ended": sum.Ended, "remaining": sum.Remaining,
-		"buckets": sum.Buckets, "complete": sum.Complete, "duration_ms": sum.DurationMS,
+		"buckets": sum.Buckets, "days_closed": sum.DaysClosed, "complete": sum.Complete, "duration_ms": sum.DurationMS,
 	}
 	b, err := json.Marshal(line)
 	if err != nil {

@@ -5,6 +5,9 @@
 package engage
 
 import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -34,11 +37,13 @@ type API struct {
 	store   *store.Store
 	tenants *store.Tenants
 	fail    httpx.ErrorWriter
+	// MaxBody is the largest answer body (httpx.MaxLambdaBody); tests lower it.
+	MaxBody int
 }
 
 // New returns the engagement API.
 func New(s *store.Store, tenants *store.Tenants, log *slog.Logger) *API {
-	return &API{store: s, tenants: tenants, fail: ErrorWriter(log)}
+	return &API{store: s, tenants: tenants, fail: ErrorWriter(log), MaxBody: httpx.MaxLambdaBody}
 }
 
 // Errors returns the surface's error writer.
@@ -67,12 +72,10 @@ type day struct {
 	Year      int      `json:"year"`
 }
 
-type response struct {
-	Month   []day `json:"month"`
-	Success bool  `json:"success"`
-}
-
-// ActiveUsers serves GET /api/v1/engagement-dashboard/users/active-users?start=&end=.
+// ActiveUsers serves GET /api/v1/engagement-dashboard/users/active-users?start=&end=. The
+// answer is written as the days are read, newest first, gzip-compressed when the client
+// accepts it; an answer that would not fit in a Lambda response is refused with a 400 as soon
+// as that is known, before the rest of the range is read.
 func (a *API) ActiveUsers(w http.ResponseWriter, r *http.Request) error {
 	start, err := isoParam(r, "start")
 	if err != nil {
@@ -83,26 +86,95 @@ func (a *API) ActiveUsers(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	tenant := pulse.PrincipalFrom(r.Context()).TenantID
-	out := response{Month: []day{}, Success: true}
+	out := newAnswer(httpx.AcceptsGzip(r), a.MaxBody)
+	if err := out.write([]byte(`{"month":[`)); err != nil {
+		return err
+	}
 	if !start.After(end) {
 		_, loc, err := a.tenants.Get(r.Context(), tenant)
 		if err != nil {
 			return err
 		}
 		first, last := start.In(loc).Format(time.DateOnly), end.In(loc).Format(time.DateOnly)
-		days, err := a.store.DailyActiveUsers(r.Context(), tenant, first, last)
+		n := 0
+		err = a.store.DailyActiveUsers(r.Context(), tenant, first, last, loc, func(d store.DayUsers) error {
+			t, err := time.Parse(time.DateOnly, d.Day)
+			if err != nil {
+				return nil
+			}
+			el, err := json.Marshal(day{UsersList: d.Users, Users: len(d.Users), Day: t.Day(), Month: int(t.Month()), Year: t.Year()})
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				el = append([]byte{','}, el...)
+			}
+			n++
+			return out.write(el)
+		})
 		if err != nil {
 			return err
 		}
-		for _, d := range days {
-			t, err := time.Parse(time.DateOnly, d.Day)
-			if err != nil {
-				continue
-			}
-			out.Month = append(out.Month, day{UsersList: d.Users, Users: len(d.Users), Day: t.Day(), Month: int(t.Month()), Year: t.Year()})
-		}
 	}
-	httpx.WriteJSON(w, http.StatusOK, "application/json", out)
+	if err := out.write([]byte("],\"success\":true}\n")); err != nil {
+		return err
+	}
+	return out.send(w)
+}
+
+// answer is a JSON answer written piece by piece, compressed or not, that refuses to grow past
+// what a Lambda response can carry.
+type answer struct {
+	gzip    bool
+	buf     bytes.Buffer
+	zw      *gzip.Writer
+	escaped int // the body's size once escaped into the Lambda response's JSON
+	max     int
+}
+
+func newAnswer(gz bool, max int) *answer {
+	a := &answer{gzip: gz, max: max}
+	if gz {
+		a.zw, _ = gzip.NewWriterLevel(&a.buf, gzip.DefaultCompression)
+	}
+	return a
+}
+
+// write adds p to the answer, or returns the error that the range is too large.
+func (a *answer) write(p []byte) error {
+	if !a.gzip {
+		// In the Lambda response the body is a JSON string: each quote and newline takes two bytes.
+		a.escaped += len(p) + bytes.Count(p, []byte{'"'}) + bytes.Count(p, []byte{'\n'})
+		if a.escaped > a.max {
+			return rangeTooLarge(false)
+		}
+		a.buf.Write(p)
+		return nil
+	}
+	if _, err := a.zw.Write(p); err != nil {
+		return err
+	}
+	// What is compressed so far, in base64 (how the Lambda response carries a binary body).
+	if (a.buf.Len()+2)/3*4 > a.max {
+		return rangeTooLarge(true)
+	}
+	return nil
+}
+
+func (a *answer) send(w http.ResponseWriter) error {
+	if a.gzip {
+		if err := a.zw.Close(); err != nil {
+			return err
+		}
+		if (a.buf.Len()+2)/3*4 > a.max {
+			return rangeTooLarge(true)
+		}
+		w.Header().Set("Content-Encoding", "gzip")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Vary", "Accept-Encoding")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(a.buf.Bytes())
 	return nil
 }
 

@@ -27,6 +27,14 @@ const (
 	unavailable   = "Service temporarily unavailable, retry later"
 )
 
+// rangeTooLarge refuses a range whose answer cannot fit in one Lambda response.
+func rangeTooLarge(compressed bool) error {
+	if compressed {
+		return pulse.Errorf(pulse.EINVALID, "The range from start to end holds more active users than one answer can carry, even compressed: ask for fewer days.")
+	}
+	return pulse.Errorf(pulse.EINVALID, "The range from start to end holds more active users than one answer can carry: ask for fewer days, or accept gzip (Accept-Encoding: gzip).")
+}
+
 // Rocket.Chat's check(…) messages for a query parameter.
 
 func missingKey(name string) error {

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +26,33 @@ import (
 
 // MaxBody is the largest request body any endpoint reads (real ones are a few hundred bytes).
 const MaxBody = 16 << 10
+
+// MaxLambdaBody is the largest body an answer may have: Lambda refuses a synchronous response
+// over 6,291,456 bytes (the process is then killed and API Gateway answers 500), and the
+// response's JSON carries the status, the headers and the body as an escaped string; 16 KB are
+// left for all but the body.
+const MaxLambdaBody = 6291456 - 16<<10
+
+// AcceptsGzip reports whether the request's Accept-Encoding allows gzip (or any coding) with a
+// non-zero quality.
+func AcceptsGzip(r *http.Request) bool {
+	for _, v := range r.Header.Values("Accept-Encoding") {
+		for _, part := range strings.Split(v, ",") {
+			coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+			coding = strings.ToLower(strings.TrimSpace(coding))
+			if coding != "gzip" && coding != "*" {
+				continue
+			}
+			if q, ok := strings.CutPrefix(strings.ReplaceAll(strings.TrimSpace(params), " ", ""), "q="); ok {
+				if f, err := strconv.ParseFloat(q, 64); err != nil || f <= 0 {
+					continue
+				}
+			}
+			return true
+		}
+	}
+	return false
+}
 
 type requestIDKey struct{}
 

@@ -141,3 +141,19 @@ func expiryIndexSK(tenant, user, session string) string { return tenant + "#" + 
 // cleanupPK, cleanupSK: the cleanup's cursor, the first expiry bucket not yet fully processed.
 func cleanupPK() string { return "CLEANUP" }
 func cleanupSK() string { return "CURSOR" }
+
+// rollupPK: a tenant's closed days, one rollup per day of the users active that day, for one
+// month (YYYY-MM): a range of days is one Query per month, and costs the rollups' compressed
+// bytes instead of an index entry per user and day.
+func rollupPK(tenant, month string) string { return "T#" + tenant + "#R#" + month }
+
+// rollupSK: one chunk of one day's rollup (a day of 100,000 users takes several).
+func rollupSK(day string, chunk int) string { return fmt.Sprintf("%s#%03d", day, chunk) }
+
+// registryPK, registrySK: every tenant, one item each, for the scheduled function that rolls up
+// closed days tenant by tenant.
+func registryPK() string              { return "TENANTS" }
+func registrySK(tenant string) string { return tenant }
+
+// rollupCursorSK: the scheduled rollup's progress (the next day to close, the last tenant done).
+func rollupCursorSK() string { return "ROLLUP" }

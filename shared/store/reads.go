@@ -4,7 +4,6 @@ import (
 	"context"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -193,67 +192,9 @@ func (s *Store) queryKeys(ctx context.Context, op, index, attr, value string) ([
 	return keys, err
 }
 
-// DayUsers is the users active on one day.
-type DayUsers struct {
-	Day   string // YYYY-MM-DD
-	Users []string
-}
-
-// DailyActiveUsers returns, for each day from first to last (YYYY-MM-DD, both included) that
-// had activity, the distinct users active on it, newest day first. One Query per month
-// touched on the Days index; the cost grows with the user-days in the range. Days older than
-// the activity retention hold nothing and are not read.
-func (s *Store) DailyActiveUsers(ctx context.Context, tenant, first, last string) ([]DayUsers, error) {
-	const op = "daily active users"
-	if horizon := s.now().Add(-s.policy.ActivityKeep - 48*time.Hour).UTC().Format(time.DateOnly); first < horizon {
-		first = horizon
-	}
-	if first > last {
-		return nil, nil
-	}
-	month, err := time.Parse("2006-01", first[:7])
-	if err != nil {
-		return nil, pulse.Invalid(op, map[string][]string{"first": {"not a day: " + first}})
-	}
-	var days []DayUsers
-	for ; month.Format("2006-01") <= last[:7]; month = month.AddDate(0, 1, 0) {
-		kc := expression.Key(attrDayPK).Equal(expression.Value(dayIndexPK(tenant, month.Format("2006-01")))).
-			And(expression.Key(attrDaySK).Between(expression.Value(first), expression.Value(last+"$"))) // '$' sorts after '#'
-		expr, err := expression.NewBuilder().WithKeyCondition(kc).Build()
-		if err != nil {
-			return nil, fail(op, err)
-		}
-		err = s.query(ctx, op, &dynamodb.QueryInput{IndexName: aws.String(indexDays), KeyConditionExpression: expr.KeyCondition(),
-			ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-		}, func(page []map[string]types.AttributeValue) (bool, error) {
-			for _, it := range page {
-				sk, _ := it[attrDaySK].(*types.AttributeValueMemberS)
-				if sk == nil {
-					continue
-				}
-				day, user, ok := strings.Cut(sk.Value, "#")
-				if !ok {
-					continue
-				}
-				if n := len(days); n == 0 || days[n-1].Day != day {
-					days = append(days, DayUsers{Day: day})
-				}
-				days[len(days)-1].Users = append(days[len(days)-1].Users, user)
-			}
-			return true, nil
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	for i, j := 0, len(days)-1; i < j; i, j = i+1, j-1 {
-		days[i], days[j] = days[j], days[i]
-	}
-	return days, nil
-}
-
 // RecordDays records that user was active on each of days (YYYY-MM-DD), in batches: for
-// importing history and for demo data. Recording a day twice is harmless.
+// importing history and for demo data. Recording a day twice is harmless. Days already rolled
+// up keep their rollup: call RollUp once the history is in.
 func (s *Store) RecordDays(ctx context.Context, tenant, user string, days []string) error {
 	var reqs []types.WriteRequest
 	for _, d := range days {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"math"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -58,14 +59,14 @@ func cancelledBy(err error, i int) (string, map[string]types.AttributeValue) {
 func (s *Store) writeFailed(ctx context.Context, op string, err error) error {
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
-		s.countFailedWrite(ctx, 1)
+		s.countFailedWrite(ctx, 1, false)
 		return &conditionError{Item: ccf.Item}
 	}
 	var tce *types.TransactionCanceledException
 	if errors.As(err, &tce) {
 		for _, r := range tce.CancellationReasons {
 			if aws.ToString(r.Code) == "ConditionalCheckFailed" {
-				s.countFailedWrite(ctx, len(tce.CancellationReasons))
+				s.countFailedWrite(ctx, len(tce.CancellationReasons), true)
 				return &cancelledError{Reasons: tce.CancellationReasons}
 			}
 		}
@@ -136,7 +137,25 @@ func (s *Store) transact(ctx context.Context, op string, items ...types.Transact
 	if err != nil {
 		return s.writeFailed(ctx, op, err)
 	}
-	s.recordAll(ctx, true, out.ConsumedCapacity)
+	// DynamoDB Local adds the items' sizes up per table; AWS charges each item twice by its own
+	// size (an update or a check of an item under 1 KB: 2 WCU).
+	reported, indexes := 0.0, 0.0
+	for _, c := range out.ConsumedCapacity {
+		reported += aws.ToFloat64(c.CapacityUnits)
+		indexes += aws.ToFloat64(c.CapacityUnits)
+		if c.Table != nil {
+			indexes -= aws.ToFloat64(c.Table.CapacityUnits)
+		}
+	}
+	onAWS := indexes
+	for _, it := range items {
+		size := 1.0
+		if it.Put != nil {
+			size = math.Ceil(float64(itemSize(it.Put.Item)) / 1024)
+		}
+		onAWS += 2 * max(size, 1)
+	}
+	s.meterAdd(ctx, true, reported, onAWS)
 	return nil
 }
 
@@ -150,7 +169,17 @@ func (s *Store) query(ctx context.Context, op string, in *dynamodb.QueryInput, p
 		if err != nil {
 			return fail(op, err)
 		}
-		s.record(ctx, false, out.ConsumedCapacity)
+		// AWS charges a Query at least 0.5 RCU (1 when strongly consistent), even when it finds
+		// nothing.
+		reported := 0.0
+		if out.ConsumedCapacity != nil {
+			reported = aws.ToFloat64(out.ConsumedCapacity.CapacityUnits)
+		}
+		least := 0.5
+		if aws.ToBool(in.ConsistentRead) {
+			least = 1
+		}
+		s.meterAdd(ctx, false, reported, max(reported, least))
 		more, err := page(out.Items)
 		if err != nil {
 			return fail(op, err)
@@ -244,4 +273,39 @@ func key(pk, sk string) map[string]types.AttributeValue {
 		attrPK: &types.AttributeValueMemberS{Value: pk},
 		attrSK: &types.AttributeValueMemberS{Value: sk},
 	}
+}
+
+// itemSize is an item's size as DynamoDB counts it: attribute names and values.
+func itemSize(item map[string]types.AttributeValue) int {
+	n := 0
+	for name, v := range item {
+		n += len(name) + valueSize(v)
+	}
+	return n
+}
+
+func valueSize(v types.AttributeValue) int {
+	switch x := v.(type) {
+	case *types.AttributeValueMemberS:
+		return len(x.Value)
+	case *types.AttributeValueMemberN:
+		return (len(x.Value)+1)/2 + 1
+	case *types.AttributeValueMemberB:
+		return len(x.Value)
+	case *types.AttributeValueMemberSS:
+		n := 0
+		for _, s := range x.Value {
+			n += len(s)
+		}
+		return n
+	case *types.AttributeValueMemberL:
+		n := 3
+		for _, e := range x.Value {
+			n += 1 + valueSize(e)
+		}
+		return n
+	case *types.AttributeValueMemberM:
+		return 3 + itemSize(x.Value)
+	}
+	return 1
 }

@@ -90,6 +90,12 @@ type Meter struct {
 	// FailedWrites counts writes (transaction items included) refused by their condition: AWS
 	// charges them at least 1 WCU each, but DynamoDB Local reports no capacity for them.
 	FailedWrites int
+	// AWSRCU and AWSWCU are the same requests on AWS's accounting where DynamoDB Local's
+	// differs: every transaction item charged twice by its own size (DynamoDB Local adds the
+	// items' sizes up per table), failed conditional writes charged, and a Query that finds
+	// nothing still charged its minimum (0.5 RCU, 1 when strongly consistent).
+	AWSRCU float64
+	AWSWCU float64
 }
 
 type meterKey struct{}
@@ -106,6 +112,13 @@ func (m *Meter) Snapshot() (calls int, rcu, wcu float64) {
 	return m.Calls, m.RCU, m.WCU
 }
 
+// OnAWS returns the totals on AWS's accounting (see AWSRCU).
+func (m *Meter) OnAWS() (rcu, wcu float64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.AWSRCU, m.AWSWCU
+}
+
 // Failed returns how many writes were refused by their condition so far.
 func (m *Meter) Failed() int {
 	m.mu.Lock()
@@ -117,7 +130,7 @@ func (m *Meter) Failed() int {
 func (m *Meter) Reset() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.Calls, m.RCU, m.WCU, m.FailedWrites = 0, 0, 0, 0
+	m.Calls, m.RCU, m.WCU, m.FailedWrites, m.AWSRCU, m.AWSWCU = 0, 0, 0, 0, 0, 0
 }
 
 func (s *Store) meterOf(ctx context.Context) *Meter {
@@ -136,8 +149,18 @@ func (s *Store) record(ctx context.Context, write bool, c *types.ConsumedCapacit
 	s.recordAll(ctx, write, []types.ConsumedCapacity{*c})
 }
 
-// recordAll adds one request's consumed capacity, per table, to the meter.
+// recordAll adds one request's consumed capacity, per table, to the meter; AWS charges the
+// same.
 func (s *Store) recordAll(ctx context.Context, write bool, cc []types.ConsumedCapacity) {
+	units := 0.0
+	for _, c := range cc {
+		units += aws.ToFloat64(c.CapacityUnits)
+	}
+	s.meterAdd(ctx, write, units, units)
+}
+
+// meterAdd adds one request: what DynamoDB reported, and what AWS would charge.
+func (s *Store) meterAdd(ctx context.Context, write bool, reported, onAWS float64) {
 	m := s.meterOf(ctx)
 	if m == nil {
 		return
@@ -145,21 +168,27 @@ func (s *Store) recordAll(ctx context.Context, write bool, cc []types.ConsumedCa
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.Calls++
-	for _, c := range cc {
-		units := aws.ToFloat64(c.CapacityUnits)
-		if write {
-			m.WCU += units
-		} else {
-			m.RCU += units
-		}
+	if write {
+		m.WCU += reported
+		m.AWSWCU += onAWS
+	} else {
+		m.RCU += reported
+		m.AWSRCU += onAWS
 	}
 }
 
-func (s *Store) countFailedWrite(ctx context.Context, n int) {
+// countFailedWrite counts a write refused by its condition (n items of a transaction): AWS
+// charges at least 1 WCU a write, 2 a transaction item.
+func (s *Store) countFailedWrite(ctx context.Context, n int, transaction bool) {
 	if m := s.meterOf(ctx); m != nil {
 		m.mu.Lock()
 		m.Calls++
 		m.FailedWrites += n
+		if transaction {
+			m.AWSWCU += 2 * float64(n)
+		} else {
+			m.AWSWCU += float64(n)
+		}
 		m.mu.Unlock()
 	}
 }

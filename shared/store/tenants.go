@@ -70,11 +70,18 @@ func (s *Store) CreateTenant(ctx context.Context, t pulse.Tenant) (*pulse.Tenant
 	if err != nil {
 		return nil, fail(op, err)
 	}
-	err = s.putItem(ctx, op, &dynamodb.PutItemInput{Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")})
-	if failed, _ := conditionFailed(err); failed {
+	reg, err := attributevalue.MarshalMap(map[string]string{attrPK: registryPK(), attrSK: registrySK(t.ID), "type": "registry"})
+	if err != nil {
+		return nil, fail(op, err)
+	}
+	// The registry lists every tenant for the scheduled rollup of closed days.
+	err = s.transact(ctx, op,
+		types.TransactWriteItem{Put: &types.Put{Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+		types.TransactWriteItem{Put: &types.Put{Item: reg}})
+	if code, _ := cancelledBy(err, 0); code == "ConditionalCheckFailed" {
 		return nil, pulse.Conflict(op, pulse.EntityTenant, t.ID, pulse.ReasonExists)
 	} else if err != nil {
-		return nil, err
+		return nil, fail(op, err)
 	}
 	return &t, nil
 }

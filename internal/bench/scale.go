@@ -1,0 +1,321 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/pulse-sessions/pulse/internal/lambdarun"
+	"github.com/pulse-sessions/pulse/internal/template"
+	"github.com/pulse-sessions/pulse/shared/cleanup"
+	"github.com/pulse-sessions/pulse/shared/pulse"
+	"github.com/pulse-sessions/pulse/shared/store"
+)
+
+// scaleRow is one request at one of the scale points of issue 11.
+type scaleRow struct {
+	Point, Label string
+	Status       int
+	Calls        int
+	RCU, WCU     float64 // as DynamoDB Local reports them
+	AWSRCU       float64 // on AWS's accounting (see store.Meter)
+	AWSWCU       float64
+	Bytes        int // of the body as sent (compressed when it was)
+	P50          time.Duration
+	Function     string // the built function measured for memory at this point, if any
+	PeakMB       float64
+	Note         string
+	event        []byte
+}
+
+// scaleSizes are the sizes of each scale point (quick: a tenth).
+type scaleSizes struct{ active, userSessions, dau, dau36, revoke int }
+
+// scale seeds each scale point in an environment of its own and measures its requests: capacity
+// both ways, latency over reps runs, and the peak memory of the built function that serves it.
+func scale(ctx context.Context, root, endpoint string, tpl *template.Template, quick bool, say func(string, ...any)) ([]scaleRow, error) {
+	sz := scaleSizes{active: 20000, userSessions: 5000, dau: 5000, dau36: 5300, revoke: 4000}
+	reps := 5
+	if quick {
+		sz, reps = scaleSizes{active: 2000, userSessions: 500, dau: 500, dau36: 530, revoke: 400}, 2
+	}
+	ids := []string{"ListActiveUsersFunction", "ListUserSessionsFunction", "ListDailyActiveUsersFunction", "RevokeUserSessionsFunction"}
+	dir, err := os.MkdirTemp("", "pulse-scale-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	bins, err := lambdarun.Build(ctx, root, dir, "", ids...)
+	if err != nil {
+		return nil, err
+	}
+	var rows []scaleRow
+	run := func(e *env, point, label, method, path string, headers []string, repeat int, fn string) error {
+		var lat []time.Duration
+		var row scaleRow
+		for i := range max(repeat, 1) {
+			e.meter.Reset()
+			resp, err := e.do("", method, path, "", headers...)
+			if err != nil {
+				return err
+			}
+			lat = append(lat, resp.client)
+			if i == 0 {
+				calls, rcu, wcu := e.meter.Snapshot()
+				awsR, awsW := e.meter.OnAWS()
+				row = scaleRow{Point: point, Label: label, Status: resp.status, Calls: calls, RCU: rcu, WCU: wcu, AWSRCU: awsR, AWSWCU: awsW, Bytes: len(resp.body)}
+			}
+		}
+		row.P50 = percentile(lat, 50)
+		if fn != "" {
+			peak, err := peakMemory(ctx, tpl, e, fn, bins[fn], method, path, headers)
+			if err != nil {
+				return err
+			}
+			row.Function, row.PeakMB = fn, peak
+		}
+		rows = append(rows, row)
+		return nil
+	}
+
+	// 1. The active list at 20,000 active sessions.
+	say("scale: %d active sessions…", sz.active)
+	e, closeE, err := newEnv(ctx, endpoint, tpl, time.Now().Truncate(time.Second))
+	if err != nil {
+		return nil, err
+	}
+	if err := e.seedActive(ctx, sz.active); err != nil {
+		closeE()
+		return nil, err
+	}
+	point := fmt.Sprintf("%s active sessions", count(sz.active))
+	for _, q := range []struct {
+		label, query string
+		fn           string
+	}{
+		{"active list, limit 1,000, offset 0", "?limit=1000", ""},
+		{"active list, limit 1,000, middle page", fmt.Sprintf("?limit=1000&offset=%d", sz.active/2), ""},
+		{"active list, limit 1,000, last page", fmt.Sprintf("?limit=1000&offset=%d", sz.active-1000), ""},
+		{"active list, limit 2,000 (the largest page)", "?limit=2000", "ListActiveUsersFunction"},
+		{"active list, limit 10", "?limit=10", ""},
+	} {
+		if err := run(e, point, q.label, "GET", "/settings/users/active-users"+q.query, nil, reps, q.fn); err != nil {
+			closeE()
+			return nil, err
+		}
+	}
+	closeE()
+
+	// 2. The session list of a user with 5,000 sessions, 50 live, beside a user with 10.
+	say("scale: a user with %d sessions…", sz.userSessions)
+	if e, closeE, err = newEnv(ctx, endpoint, tpl, time.Now().Truncate(time.Second)); err != nil {
+		return nil, err
+	}
+	if err := e.seedUserSessions(ctx, "big", sz.userSessions, 50); err != nil {
+		closeE()
+		return nil, err
+	}
+	if err := e.seedUserSessions(ctx, "small", 10, 10); err != nil {
+		closeE()
+		return nil, err
+	}
+	point = fmt.Sprintf("a user with %s sessions (50 live)", count(sz.userSessions))
+	for _, q := range []struct{ label, path, fn string }{
+		{"session list of a 10-session user, page 1", "/api/users/small/sessions?size=10", ""},
+		{"session list, page 1 (live, newest first)", "/api/users/big/sessions?size=10", "ListUserSessionsFunction"},
+		{"session list, page 5 (live)", "/api/users/big/sessions?size=10&page=5", ""},
+		{"session list, status=all, page 1", "/api/users/big/sessions?size=10&status=all", ""},
+		{"session list, status=all, page 50", "/api/users/big/sessions?size=10&status=all&page=50", ""},
+	} {
+		if err := run(e, point, q.label, "GET", q.path, nil, reps, q.fn); err != nil {
+			closeE()
+			return nil, err
+		}
+	}
+	closeE()
+
+	// 3. Users per day: 30 days × 5,000 users (7-character IDs), then 5,300 with 36-character IDs.
+	for _, d := range []struct {
+		users, idLen int
+		gzipToo      bool
+	}{{sz.dau, 7, false}, {sz.dau36, 36, true}} {
+		say("scale: 30 days × %d users (%d-character IDs)…", d.users, d.idLen)
+		if e, closeE, err = newEnv(ctx, endpoint, tpl, time.Now().Truncate(time.Second)); err != nil {
+			return nil, err
+		}
+		tok, err := e.seedDays(ctx, d.users, 30, d.idLen)
+		if err != nil {
+			closeE()
+			return nil, err
+		}
+		now := e.clock.Now()
+		q := fmt.Sprintf("/api/v1/engagement-dashboard/users/active-users?start=%s&end=%s",
+			now.AddDate(0, 0, -29).UTC().Format("2006-01-02")+"T00:00:00.000Z", now.UTC().Format("2006-01-02T15:04:05.000Z"))
+		point = fmt.Sprintf("30 days × %s users active every day, %d-character IDs", count(d.users), d.idLen)
+		auth := []string{"X-User-Id", "boss", "X-Auth-Token", tok}
+		if err := run(e, point, "users per day, gzip accepted", "GET", q, append(auth, "Accept-Encoding", "gzip"), reps, map[bool]string{true: "ListDailyActiveUsersFunction"}[d.gzipToo]); err != nil {
+			closeE()
+			return nil, err
+		}
+		if err := run(e, point, "users per day, no gzip", "GET", q, append(auth, "Accept-Encoding", "identity"), 1, ""); err != nil {
+			closeE()
+			return nil, err
+		}
+		closeE()
+	}
+
+	// 4. Revoking 4,000 live sessions of one user at once.
+	say("scale: revoking %d live sessions at once…", sz.revoke)
+	if e, closeE, err = newEnv(ctx, endpoint, tpl, time.Now().Truncate(time.Second)); err != nil {
+		return nil, err
+	}
+	defer closeE()
+	if err := e.seedUserSessions(ctx, "many", sz.revoke, sz.revoke); err != nil {
+		return nil, err
+	}
+	point = fmt.Sprintf("a user with %s live sessions", count(sz.revoke))
+	if err := run(e, point, "revoke all of them", "DELETE", "/api/users/many/sessions", nil, 1, ""); err != nil {
+		return nil, err
+	}
+	page, err := e.deps.Store.SessionsPage(ctx, tenant, "many", sessionQueryAll(sz.revoke))
+	if err != nil {
+		return nil, err
+	}
+	live := 0
+	for _, s := range page.Sessions {
+		if s.Live(e.clock.Now()) {
+			live++
+		}
+	}
+	rows[len(rows)-1].Note = fmt.Sprintf("%d of %d still live after the call", live, len(page.Sessions))
+	// Its peak memory, on a fresh set of sessions (the first call revoked these).
+	if err := e.seedUserSessions(ctx, "many2", sz.revoke, sz.revoke); err != nil {
+		return nil, err
+	}
+	peak, err := peakMemory(ctx, tpl, e, "RevokeUserSessionsFunction", bins["RevokeUserSessionsFunction"], "DELETE", "/api/users/many2/sessions", nil)
+	if err != nil {
+		return nil, err
+	}
+	rows[len(rows)-1].Function, rows[len(rows)-1].PeakMB = "RevokeUserSessionsFunction", peak
+	return rows, nil
+}
+
+// peakMemory runs the built function fn once under the Runtime API harness with the request
+// as an HTTP API event, against env's database, and returns its peak resident memory in MB.
+func peakMemory(ctx context.Context, tpl *template.Template, e *env, fn, bin, method, path string, headers []string) (float64, error) {
+	u, err := url.Parse(path)
+	if err != nil {
+		return 0, err
+	}
+	route := ""
+	for _, rt := range tpl.Routes() {
+		if rt.Function == fn {
+			route = rt.Key()
+		}
+	}
+	h := map[string]string{"x-api-key": e.key}
+	for i := 0; i+1 < len(headers); i += 2 {
+		h[strings.ToLower(headers[i])] = headers[i+1]
+	}
+	ev := events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: route, RawPath: u.Path, RawQueryString: u.RawQuery, Headers: h,
+		RequestContext: events.APIGatewayV2HTTPRequestContext{RouteKey: route, RequestID: "bench-" + fn, Stage: "$default",
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: method, Path: u.Path, Protocol: "HTTP/1.1", SourceIP: "203.0.113.7"}}}
+	if v := u.Query(); len(v) > 0 {
+		ev.QueryStringParameters = map[string]string{}
+		for k := range v {
+			ev.QueryStringParameters[k] = v.Get(k)
+		}
+	}
+	raw, err := json.Marshal(ev)
+	if err != nil {
+		return 0, err
+	}
+	f, err := lambdarun.FromTemplate(tpl, fn, bin, map[string]string{"PulseTable": e.table},
+		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID="+e.accessKey, "AWS_SECRET_ACCESS_KEY=local", "AWS_ENDPOINT_URL_DYNAMODB="+e.endpoint)
+	if err != nil {
+		return 0, err
+	}
+	f.Timeout = 60 * time.Second // measure memory, not the deadline
+	r, err := lambdarun.New(f)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	res, err := r.Invoke(ctx, raw)
+	if err != nil {
+		return 0, err
+	}
+	if res.Error != nil {
+		return 0, fmt.Errorf("%s: %v", fn, res.Error)
+	}
+	var resp events.APIGatewayV2HTTPResponse
+	if json.Unmarshal(res.Payload, &resp) != nil || resp.StatusCode >= 300 {
+		return 0, fmt.Errorf("%s: %.300s", fn, res.Payload)
+	}
+	return float64(res.MaxMemoryKB) / 1024, nil
+}
+
+// seedActive makes n users each with one session active now.
+func (e *env) seedActive(ctx context.Context, n int) error {
+	now := e.clock.Now()
+	var users []pulse.User
+	var ss []*pulse.Session
+	for i := range n {
+		u := userID(i)
+		users = append(users, pulse.User{TenantID: tenant, ID: u, Name: "User " + u, Type: "Member", CreatedAt: now, UpdatedAt: now})
+		ss = append(ss, benchSession(u, sessionID(i, 0), now.Add(-time.Hour), now.Add(-time.Minute), e.deps.Config.Policy))
+	}
+	return e.deps.Store.Import(ctx, users, ss, time.UTC)
+}
+
+// seedUserSessions gives user total sessions, the newest live of them live, the rest ended.
+func (e *env) seedUserSessions(ctx context.Context, user string, total, live int) error {
+	now := e.clock.Now()
+	var ss []*pulse.Session
+	for i := range total {
+		init := now.Add(-time.Duration(total-i) * time.Minute)
+		s := benchSession(user, fmt.Sprintf("%s-%05d", user, i), init, now.Add(-30*time.Second), e.deps.Config.Policy)
+		if i < total-live {
+			s.LastActivity = init.Add(30 * time.Second)
+			s.EndReason, s.EndedAt = pulse.EndRevoked, s.LastActivity
+		}
+		ss = append(ss, s)
+	}
+	return e.deps.Store.Import(ctx, []pulse.User{{TenantID: tenant, ID: user, Name: user, CreatedAt: now, UpdatedAt: now}}, ss, time.UTC)
+}
+
+// seedDays makes users (IDs of idLen characters) active on each of the last days days, rolls the
+// closed days up as the scheduled function does, and returns an admin's access token.
+func (e *env) seedDays(ctx context.Context, users, days, idLen int) (string, error) {
+	now := e.clock.Now()
+	var ds []string
+	for d := range days {
+		ds = append(ds, now.AddDate(0, 0, -d).UTC().Format(time.DateOnly))
+	}
+	for u := range users {
+		id := fmt.Sprintf("u%0*d", idLen-1, u)
+		if err := e.deps.Store.RecordDays(ctx, tenant, id, ds); err != nil {
+			return "", err
+		}
+	}
+	if _, err := (&cleanup.Cleaner{Store: e.deps.Store, Now: e.clock.Now}).Run(ctx); err != nil {
+		return "", err
+	}
+	return e.adminToken(ctx)
+}
+
+func benchSession(user, id string, init, last time.Time, p pulse.SessionPolicy) *pulse.Session {
+	return &pulse.Session{TenantID: tenant, UserID: user, ID: id, Key: strings.Repeat("A", 64), ClientIDs: []string{"web"},
+		InitiatedAt: init, LastActivity: last, ExpiresAt: last.Add(p.IdleTimeout), HardExpires: init.Add(p.MaxLifetime),
+		IPAddress: "203.0.113.7", Device: pulse.Device{UserAgent: chromeUA, Browser: "Chrome", Version: "134.0.0.0", MajorVersion: 134, OS: "Linux"},
+		Location: pulse.Location{CountryCode: "US", Country: "United States of America", City: "Los Angeles", Continent: "North America", Latitude: "34.043238", Longitude: "-118.250918"}}
+}
+
+func sessionQueryAll(n int) store.SessionQuery {
+	return store.SessionQuery{Status: "all", Sort: "initiated_at", Offset: 0, Limit: n}
+}
