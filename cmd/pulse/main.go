@@ -24,6 +24,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sort"
 	"strings"
 	"syscall"
 
@@ -166,15 +167,32 @@ func admin(ctx context.Context, cmd string, args []string, getenv func(string) s
 	return nil
 }
 
-// describe shows a store error to the operator with its cause.
+// describe shows a store error to the operator, in the CLI's own words, with its cause.
 func describe(err error) error {
 	var perr *pulse.Error
 	if !errors.As(err, &perr) {
 		return err
-	} else if perr.Err != nil {
-		return fmt.Errorf("%s (%v)", perr.Message, perr.Err)
 	}
-	return errors.New(perr.Message)
+	var msg string
+	switch perr.Code {
+	case pulse.ENOTFOUND:
+		msg = fmt.Sprintf("%s %s not found", perr.Entity, perr.ID)
+	case pulse.ECONFLICT:
+		msg = fmt.Sprintf("%s %s already exists", perr.Entity, perr.ID)
+	case pulse.EINVALID:
+		var parts []string
+		for field, problems := range perr.Fields {
+			parts = append(parts, field+" "+strings.Join(problems, "; "))
+		}
+		sort.Strings(parts)
+		msg = "invalid: " + strings.Join(parts, ", ")
+	default:
+		msg = perr.Op + " failed"
+	}
+	if perr.Err != nil {
+		return fmt.Errorf("%s (%v)", msg, perr.Err)
+	}
+	return errors.New(msg)
 }
 
 func parseScopes(s string) ([]pulse.Scope, error) {

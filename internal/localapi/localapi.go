@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"github.com/pulse-sessions/pulse/shared/httpx"
 	"io"
 	"net/http"
 	"net/netip"
@@ -28,8 +29,8 @@ const maxPayload = 10 << 20
 
 // Server routes requests to functions.
 type Server struct {
-	mux    *http.ServeMux
 	routes map[string]route
+	order  []string // route keys, the most specific first
 	newID  func() string
 }
 
@@ -41,25 +42,33 @@ type route struct {
 // New returns a server for routes; functions maps each route's function to its handler. Every
 // route must have a handler.
 func New(routes []template.Route, functions map[string]Invoke, newID func() string) (*Server, error) {
-	s := &Server{mux: http.NewServeMux(), routes: map[string]route{}, newID: newID}
+	s := &Server{routes: map[string]route{}, newID: newID}
 	for _, rt := range routes {
 		inv, ok := functions[rt.Function]
 		if !ok {
 			return nil, fmt.Errorf("localapi: no handler for %s (%s)", rt.Function, rt.Key())
 		}
 		s.routes[rt.Key()] = route{Route: rt, invoke: inv}
-		s.mux.Handle(rt.Key(), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, s.routes[rt.Key()]) }))
+		s.order = append(s.order, rt.Key())
 	}
+	// A literal segment wins over a parameter, as in API Gateway: fewer parameters first.
+	sort.SliceStable(s.order, func(i, j int) bool {
+		return strings.Count(s.order[i], "{") < strings.Count(s.order[j], "{")
+	})
 	return s, nil
 }
 
-// ServeHTTP answers like API Gateway: unknown routes get its {"message":"Not Found"}.
+// ServeHTTP answers like API Gateway: the path is matched as sent, segment by segment (never
+// cleaned or redirected, so a dot segment reaches the route as a parameter), and unknown
+// routes get its {"message":"Not Found"}.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if _, pattern := s.mux.Handler(r); pattern == "" || r.Method == http.MethodHead && !strings.HasPrefix(pattern, "HEAD") {
-		gatewayError(w, http.StatusNotFound, "Not Found")
-		return
+	for _, key := range s.order {
+		if httpx.Match(key, r) {
+			s.serve(w, r, s.routes[key])
+			return
+		}
 	}
-	s.mux.ServeHTTP(w, r)
+	gatewayError(w, http.StatusNotFound, "Not Found")
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt route) {

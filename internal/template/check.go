@@ -54,6 +54,9 @@ func (t *Template) Check() []string {
 		if lc, _ := t.Setting(id, "LoggingConfig").(map[string]any); lc["LogFormat"] != "JSON" {
 			add("%s: LoggingConfig.LogFormat is %v, want JSON", id, lc["LogFormat"])
 		}
+		if lc, _ := t.Setting(id, "LoggingConfig").(map[string]any); !t.isLogGroupWithRetention(lc["LogGroup"]) {
+			add("%s: LoggingConfig.LogGroup is %v, want a Ref to an AWS::Logs::LogGroup with RetentionInDays (logs would be kept forever)", id, lc["LogGroup"])
+		}
 		if fn.Metadata["BuildMethod"] != "makefile" {
 			add("%s: Metadata.BuildMethod is %v, want makefile", id, fn.Metadata["BuildMethod"])
 		}
@@ -98,6 +101,34 @@ func (t *Template) Check() []string {
 	}
 
 	for id, r := range t.Resources {
+		if r.Type != "AWS::Serverless::HttpApi" {
+			continue
+		}
+		rs, _ := r.Properties["DefaultRouteSettings"].(map[string]any)
+		if rs["ThrottlingRateLimit"] == nil || rs["ThrottlingBurstLimit"] == nil {
+			add("%s: DefaultRouteSettings has no ThrottlingRateLimit and ThrottlingBurstLimit", id)
+		}
+		al, _ := r.Properties["AccessLogSettings"].(map[string]any)
+		format, _ := al["Format"].(string)
+		dest, _ := al["DestinationArn"].(map[string]any)
+		group, _ := dest["Fn::GetAtt"].([]any)
+		if !strings.Contains(format, "$context.requestId") || len(group) == 0 || !t.isLogGroupWithRetention(map[string]any{"Ref": group[0]}) {
+			add("%s: AccessLogSettings want a JSON format with $context.requestId into a log group with a retention", id)
+		}
+	}
+	for name, v := range t.Parameters {
+		p, _ := v.(map[string]any)
+		if p["Type"] == "String" && p["AllowedPattern"] == nil && p["AllowedValues"] == nil && name != "GeoIPDatabase" {
+			add("parameter %s: a String without AllowedPattern or AllowedValues takes anything", name)
+		}
+	}
+	if env, _ := t.Globals["Function"].(map[string]any)["Environment"].(map[string]any); env != nil {
+		if vars, _ := env["Variables"].(map[string]any); vars["AWS_ENDPOINT_URL_DYNAMODB"] != "" {
+			add("Globals: Environment.Variables.AWS_ENDPOINT_URL_DYNAMODB is %v, want declared and empty (sam local --env-vars only overrides declared variables)", vars["AWS_ENDPOINT_URL_DYNAMODB"])
+		}
+	}
+
+	for id, r := range t.Resources {
 		if r.Type != "AWS::DynamoDB::Table" {
 			continue
 		}
@@ -117,6 +148,14 @@ func (t *Template) Check() []string {
 	}
 	sort.Strings(problems)
 	return problems
+}
+
+// isLogGroupWithRetention reports whether ref is a Ref to a log group resource with a retention.
+func (t *Template) isLogGroupWithRetention(ref any) bool {
+	m, _ := ref.(map[string]any)
+	name, _ := m["Ref"].(string)
+	r, ok := t.Resources[name]
+	return ok && r.Type == "AWS::Logs::LogGroup" && r.Properties["RetentionInDays"] != nil
 }
 
 // writes are the DynamoDB actions that change data.

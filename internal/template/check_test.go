@@ -42,6 +42,11 @@ func TestBrokenTemplates(t *testing.T) {
 		{"no TTL", "        AttributeName: ttl\n        Enabled: true", "        AttributeName: ttl\n        Enabled: false", "TimeToLiveSpecification is not enabled"},
 		{"no PITR", "PointInTimeRecoveryEnabled: true", "PointInTimeRecoveryEnabled: false", "point-in-time recovery is not enabled"},
 		{"not retained", "    DeletionPolicy: Retain", "    DeletionPolicy: Delete", "want Retain"},
+		{"logs kept forever", "        LogGroup: !Ref GetUserFunctionLogs", "        LogGroup: GetUserLogs", "GetUserFunction: LoggingConfig.LogGroup"},
+		{"no throttling", "        ThrottlingRateLimit: !Ref ThrottlingRateLimit", "        Unthrottled: true", "no ThrottlingRateLimit"},
+		{"no access log", `"requestId":"$context.requestId",`, "", "AccessLogSettings want"},
+		{"any schedule", "    AllowedPattern: \"^(rate", "    Pattern: \"^(rate", "parameter CleanupSchedule"},
+		{"endpoint undeclared", `        AWS_ENDPOINT_URL_DYNAMODB: ""`, "", "AWS_ENDPOINT_URL_DYNAMODB"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if !strings.Contains(string(src), tc.old) {

@@ -55,6 +55,10 @@ func TestCfnGuard(t *testing.T) {
 		{"wildcard resource", "Resource: !GetAtt PulseTable.Arn", `Resource: "*"`, "least_privilege"},
 		{"x86", "Architectures: [arm64]", "Architectures: [x86_64]", "lambda_platform"},
 		{"no PITR", "PointInTimeRecoveryEnabled: true", "PointInTimeRecoveryEnabled: false", "table_durable"},
+		{"log group without retention", "    Properties:\n      RetentionInDays: !Ref LogRetentionDays\n\n  GetUserFunction:", "    Properties:\n      LogGroupClass: STANDARD\n\n  GetUserFunction:", "logs_expire"},
+		{"no throttling", "        ThrottlingBurstLimit: !Ref ThrottlingBurstLimit", "", "api_throttled_and_logged"},
+		{"any schedule", "    AllowedPattern: \"^(rate", "    Pattern: \"^(rate", "schedule_checked"},
+		{"endpoint undeclared", `        AWS_ENDPOINT_URL_DYNAMODB: ""`, `        AWS_ENDPOINT_URL_DYNAMODB: "http://127.0.0.1:8000"`, "local_endpoint_declared"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if !strings.Contains(string(src), tc.old) {

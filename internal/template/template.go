@@ -244,13 +244,28 @@ func (t *Template) resolve(v any, refs map[string]string) (string, error) {
 	return "", fmt.Errorf("cannot resolve %v locally", v)
 }
 
-// Setting returns a function's property, or the Globals' when the function does not set it.
+// Setting returns a function's property as SAM resolves it: the function's own, or the
+// Globals' when the function does not set it; two maps are merged, the function's keys winning.
 func (t *Template) Setting(function, name string) any {
-	if v, ok := t.Resources[function].Properties[name]; ok {
+	var global any
+	if g, ok := t.Globals["Function"].(map[string]any); ok {
+		global = g[name]
+	}
+	v, ok := t.Resources[function].Properties[name]
+	if !ok {
+		return global
+	}
+	own, isMap := v.(map[string]any)
+	inherited, bothMaps := global.(map[string]any)
+	if !isMap || !bothMaps {
 		return v
 	}
-	if g, ok := t.Globals["Function"].(map[string]any); ok {
-		return g[name]
+	merged := map[string]any{}
+	for k, x := range inherited {
+		merged[k] = x
 	}
-	return nil
+	for k, x := range own {
+		merged[k] = x
+	}
+	return merged
 }

@@ -130,7 +130,10 @@ func UserID(id string) any {
 
 // paging reads limit (1..MaxLimit) and offset (≥ 0); each may be given once.
 func paging(r *http.Request) (limit, offset int, err error) {
-	q := r.URL.Query()
+	q, err := httpx.Query(r)
+	if err != nil {
+		return 0, 0, pulse.Errorf(pulse.EINVALID, "the query string cannot be parsed")
+	}
 	read := func(name string, def, lo, hi int) (int, error) {
 		vs, ok := q[name]
 		if !ok {

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -19,6 +20,8 @@ import (
 	"github.com/pulse-sessions/pulse/internal/demo"
 	"github.com/pulse-sessions/pulse/internal/lambdarun"
 	"github.com/pulse-sessions/pulse/internal/template"
+	"github.com/pulse-sessions/pulse/shared/pulse"
+	"github.com/pulse-sessions/pulse/shared/store"
 )
 
 // Every function's bootstrap, built by its Makefile target, answers its events/ file under AWS's
@@ -115,6 +118,56 @@ func TestBuiltFunctionsUnderRuntimeAPI(t *testing.T) {
 			}
 		})
 	}
+	t.Run("revoke-all of 4,000 live sessions within the deadline", func(t *testing.T) {
+		// A user with 4,000 live sessions (imported: past any cap); the built function under
+		// AWS's emulator with the template's timeout must answer 204, and every session must
+		// read as ended afterwards.
+		now := time.Now()
+		var sessions []*pulse.Session
+		for i := range 4000 {
+			sessions = append(sessions, &pulse.Session{TenantID: e.Tenant, UserID: "hana", ID: fmt.Sprintf("bulk%05d", i), Key: "K",
+				ClientIDs: []string{"web"}, InitiatedAt: now.Add(-time.Hour), LastActivity: now.Add(-time.Minute),
+				ExpiresAt: now.Add(29 * time.Minute), HardExpires: now.Add(23 * time.Hour)})
+		}
+		users := []pulse.User{{TenantID: e.Tenant, ID: "hana", Name: "Hana", CreatedAt: now, UpdatedAt: now}}
+		if err := e.Deps.Store.Import(ctx, users, sessions, time.UTC); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := os.ReadFile(filepath.Join(root, "events", "revoke-user-sessions.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := lambdarun.FromTemplate(tpl, "RevokeUserSessionsFunction", bins["RevokeUserSessionsFunction"], map[string]string{ddbtest.Table: e.Table}, local...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := lambdarun.NewRIE(f, rie)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		res, err := r.Invoke(ctx, []byte(vars.Replace(string(raw))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var resp events.APIGatewayV2HTTPResponse
+		if res.Error != nil || json.Unmarshal(res.Payload, &resp) != nil || resp.StatusCode != 204 {
+			t.Fatalf("revoke-all of 4,000: %+v %s, want 204 within the %s timeout", res.Error, res.Payload, f.Timeout)
+		}
+		t.Logf("4,000 live sessions revoked in %s (timeout %s)", res.Duration, f.Timeout)
+		page, err := e.Deps.Store.SessionsPage(ctx, e.Tenant, "hana", store.SessionQuery{Status: "all", Sort: "session_id", Limit: 5000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range page.Sessions {
+			if s.EndReason == "" {
+				t.Fatalf("session %s still live after the revoke-all", s.ID)
+			}
+		}
+		if page.Total < 4000 {
+			t.Errorf("%d sessions stored, want at least 4,000", page.Total)
+		}
+	})
 	t.Run("DynamoDB hangs: 503 before the deadline, then recovery", func(t *testing.T) {
 		// DynamoDB's endpoint goes quiet (a proxy that stops forwarding). The function gives up
 		// on it before Lambda's deadline and answers 503 in its surface's format, rather than

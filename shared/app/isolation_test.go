@@ -17,7 +17,7 @@ func strip(t *testing.T, r *apptest.Response) string {
 	if json.Unmarshal(r.Body, &m) != nil {
 		return string(r.Body)
 	}
-	delete(m, "trace_id")
+	delete(m, "traceId")
 	delete(m, "instance")
 	if d, ok := m["detail"].(string); ok {
 		m["detail"] = strings.NewReplacer("bonly", "X", "nobody", "X", "B1", "X", "B2", "X", "NOPE", "X", "t1", "X", "tnope", "X").Replace(d)

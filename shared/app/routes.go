@@ -47,9 +47,9 @@ type surface interface {
 	Errors() httpx.ErrorWriter
 }
 
-// Handler returns route key's endpoint as one http.Handler: matched on the route's pattern (so
-// that path parameters are read the same way in Lambda and locally), wrapped in the common
-// middleware, anything else answered as not found in the surface's format.
+// Handler returns route key's endpoint as one http.Handler: matched on the route's pattern
+// segment by segment as API Gateway does (httpx.Match: never cleaned or redirected), wrapped in
+// the common middleware, anything else answered as not found in the surface's format.
 func (d *Deps) Handler(key string) (http.Handler, error) {
 	for _, s := range []surface{d.Manage, d.Admin, d.Engage} {
 		h, ok := s.Handler(key)
@@ -57,14 +57,13 @@ func (d *Deps) Handler(key string) (http.Handler, error) {
 			continue
 		}
 		writeErr := s.Errors()
-		mux := http.NewServeMux()
-		mux.Handle(key, h)
 		return httpx.Middleware(d.Log, d.IDs, writeErr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if _, pattern := mux.Handler(r); pattern == "" {
+			if !httpx.Match(key, r) {
 				writeErr(w, r, pulse.NotFound("route", pulse.EntityRoute, r.Method+" "+r.URL.Path))
 				return
 			}
-			mux.ServeHTTP(w, r)
+			r.Pattern = key
+			h.ServeHTTP(w, r)
 		})), nil
 	}
 	return nil, fmt.Errorf("app: no surface serves the route %q", key)

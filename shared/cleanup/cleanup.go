@@ -42,13 +42,14 @@ type Cleaner struct {
 // Summary is what a run did. Remaining counts expired sessions it found but left for the next
 // run (it stopped for the deadline); Complete is false whenever it stopped early.
 type Summary struct {
-	Examined   int   `json:"examined"`
-	Ended      int   `json:"ended"`
-	Remaining  int   `json:"remaining"`
-	Buckets    int   `json:"buckets"`
-	DaysClosed int   `json:"days_closed"` // tenant-days rolled up for the engagement API
-	Complete   bool  `json:"complete"`
-	DurationMS int64 `json:"duration_ms"`
+	Examined    int   `json:"examined"`
+	Ended       int   `json:"ended"`
+	Remaining   int   `json:"remaining"`
+	Buckets     int   `json:"buckets"`
+	DaysClosed  int   `json:"days_closed"`  // tenant-days rolled up for the engagement API
+	UsersErased int   `json:"users_erased"` // erasures finished (tombstones removed)
+	Complete    bool  `json:"complete"`
+	DurationMS  int64 `json:"duration_ms"`
 }
 
 // MaxPerRun bounds the sessions one run reads (about 1 KB each in memory): after an outage,
@@ -177,6 +178,13 @@ func (c *Cleaner) Run(ctx context.Context) (sum Summary, err error) {
 	sum.DaysClosed = days
 	if err != nil || !done {
 		sum.Complete = false
+		return sum, err
+	}
+	// And the erasures of users that a request could not finish, or whose grace has passed.
+	erased, done, err := c.Store.SweepErased(ctx, stop)
+	sum.UsersErased = erased
+	if err != nil || !done {
+		sum.Complete = false
 	}
 	return sum, err
 }
@@ -201,7 +209,7 @@ func (c *Cleaner) report(sum Summary) {
 		},
 		"level": "INFO", "msg": "cleanup run", "function": c.Function,
 		"examined": sum.Examined, "ended": sum.Ended, "remaining": sum.Remaining,
-		"buckets": sum.Buckets, "days_closed": sum.DaysClosed, "complete": sum.Complete, "duration_ms": sum.DurationMS,
+		"buckets": sum.Buckets, "days_closed": sum.DaysClosed, "users_erased": sum.UsersErased, "complete": sum.Complete, "duration_ms": sum.DurationMS,
 	}
 	b, err := json.Marshal(line)
 	if err != nil {

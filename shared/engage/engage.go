@@ -185,7 +185,7 @@ var toISOString = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3
 // Rocket.Chat's check(…) messages: a missing key, or a failed Match.Where for anything else
 // (a second value included: API Gateway would join the two with a comma).
 func isoParam(r *http.Request, name string) (time.Time, error) {
-	vs, ok := r.URL.Query()[name]
+	vs, ok := httpx.LenientQuery(r)[name]
 	if !ok {
 		return time.Time{}, missingKey(name)
 	}

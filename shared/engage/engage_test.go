@@ -44,7 +44,7 @@ func token(t *testing.T, e *apptest.Env, apiKey, user string, roles ...string) s
 func as(user, tok string) []string { return []string{"X-User-Id", user, "X-Auth-Token", tok} }
 
 const (
-	loggedOut    = `{"status":"error","message":"You must be logged in to do this."}` + "\n"
+	loggedOut    = `{"status":"error","message":"You must be logged in to do this.","success":false,"error":"You must be logged in to do this."}` + "\n"
 	noPermission = `{"success":false,"error":"User does not have the permissions required for this action [error-unauthorized]"}` + "\n"
 	missingStart = `{"success":false,"error":"Match error: Missing key 'start'"}` + "\n"
 	missingEnd   = `{"success":false,"error":"Match error: Missing key 'end'"}` + "\n"

@@ -9,9 +9,13 @@ import (
 )
 
 // Rocket.Chat's bodies (spec/engagement-active-users.txt).
+// loginError is Rocket.Chat's 401: the two keys of older releases (and of the spec document)
+// and the two that the route schemas of Rocket.Chat 8 require.
 type loginError struct {
 	Status  string `json:"status"`
 	Message string `json:"message"`
+	Success bool   `json:"success"`
+	Error   string `json:"error"`
 }
 
 type failure struct {
@@ -53,7 +57,7 @@ func ErrorWriter(log *slog.Logger) httpx.ErrorWriter {
 		const ct = "application/json"
 		switch pulse.ErrorCode(err) {
 		case pulse.EUNAUTHORIZED:
-			httpx.WriteJSON(w, http.StatusUnauthorized, ct, loginError{"error", mustLogIn})
+			httpx.WriteJSON(w, http.StatusUnauthorized, ct, loginError{"error", mustLogIn, false, mustLogIn})
 		case pulse.EFORBIDDEN:
 			httpx.WriteJSON(w, http.StatusForbidden, ct, failure{false, noPermission})
 		case pulse.EINVALID, pulse.ETOOLARGE, pulse.EUNSUPPORTED, pulse.ECONFLICT:

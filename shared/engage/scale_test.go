@@ -140,3 +140,21 @@ func TestAnswerSizeGuard(t *testing.T) {
 		t.Errorf("too large even compressed: %d %s", resp.StatusCode, body)
 	}
 }
+
+// A query string read as Rocket.Chat's server reads it: "start=bogus;x" is a start that fails
+// validation, not a missing one.
+func TestLenientQueryLikeNode(t *testing.T) {
+	e := apptest.New(t)
+	tok := token(t, e, e.Key, "boss", "admin")
+	for q, want := range map[string]string{
+		"?start=bogus;x&end=2026-03-10T00:00:00.000Z":                    "Match error: Failed Match.Where validation in field start",
+		"?start=%ZZ&end=2026-03-10T00:00:00.000Z":                        "Match error: Failed Match.Where validation in field start",
+		"?start=2026-03-01T00:00:00.000Z;x&end=2026-03-10T00:00:00.000Z": "Match error: Failed Match.Where validation in field start",
+		"?end=2026-03-10T00:00:00.000Z":                                  "Match error: Missing key 'start'",
+	} {
+		r := e.Do("GET", path+q, "", as("boss", tok)...)
+		if r.Status != 400 || string(r.Body) != `{"success":false,"error":"`+want+`"}`+"\n" {
+			t.Errorf("%s: %d %s, want %s", q, r.Status, r.Body, want)
+		}
+	}
+}

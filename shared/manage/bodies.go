@@ -100,7 +100,7 @@ func decodeUser(r *http.Request) (pulse.User, error) {
 		fields["roles"] = append(fields["roles"], "must hold at most 50 roles.")
 	}
 	for _, role := range body.Roles {
-		if err := pulse.ValidID(role); err != nil {
+		if err := pulse.ValidRole(role); err != nil {
 			fields["roles"] = append(fields["roles"], fmt.Sprintf("role %q %s.", role, err))
 		}
 	}

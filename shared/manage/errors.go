@@ -1,6 +1,7 @@
 package manage
 
 import (
+	"strconv"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -10,9 +11,15 @@ import (
 	"github.com/pulse-sessions/pulse/shared/pulse"
 )
 
-// problemType is RFC 9457's "about:blank": the status code says it all, and the title is the
-// status's reason phrase.
-const problemType = "about:blank"
+// problemType is the problem's type as MonoCloud writes it, which its SDK reads: a validation
+// failure (422 with errors by field) is "…/422#validation-error" (the SDK's
+// MonoCloudKeyValidationException, with e.errors); any other status is "…/<status>".
+func problemType(status int) string {
+	if status == http.StatusUnprocessableEntity {
+		return "https://httpstatuses.io/422#validation-error"
+	}
+	return "https://httpstatuses.io/" + strconv.Itoa(status)
+}
 
 // problem is an RFC 9457 problem details body, plus the request's trace ID.
 type problem struct {
@@ -21,7 +28,7 @@ type problem struct {
 	Status   int                 `json:"status"`
 	Detail   string              `json:"detail"`
 	Instance string              `json:"instance"`
-	TraceID  string              `json:"trace_id"`
+	TraceID  string              `json:"traceId"`
 	Errors   map[string][]string `json:"errors,omitempty"`
 }
 
@@ -53,7 +60,7 @@ func statusOf(err error) int {
 }
 
 // ErrorWriter returns the surface's error writer: application/problem+json with the status
-// statusOf gives, a client-safe detail, and the request ID as trace_id.
+// statusOf gives, a client-safe detail, and the request ID as traceId.
 func ErrorWriter(log *slog.Logger) httpx.ErrorWriter {
 	return func(w http.ResponseWriter, r *http.Request, err error) {
 		httpx.LogError(log, r, err)
@@ -63,7 +70,7 @@ func ErrorWriter(log *slog.Logger) httpx.ErrorWriter {
 			w.Header().Set("Retry-After", "1")
 		}
 		httpx.WriteJSON(w, status, "application/problem+json", problem{
-			Type: problemType, Title: http.StatusText(status), Status: status, Detail: detail,
+			Type: problemType(status), Title: http.StatusText(status), Status: status, Detail: detail,
 			Instance: r.URL.EscapedPath(), TraceID: httpx.RequestID(r.Context()), Errors: pulse.ErrorFields(err),
 		})
 	}
@@ -82,6 +89,8 @@ func detailOf(e *pulse.Error) string {
 		switch {
 		case e.Reason == pulse.ReasonEnded:
 			return fmt.Sprintf("Session %s has ended.", e.ID)
+		case e.Reason == pulse.ReasonErasing:
+			return fmt.Sprintf("User %s is being erased; the ID can be used again in a few minutes.", e.ID)
 		case e.Reason == pulse.ReasonLimit:
 			return fmt.Sprintf("User %s already has %s live sessions, the most MAX_SESSIONS_PER_USER allows; end one first.", e.ID, e.Need)
 		case e.Entity == pulse.EntityToken:
@@ -132,4 +141,8 @@ func paramNotNumber(name string) error {
 
 func sortMalformed() error {
 	return pulse.Errorf(pulse.EINVALID, "The sort parameter must be in the 'sort_key:sort_order' format.")
+}
+
+func queryUnparseable() error {
+	return pulse.Errorf(pulse.EINVALID, "The query string cannot be parsed: use & between parameters and valid percent-encoding.")
 }

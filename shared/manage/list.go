@@ -37,7 +37,10 @@ type listQuery struct {
 // key:order, given twice), 422 naming the fields whose well-formed values are out of range.
 func parseListQuery(r *http.Request) (listQuery, error) {
 	q := listQuery{page: defaultPage, size: defaultSize, status: pulse.StatusActive}
-	values := r.URL.Query()
+	values, err := httpx.Query(r)
+	if err != nil {
+		return q, queryUnparseable()
+	}
 	one := func(name string) (string, bool, error) {
 		vs, ok := values[name]
 		if !ok {

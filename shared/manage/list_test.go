@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pulse-sessions/pulse/internal/apptest"
+	"github.com/pulse-sessions/pulse/shared/cleanup"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 )
 
@@ -238,8 +239,17 @@ func TestTokens(t *testing.T) {
 	}
 	// Deleting the user deletes their tokens: nothing of alice is left.
 	e.Do("POST", "/api/users/alice/tokens", `{"name":"other"}`, key...)
+	sweep := func() {
+		if _, err := (&cleanup.Cleaner{Store: e.Deps.Store, Now: e.Clock.Now}).Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sweep() // the scheduled function's own items (the rollups of ended days) first
 	before := e.Items()
 	e.Do("DELETE", "/api/users/alice", "", key...)
+	// The tombstone stays until the scheduled sweep, a few minutes later.
+	e.Clock.Add(10 * time.Minute)
+	sweep()
 	if got := e.Items(); got != before-3 { // profile, token reference, token
 		t.Errorf("after deleting the user: %d items, want %d", got, before-3)
 	}

@@ -161,16 +161,16 @@ func problemOf(t *testing.T, r *apptest.Response) map[string]any {
 	}
 	var p map[string]any
 	r.JSON(t, &p)
-	for _, k := range []string{"type", "title", "status", "detail", "instance", "trace_id"} {
+	for _, k := range []string{"type", "title", "status", "detail", "instance", "traceId"} {
 		if _, ok := p[k]; !ok {
 			t.Errorf("problem lacks %q: %s", k, r.Body)
 		}
 	}
-	if p["status"] != float64(r.Status) || p["title"] != http.StatusText(r.Status) || p["type"] != "about:blank" {
+	if p["status"] != float64(r.Status) || p["title"] != http.StatusText(r.Status) || p["type"] != fmt.Sprintf("https://httpstatuses.io/%d", r.Status) && p["type"] != "https://httpstatuses.io/422#validation-error" {
 		t.Errorf("problem %s does not match status %d", r.Body, r.Status)
 	}
-	if id, _ := p["trace_id"].(string); id == "" {
-		t.Errorf("problem without trace_id: %s", r.Body)
+	if id, _ := p["traceId"].(string); id == "" {
+		t.Errorf("problem without traceId: %s", r.Body)
 	}
 	return p
 }
@@ -216,7 +216,7 @@ func TestAuthErrors(t *testing.T) {
 	}
 }
 
-// Golden bodies of the errors whose text Pulse chooses: everything but trace_id is fixed.
+// Golden bodies of the errors whose text Pulse chooses: everything but traceId is fixed.
 func TestErrorBodiesGolden(t *testing.T) {
 	e := apptest.New(t)
 	for _, tc := range []struct {
@@ -225,23 +225,23 @@ func TestErrorBodiesGolden(t *testing.T) {
 		want                     string
 	}{
 		{"401", "GET", "/api/users/alice", "", nil,
-			`{"type":"about:blank","title":"Unauthorized","status":401,"detail":"Invalid or missing API key.","instance":"/api/users/alice"}`},
+			`{"type":"https://httpstatuses.io/401","title":"Unauthorized","status":401,"detail":"Invalid or missing API key.","instance":"/api/users/alice"}`},
 		{"404", "GET", "/api/users/alice", "", apptest.Key(e.Key),
-			`{"type":"about:blank","title":"Not Found","status":404,"detail":"User alice not found.","instance":"/api/users/alice"}`},
+			`{"type":"https://httpstatuses.io/404","title":"Not Found","status":404,"detail":"User alice not found.","instance":"/api/users/alice"}`},
 		{"422", "POST", "/api/users/alice/sessions", `{"client_id":7}`, apptest.Key(e.Key),
-			`{"type":"about:blank","title":"Unprocessable Entity","status":422,"detail":"One or more validation errors occurred.","instance":"/api/users/alice/sessions","errors":{"client_id":["must be a string."]}}`},
+			`{"type":"https://httpstatuses.io/422#validation-error","title":"Unprocessable Entity","status":422,"detail":"One or more validation errors occurred.","instance":"/api/users/alice/sessions","errors":{"client_id":["must be a string."]}}`},
 		{"400", "POST", "/api/users/alice/sessions", `{"client_id":`, apptest.Key(e.Key),
-			`{"type":"about:blank","title":"Bad Request","status":400,"detail":"The request body is not valid JSON.","instance":"/api/users/alice/sessions"}`},
+			`{"type":"https://httpstatuses.io/400","title":"Bad Request","status":400,"detail":"The request body is not valid JSON.","instance":"/api/users/alice/sessions"}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := e.For(t)
 			r := e.Do(tc.method, tc.path, tc.body, tc.headers...)
 			var got map[string]any
 			r.JSON(t, &got)
-			if id, _ := got["trace_id"].(string); id == "" {
-				t.Errorf("no trace_id in %s", r.Body)
+			if id, _ := got["traceId"].(string); id == "" {
+				t.Errorf("no traceId in %s", r.Body)
 			}
-			delete(got, "trace_id")
+			delete(got, "traceId")
 			b, _ := json.Marshal(got)
 			var want map[string]any
 			if err := json.Unmarshal([]byte(tc.want), &want); err != nil {

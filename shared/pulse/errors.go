@@ -37,6 +37,7 @@ const (
 	ReasonExists    = "exists"     // the ID is taken (by a different request, for idempotent creates)
 	ReasonEnded     = "ended"      // the session has ended
 	ReasonMoved     = "moved"      // someone else changed it first
+	ReasonErasing   = "erasing"    // the user is being erased: the ID is free again in minutes
 	ReasonLimit     = "limit"      // the user has as many live sessions as allowed (Need says how many)
 	ReasonNeedScope = "scope"      // the API key lacks Need
 	ReasonNeedPerm  = "permission" // the user's roles lack Need

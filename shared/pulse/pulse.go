@@ -128,6 +128,7 @@ const (
 	EndIdle    = "idle"    // no activity within the idle timeout
 	EndExpired = "expired" // reached its absolute maximum lifetime
 	EndEvicted = "evicted" // ended to make room under the user's session cap
+	EndErased  = "erased"  // ended because its user was deleted
 )
 
 // Session is one login of a user on one device, with what Pulse learnt of it at write time.

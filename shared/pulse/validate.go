@@ -12,6 +12,11 @@ func ValidID(id string) error {
 	if id == "" {
 		return fmt.Errorf("must not be empty")
 	}
+	if id == "." || id == ".." {
+		// A dot segment in a URL path means "here" or "up": /api/users/u/sessions/.. is
+		// /api/users/u to any client or proxy that normalises it.
+		return fmt.Errorf("must not be . or ..")
+	}
 	if len(id) > MaxIDLength {
 		return fmt.Errorf("must be at most %d characters", MaxIDLength)
 	}
@@ -22,6 +27,20 @@ func ValidID(id string) error {
 		case c == '_' || c == '-' || c == '.' || c == '@' || c == '+' || c == ':':
 		default:
 			return fmt.Errorf("must use only letters, digits and _-.@+: characters")
+		}
+	}
+	return nil
+}
+
+// ValidRole checks a role name: the ID rules, and no ':' (a role is written next to a
+// permission, and "role:permission" must read one way only).
+func ValidRole(role string) error {
+	if err := ValidID(role); err != nil {
+		return err
+	}
+	for i := 0; i < len(role); i++ {
+		if role[i] == ':' {
+			return fmt.Errorf("must not contain ':'")
 		}
 	}
 	return nil

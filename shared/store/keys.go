@@ -157,3 +157,7 @@ func registrySK(tenant string) string { return tenant }
 
 // rollupCursorSK: the scheduled rollup's progress (the next day to close, the last tenant done).
 func rollupCursorSK() string { return "ROLLUP" }
+
+// erasedPK, erasedSK: users whose erasure began, for the scheduled sweep that finishes it.
+func erasedPK() string                    { return "ERASED" }
+func erasedSK(tenant, user string) string { return tenant + "#" + user }

@@ -47,7 +47,7 @@ func (s *Store) SessionsPage(ctx context.Context, tenant, user string, q Session
 	var u userItem
 	if found, err := s.get(ctx, op, userPK(tenant, user), userSK(), false, &u); err != nil {
 		return nil, err
-	} else if !found {
+	} else if !found || u.Erased != 0 {
 		return nil, pulse.NotFound(op, pulse.EntityUser, user)
 	}
 	now := s.now()

@@ -67,9 +67,12 @@ func (s *Store) writeFailed(ctx context.Context, op string, err error) error {
 		for _, r := range tce.CancellationReasons {
 			if aws.ToString(r.Code) == "ConditionalCheckFailed" {
 				s.countFailedWrite(ctx, len(tce.CancellationReasons), true)
-				return &cancelledError{Reasons: tce.CancellationReasons}
+				break
 			}
 		}
+		// The reasons say which item failed and why (a condition, or a conflict with another
+		// transaction): the caller decides.
+		return &cancelledError{Reasons: tce.CancellationReasons}
 	}
 	return fail(op, err)
 }

@@ -182,6 +182,9 @@ func (s *Store) CreateSession(ctx context.Context, n NewSession) (*pulse.Session
 		if err != nil {
 			return nil, false, err
 		}
+		if u.Erased != 0 {
+			return nil, false, pulse.Conflict(op, pulse.EntityUser, n.UserID, pulse.ReasonErasing)
+		}
 		base.UserName, base.UserType = u.Name, u.UType // shown by the active list without a read of the user
 		it := s.sessionItemOf(base, n.Zone)
 		it.Fingerprint = n.fingerprint()
@@ -206,7 +209,7 @@ func (s *Store) CreateSession(ctx context.Context, n NewSession) (*pulse.Session
 			Add(expression.Name("live"), expression.Value(1))
 		cond := expression.AttributeNotExists(expression.Name(attrPK))
 		if found {
-			cond = expression.Name("updated").Equal(expression.Value(u.Updated)).And(expression.Or(
+			cond = expression.Name("updated").Equal(expression.Value(u.Updated)).And(expression.AttributeNotExists(expression.Name("erased"))).And(expression.Or(
 				expression.AttributeNotExists(expression.Name("live")),
 				expression.Name("live").LessThan(expression.Value(s.policy.MaxPerUser))))
 		}
@@ -241,6 +244,9 @@ func (s *Store) CreateSession(ctx context.Context, n NewSession) (*pulse.Session
 				if err := attributevalue.UnmarshalMap(old, &cur); err != nil {
 					return nil, false, fail(op, err)
 				}
+			}
+			if cur.Erased != 0 {
+				return nil, false, pulse.Conflict(op, pulse.EntityUser, n.UserID, pulse.ReasonErasing)
 			}
 			if old == nil || !found || cur.Updated != u.Updated || cur.Live < s.policy.MaxPerUser {
 				continue // created, renamed or deleted meanwhile: read the user again
@@ -337,6 +343,13 @@ func (s *Store) GetSession(ctx context.Context, tenant, user, id string) (*pulse
 	if found, err := s.get(ctx, op, userPK(tenant, user), sessionSK(id), true, &it); err != nil {
 		return nil, err
 	} else if !found {
+		return nil, pulse.NotFound(op, pulse.EntitySession, id)
+	}
+	// A session of a user whose erasure is under way is gone already.
+	var u userItem
+	if found, err := s.get(ctx, op, userPK(tenant, user), userSK(), true, &u); err != nil {
+		return nil, err
+	} else if found && u.Erased != 0 {
 		return nil, pulse.NotFound(op, pulse.EntitySession, id)
 	}
 	return it.session(), nil
@@ -540,7 +553,7 @@ func (s *Store) RevokeUserSessions(ctx context.Context, tenant, user string) (in
 	var u userItem
 	if found, err := s.get(ctx, op, userPK(tenant, user), userSK(), true, &u); err != nil {
 		return 0, err
-	} else if !found {
+	} else if !found || u.Erased != 0 {
 		return 0, pulse.NotFound(op, pulse.EntityUser, user)
 	}
 	live, err := s.liveSessions(ctx, op, tenant, user, true)
@@ -556,23 +569,8 @@ func (s *Store) RevokeUserSessions(ctx context.Context, tenant, user string) (in
 	}
 	// One conditional write per session, revokeParallel at a time: thousands end in about a
 	// second instead of one round trip after another.
-	sem := make(chan struct{}, revokeParallel)
-	errs := make(chan error, len(ids))
-	for _, id := range ids {
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem }()
-			errs <- s.RevokeSession(ctx, tenant, user, id)
-		}()
-	}
-	for range cap(sem) {
-		sem <- struct{}{}
-	}
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			return 0, err
-		}
+	if err := s.endAll(ctx, op, tenant, user, ids, pulse.EndRevoked); err != nil {
+		return 0, err
 	}
 	return len(ids), nil
 }

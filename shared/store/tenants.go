@@ -25,14 +25,14 @@ type tenantItem struct {
 	ID       string   `dynamodbav:"tenant"`
 	Name     string   `dynamodbav:"name"`
 	TimeZone string   `dynamodbav:"tz,omitempty"`
-	Grants   []string `dynamodbav:"grants,stringset,omitempty"` // "role:permission"
+	Grants   []string `dynamodbav:"grants,stringset,omitempty"` // "role#permission": '#' is in neither
 	Created  int64    `dynamodbav:"created"`
 }
 
 func (it *tenantItem) tenant() *pulse.Tenant {
 	t := &pulse.Tenant{ID: it.ID, Name: it.Name, TimeZone: it.TimeZone, CreatedAt: time.UnixMilli(it.Created)}
 	for _, g := range it.Grants {
-		if role, perm, ok := strings.Cut(g, ":"); ok {
+		if role, perm, ok := strings.Cut(g, "#"); ok {
 			t.Grants = append(t.Grants, pulse.Grant{Role: role, Permission: pulse.Permission(perm)})
 		}
 	}
@@ -101,14 +101,14 @@ func (s *Store) GetTenant(ctx context.Context, id string) (*pulse.Tenant, error)
 // Grant gives perm to every user of tenant with role. Granting twice changes nothing.
 func (s *Store) Grant(ctx context.Context, tenant, role string, perm pulse.Permission) error {
 	const op = "grant"
-	if err := pulse.ValidID(role); err != nil {
+	if err := pulse.ValidRole(role); err != nil {
 		return pulse.Invalid(op, map[string][]string{"role": {err.Error()}})
 	}
 	if perm != pulse.PermViewEngagement {
 		return pulse.Invalid(op, map[string][]string{"permission": {"unknown permission " + strconv.Quote(string(perm))}})
 	}
 	expr, err := expression.NewBuilder().
-		WithUpdate(expression.Add(expression.Name("grants"), expression.Value(&types.AttributeValueMemberSS{Value: []string{role + ":" + string(perm)}}))).
+		WithUpdate(expression.Add(expression.Name("grants"), expression.Value(&types.AttributeValueMemberSS{Value: []string{role + "#" + string(perm)}}))).
 		WithCondition(expression.AttributeExists(expression.Name(attrPK))).Build()
 	if err != nil {
 		return fail(op, err)

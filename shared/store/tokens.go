@@ -54,7 +54,7 @@ func (s *Store) CreateToken(ctx context.Context, tenant, user, name string, ttl 
 		return "", nil, fail(op, err)
 	}
 	err = s.transact(ctx, op,
-		types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{Key: key(userPK(tenant, user), userSK()), ConditionExpression: aws.String("attribute_exists(pk)")}},
+		types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{Key: key(userPK(tenant, user), userSK()), ConditionExpression: aws.String("attribute_exists(pk) AND attribute_not_exists(erased)")}},
 		types.TransactWriteItem{Put: &types.Put{Item: refItem, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 		types.TransactWriteItem{Put: &types.Put{Item: cred, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 	)

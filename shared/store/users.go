@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -23,6 +22,10 @@ type userItem struct {
 	Roles   []string `dynamodbav:"roles"`
 	Created int64    `dynamodbav:"created"`
 	Updated int64    `dynamodbav:"updated"`
+	// Erased is when the user's erasure began (Unix ms): a tombstone that every write creating
+	// a session or a token for the user, and every read of theirs, checks. It stays until the
+	// scheduled sweep has found the partition empty after eraseGrace.
+	Erased int64 `dynamodbav:"erased,omitempty"`
 	// Live counts the logins since it was last set to the user's live sessions: at least that
 	// many live sessions, never fewer. Logins are conditioned on it (the session cap).
 	Live int `dynamodbav:"live,omitempty"`
@@ -52,16 +55,19 @@ func (s *Store) PutUser(ctx context.Context, u pulse.User) (*pulse.User, bool, e
 		Set(expression.Name("roles"), expression.Value(u.Roles)).
 		Set(expression.Name("updated"), expression.Value(now)).
 		Set(expression.Name("created"), expression.IfNotExists(expression.Name("created"), expression.Value(now)))
-	expr, err := expression.NewBuilder().WithUpdate(upd).Build()
+	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(expression.AttributeNotExists(expression.Name("erased"))).Build()
 	if err != nil {
 		return nil, false, fail(op, err)
 	}
 	out, err := s.updateItem(ctx, op, &dynamodb.UpdateItemInput{
 		Key:              key(userPK(u.TenantID, u.ID), userSK()),
-		UpdateExpression: expr.Update(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 		ReturnValues: types.ReturnValueAllOld,
 	})
-	if err != nil {
+	if failed, _ := conditionFailed(err); failed {
+		return nil, false, pulse.Conflict(op, pulse.EntityUser, u.ID, pulse.ReasonErasing)
+	} else if err != nil {
 		return nil, false, err
 	}
 	// No old image means this write created the user.
@@ -115,49 +121,8 @@ func (s *Store) GetUser(ctx context.Context, tenant, id string) (*pulse.User, er
 	var it userItem
 	if found, err := s.get(ctx, op, userPK(tenant, id), userSK(), true, &it); err != nil {
 		return nil, err
-	} else if !found {
+	} else if !found || it.Erased != 0 {
 		return nil, pulse.NotFound(op, pulse.EntityUser, id)
 	}
 	return it.user(), nil
-}
-
-// DeleteUser erases a user with everything in their partition: sessions, per-day activity and
-// token references (with the tokens themselves). The profile goes last, so that an interrupted
-// delete can simply be run again. ENOTFOUND when there is no such user.
-func (s *Store) DeleteUser(ctx context.Context, tenant, id string) error {
-	const op = "delete user"
-	kc := expression.Key(attrPK).Equal(expression.Value(userPK(tenant, id)))
-	proj := expression.NamesList(expression.Name(attrPK), expression.Name(attrSK), expression.Name("token_hash"))
-	expr, err := expression.NewBuilder().WithKeyCondition(kc).WithProjection(proj).Build()
-	if err != nil {
-		return fail(op, err)
-	}
-	var keys []map[string]types.AttributeValue
-	found := false
-	err = s.query(ctx, op, &dynamodb.QueryInput{
-		KeyConditionExpression: expr.KeyCondition(), ProjectionExpression: expr.Projection(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), ConsistentRead: aws.Bool(true),
-	}, func(items []map[string]types.AttributeValue) (bool, error) {
-		for _, it := range items {
-			if sk, _ := it[attrSK].(*types.AttributeValueMemberS); sk != nil && sk.Value == userSK() {
-				found = true
-				continue
-			}
-			if h, _ := it["token_hash"].(*types.AttributeValueMemberS); h != nil {
-				keys = append(keys, key(tokenPK(h.Value), tokenSK()))
-			}
-			keys = append(keys, map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]})
-		}
-		return true, nil
-	})
-	if err != nil {
-		return err
-	}
-	if !found {
-		return pulse.NotFound(op, pulse.EntityUser, id)
-	}
-	if err := s.deleteAll(ctx, op, keys); err != nil {
-		return err
-	}
-	return s.deleteAll(ctx, op, []map[string]types.AttributeValue{key(userPK(tenant, id), userSK())})
 }

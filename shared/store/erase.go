@@ -1,0 +1,314 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/pulse-sessions/pulse/shared/pulse"
+)
+
+// eraseGrace is how long an erased user's tombstone stays after the erasure began, before the
+// scheduled sweep looks at the partition a last time and removes it: longer than any request
+// that began before the tombstone can still be writing (a function's timeout is seconds).
+const eraseGrace = 2 * time.Minute
+
+// erasePageSize is how many of a user's items one round of the erasure reads and deletes.
+const erasePageSize = 1000
+
+type erasedItem struct {
+	PK     string `dynamodbav:"pk"`
+	SK     string `dynamodbav:"sk"`
+	Type   string `dynamodbav:"type"`
+	Tenant string `dynamodbav:"tenant"`
+	User   string `dynamodbav:"uid"`
+	Since  int64  `dynamodbav:"since"`
+}
+
+// DeleteUser erases a user. At once: a tombstone on the user, which every write that creates a
+// session or a token for them is conditioned on and every read of theirs checks, and the end
+// of their live sessions (a heartbeat on one is refused from then on). Then every item of
+// theirs goes — sessions, per-day activity, tokens with their credentials, and their place in
+// the closed days' rollups — a page at a time until the request's time runs short; the
+// scheduled function finishes what is left, then removes the tombstone (the ID can be used
+// again after that, within minutes). ENOTFOUND when there is no such user, or one whose erasure
+// is under way (which a second delete carries on).
+func (s *Store) DeleteUser(ctx context.Context, tenant, id string) error {
+	const op = "delete user"
+	now := s.now()
+	expr, err := expression.NewBuilder().
+		WithUpdate(expression.Set(expression.Name("erased"), expression.Value(now.UnixMilli()))).
+		WithCondition(expression.AttributeExists(expression.Name(attrPK)).And(expression.AttributeNotExists(expression.Name("erased")))).Build()
+	if err != nil {
+		return fail(op, err)
+	}
+	_, err = s.updateItem(ctx, op, &dynamodb.UpdateItemInput{Key: key(userPK(tenant, id), userSK()),
+		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld})
+	if failed, old := conditionFailed(err); failed {
+		// No such user, or one already being erased: either way the user is gone (404), and
+		// an erasure under way is carried on meanwhile.
+		if old != nil {
+			if _, err := s.eraseItems(ctx, tenant, id, func() bool { return nearDeadline(ctx) }); err != nil {
+				return err
+			}
+		}
+		return pulse.NotFound(op, pulse.EntityUser, id)
+	} else if err != nil {
+		return err
+	}
+	reg, err := attributevalue.MarshalMap(erasedItem{PK: erasedPK(), SK: erasedSK(tenant, id), Type: "erased", Tenant: tenant, User: id, Since: now.UnixMilli()})
+	if err != nil {
+		return fail(op, err)
+	}
+	if err := s.putItem(ctx, op, &dynamodb.PutItemInput{Item: reg}); err != nil {
+		return err
+	}
+	// Live sessions end now, whatever the rest takes.
+	live, err := s.liveSessions(ctx, op, tenant, id, true)
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for _, ss := range live {
+		ids = append(ids, ss.ID)
+	}
+	if err := s.endAll(ctx, op, tenant, id, ids, pulse.EndErased); err != nil {
+		return err
+	}
+	_, err = s.eraseItems(ctx, tenant, id, func() bool { return nearDeadline(ctx) })
+	return err
+}
+
+// nearDeadline reports whether ctx ends within a second: time to answer, not to start a round.
+func nearDeadline(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return ctx.Err() != nil || ok && time.Until(d) < time.Second
+}
+
+// eraseItems deletes a page at a time every item of the user's partition but the tombstone,
+// with the credentials of their tokens and their place in the rollups of closed days, until
+// none is left (true) or stop says so (false).
+func (s *Store) eraseItems(ctx context.Context, tenant, user string, stop func() bool) (bool, error) {
+	const op = "erase user"
+	kc := expression.Key(attrPK).Equal(expression.Value(userPK(tenant, user)))
+	proj := expression.NamesList(expression.Name(attrPK), expression.Name(attrSK), expression.Name("token_hash"), expression.Name("day"), expression.Name("type"))
+	expr, err := expression.NewBuilder().WithKeyCondition(kc).WithProjection(proj).Build()
+	if err != nil {
+		return false, fail(op, err)
+	}
+	for !stop() {
+		var keys []map[string]types.AttributeValue
+		var days []string
+		err := s.query(ctx, op, &dynamodb.QueryInput{KeyConditionExpression: expr.KeyCondition(), ProjectionExpression: expr.Projection(),
+			ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), ConsistentRead: aws.Bool(true),
+			Limit: aws.Int32(erasePageSize),
+		}, func(page []map[string]types.AttributeValue) (bool, error) {
+			for _, it := range page {
+				sk, _ := it[attrSK].(*types.AttributeValueMemberS)
+				if sk == nil || sk.Value == userSK() {
+					continue
+				}
+				if h, _ := it["token_hash"].(*types.AttributeValueMemberS); h != nil {
+					keys = append(keys, key(tokenPK(h.Value), tokenSK()))
+				}
+				if t, _ := it["type"].(*types.AttributeValueMemberS); t != nil && t.Value == "day" {
+					if d, _ := it["day"].(*types.AttributeValueMemberS); d != nil {
+						days = append(days, d.Value)
+					}
+				}
+				keys = append(keys, map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]})
+			}
+			return false, nil // one page a round
+		})
+		if err != nil {
+			return false, err
+		}
+		if len(keys) == 0 {
+			return true, nil
+		}
+		if err := s.deleteAll(ctx, op, keys); err != nil {
+			return false, err
+		}
+		for _, d := range days {
+			if err := s.dropFromRollup(ctx, tenant, d, user); err != nil {
+				return false, err
+			}
+		}
+	}
+	return false, nil
+}
+
+// dropFromRollup rewrites the chunk of a closed day's rollup that lists user, without them.
+func (s *Store) dropFromRollup(ctx context.Context, tenant, day, user string) error {
+	const op = "erase user from rollup"
+	if len(day) != 10 {
+		return nil
+	}
+	kc := expression.Key(attrPK).Equal(expression.Value(rollupPK(tenant, day[:7]))).And(expression.Key(attrSK).BeginsWith(day + "#"))
+	expr, err := expression.NewBuilder().WithKeyCondition(kc).Build()
+	if err != nil {
+		return fail(op, err)
+	}
+	var rewrite []types.WriteRequest
+	err = s.query(ctx, op, &dynamodb.QueryInput{KeyConditionExpression: expr.KeyCondition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), ConsistentRead: aws.Bool(true),
+	}, func(page []map[string]types.AttributeValue) (bool, error) {
+		for _, raw := range page {
+			var it rollupItem
+			if err := attributevalue.UnmarshalMap(raw, &it); err != nil {
+				return false, err
+			}
+			users, err := gunzipLines(it.Users)
+			if err != nil {
+				return false, err
+			}
+			kept := users[:0]
+			for _, u := range users {
+				if u != user {
+					kept = append(kept, u)
+				}
+			}
+			if len(kept) == len(users) {
+				continue
+			}
+			if it.Users, err = gzipLines(kept); err != nil {
+				return false, err
+			}
+			it.N = len(kept)
+			item, err := attributevalue.MarshalMap(it)
+			if err != nil {
+				return false, err
+			}
+			rewrite = append(rewrite, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
+		}
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.batchWrite(ctx, op, rewrite)
+}
+
+// SweepErased finishes the erasures that began more than eraseGrace ago: a last look at each
+// user's partition, then the tombstone goes and the ID is free. It reports how many it
+// finished and whether it got through all of them before stop said so.
+func (s *Store) SweepErased(ctx context.Context, stop func() bool) (int, bool, error) {
+	const op = "sweep erased users"
+	kc := expression.Key(attrPK).Equal(expression.Value(erasedPK()))
+	expr, err := expression.NewBuilder().WithKeyCondition(kc).Build()
+	if err != nil {
+		return 0, false, fail(op, err)
+	}
+	var due []erasedItem
+	cutoff := s.now().Add(-eraseGrace).UnixMilli()
+	err = s.query(ctx, op, &dynamodb.QueryInput{KeyConditionExpression: expr.KeyCondition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), ConsistentRead: aws.Bool(true),
+	}, func(page []map[string]types.AttributeValue) (bool, error) {
+		for _, raw := range page {
+			var it erasedItem
+			if err := attributevalue.UnmarshalMap(raw, &it); err != nil {
+				return false, err
+			}
+			if it.Since <= cutoff {
+				due = append(due, it)
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		return 0, false, err
+	}
+	done := 0
+	for _, it := range due {
+		if stop() {
+			return done, false, nil
+		}
+		empty, err := s.eraseItems(ctx, it.Tenant, it.User, stop)
+		if err != nil {
+			return done, false, err
+		}
+		if !empty {
+			return done, false, nil
+		}
+		if err := s.deleteAll(ctx, op, []map[string]types.AttributeValue{key(userPK(it.Tenant, it.User), userSK()), key(erasedPK(), erasedSK(it.Tenant, it.User))}); err != nil {
+			return done, false, err
+		}
+		done++
+	}
+	return done, true, nil
+}
+
+// endAll ends sessions of a user for reason: transactions of up to 100 conditional updates,
+// a few at a time, so that thousands end in a few dozen requests (one round trip each for
+// thousands would not fit a function's time). A session whose condition fails (it ended
+// meanwhile, or is gone) is left out and the rest of its transaction is written again.
+func (s *Store) endAll(ctx context.Context, op, tenant, user string, ids []string, reason string) error {
+	const perTransaction = 100
+	sem := make(chan struct{}, endParallel)
+	errs := make(chan error, len(ids)/perTransaction+1)
+	for len(ids) > 0 {
+		n := min(perTransaction, len(ids))
+		chunk := ids[:n]
+		ids = ids[n:]
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			errs <- s.endChunk(ctx, op, tenant, user, chunk, reason)
+		}()
+	}
+	for range cap(sem) {
+		sem <- struct{}{}
+	}
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// endParallel is how many transactions of ends are in flight at once.
+const endParallel = 4
+
+func (s *Store) endChunk(ctx context.Context, op, tenant, user string, ids []string, reason string) error {
+	for attempt := 0; len(ids) > 0; attempt++ {
+		if attempt > len(ids) {
+			return fail(op, errors.New("ending sessions: the transaction kept failing"))
+		}
+		now := s.now().Truncate(time.Millisecond)
+		cond := expression.AttributeExists(expression.Name(attrPK)).
+			And(expression.Name("status").Equal(expression.Value(pulse.StatusActive))).
+			And(expression.Name("exp").GreaterThan(expression.Value(now.UnixMilli())))
+		expr, err := expression.NewBuilder().WithUpdate(s.endUpdate(now, reason)).WithCondition(cond).Build()
+		if err != nil {
+			return fail(op, err)
+		}
+		items := make([]types.TransactWriteItem, len(ids))
+		for i, id := range ids {
+			items[i] = types.TransactWriteItem{Update: &types.Update{Key: key(userPK(tenant, user), sessionSK(id)),
+				UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+				ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()}}
+		}
+		err = s.transact(ctx, op, items...)
+		var ce *cancelledError
+		if !errors.As(err, &ce) {
+			return err
+		}
+		var retry []string
+		for i, r := range ce.Reasons {
+			if aws.ToString(r.Code) != "ConditionalCheckFailed" && i < len(ids) {
+				retry = append(retry, ids[i])
+			}
+		}
+		ids = retry
+	}
+	return nil
+}
