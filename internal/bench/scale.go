@@ -30,7 +30,6 @@ type scaleRow struct {
 	Function     string // the built function measured for memory at this point, if any
 	PeakMB       float64
 	Note         string
-	event        []byte
 }
 
 // scaleSizes are the sizes of each scale point (quick: a tenth).

@@ -10,10 +10,12 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/pulse-sessions/pulse/internal/apptest"
 	"github.com/pulse-sessions/pulse/internal/ddblocal"
+	"github.com/pulse-sessions/pulse/shared/cleanup"
 	"github.com/pulse-sessions/pulse/shared/store"
 )
 
@@ -243,6 +245,12 @@ func TestFaultUnprocessedBatchItems(t *testing.T) {
 	f, opt := faulty()
 	e := apptest.NewWith(t, apptest.Options{Client: opt})
 	key := apptest.Key(e.Key)
+	sweep := func() {
+		if _, err := (&cleanup.Cleaner{Store: e.Deps.Store, Now: e.Clock.Now}).Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sweep() // the scheduled function's own items (rollups of ended days) before the baseline
 	baseline := e.Items()
 	for i := range 30 {
 		if r := e.Do("POST", "/api/users/u1/sessions", fmt.Sprintf(`{"client_id":"web","session_id":"S%02d"}`, i), key...); r.Status != 201 {
@@ -259,6 +267,9 @@ func TestFaultUnprocessedBatchItems(t *testing.T) {
 	if r := e.Do("DELETE", "/api/users/u1", "", key...); r.Status != 204 {
 		t.Fatalf("delete user: %d %s", r.Status, r.Body)
 	}
+	// The erasure's tombstone goes at the scheduled function's next run after its grace.
+	e.Clock.Add(10 * time.Minute)
+	sweep()
 	if f.withheld.Load() == 0 {
 		t.Fatal("no batch item was ever withheld: the test tested nothing")
 	}

@@ -1,10 +1,10 @@
 package manage
 
 import (
-	"strconv"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/pulse-sessions/pulse/shared/httpx"

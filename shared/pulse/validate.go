@@ -15,7 +15,7 @@ func ValidID(id string) error {
 	if id == "." || id == ".." {
 		// A dot segment in a URL path means "here" or "up": /api/users/u/sessions/.. is
 		// /api/users/u to any client or proxy that normalises it.
-		return fmt.Errorf("must not be . or ..")
+		return fmt.Errorf(`must not be a dot segment ("." or "..")`)
 	}
 	if len(id) > MaxIDLength {
 		return fmt.Errorf("must be at most %d characters", MaxIDLength)

@@ -575,9 +575,6 @@ func (s *Store) RevokeUserSessions(ctx context.Context, tenant, user string) (in
 	return len(ids), nil
 }
 
-// revokeParallel is how many revocations of one user's sessions are in flight at once.
-const revokeParallel = 16
-
 // userSessions returns all of a user's sessions and whether the user exists: one Query over
 // the user's partition from the first session key on, which reaches the profile ("USER" sorts
 // after "S#") and nothing else of the tenant.
