@@ -8,10 +8,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/pb33f/libopenapi"
+	validator "github.com/pb33f/libopenapi-validator"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -244,6 +247,7 @@ func (e *Env) Do(method, path, body string, headers ...string) *Response {
 	if err != nil {
 		e.T.Fatal(err)
 	}
+	CheckWire(e.T, req, resp, b)
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
 }
 
@@ -302,5 +306,68 @@ func CostBounded(t testing.TB, small, large float64, beside string) {
 	}
 	if large > 1.5*small+1 {
 		t.Errorf("%s: %.1f RCU, want ≤ 1.5 × %.1f + 1", beside, large, small)
+	}
+}
+
+var (
+	specOnce sync.Once
+	spec     validator.Validator
+	specErr  error
+)
+
+// openAPI is the repository's openapi.yaml as a validator, read once.
+func openAPI() (validator.Validator, error) {
+	specOnce.Do(func() {
+		root, err := ddblocal.RepoRoot()
+		if err != nil {
+			specErr = err
+			return
+		}
+		raw, err := os.ReadFile(filepath.Join(root, "openapi.yaml"))
+		if err != nil {
+			specErr = err
+			return
+		}
+		doc, err := libopenapi.NewDocument(raw)
+		if err != nil {
+			specErr = err
+			return
+		}
+		v, errs := validator.NewValidator(doc)
+		if len(errs) > 0 {
+			specErr = fmt.Errorf("openapi.yaml: %v", errs)
+			return
+		}
+		spec = v
+	})
+	return spec, specErr
+}
+
+// CheckWire fails t when a response Pulse sent does not match openapi.yaml: every response the
+// suite receives through Do is checked, so the document cannot drift from the wire. API
+// Gateway's own answers for routes that do not exist ({"message":"Not Found"}) are not Pulse's
+// and are left alone.
+func CheckWire(t testing.TB, req *http.Request, resp *http.Response, body []byte) {
+	t.Helper()
+	if resp.StatusCode == http.StatusNotFound && bytes.HasPrefix(body, []byte(`{"message":`)) {
+		return
+	}
+	v, err := openAPI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Header.Get("Content-Encoding") != "" {
+		return // compressed by the client's own choice; the plain form is checked elsewhere
+	}
+	check := *resp
+	check.Body = io.NopCloser(bytes.NewReader(body))
+	if ok, errs := v.ValidateHttpResponse(req, &check); !ok {
+		for _, e := range errs {
+			detail := e.Reason
+			for _, s := range e.SchemaValidationErrors {
+				detail += "; " + strings.Join(s.InstancePath, "/") + ": " + s.Reason
+			}
+			t.Errorf("%s %s answered %d, which openapi.yaml does not describe: %s (%s)", req.Method, req.URL.Path, resp.StatusCode, e.Message, detail)
+		}
 	}
 }

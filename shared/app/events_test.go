@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,6 +109,13 @@ func TestEventsReplay(t *testing.T) {
 			if resp.StatusCode != w.status {
 				t.Fatalf("%d %s, want %d", resp.StatusCode, resp.Body, w.status)
 			}
+			// What the function answered, as API Gateway would send it, against openapi.yaml.
+			req, _ := http.NewRequest(ev.RequestContext.HTTP.Method, "http://localhost"+ev.RawPath+"?"+ev.RawQueryString, nil)
+			hr := &http.Response{StatusCode: resp.StatusCode, Header: http.Header{}}
+			for k, v := range resp.Headers {
+				hr.Header.Set(k, v)
+			}
+			apptest.CheckWire(t, req, hr, []byte(resp.Body))
 			if w.check != nil {
 				w.check(t, resp)
 			}

@@ -116,6 +116,7 @@ func TestAnswerSizeGuard(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
+		apptest.CheckWire(t, req, resp, b)
 		return resp, b
 	}
 	resp, body := get("identity")

@@ -1,6 +1,7 @@
 package manage_test
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -32,7 +33,9 @@ func TestDotSegmentIDsRefused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		apptest.CheckWire(t, req, resp, body)
 		if resp.StatusCode != 400 {
 			t.Errorf("%s %s: %d (Location %q), want 400", c.method, c.path, resp.StatusCode, resp.Header.Get("Location"))
 		}
