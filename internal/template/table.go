@@ -26,30 +26,12 @@ func (t *Template) CreateTableInput(id, name string) (*dynamodb.CreateTableInput
 	}
 	in.KeySchema = keySchema(p["KeySchema"])
 	for _, g := range list(p["GlobalSecondaryIndexes"]) {
-		proj, _ := g["Projection"].(map[string]any)
-		gsi := types.GlobalSecondaryIndex{
-			IndexName:  aws.String(str(g, "IndexName")),
-			KeySchema:  keySchema(g["KeySchema"]),
-			Projection: &types.Projection{ProjectionType: types.ProjectionType(str(proj, "ProjectionType"))},
-		}
-		nonKey, _ := proj["NonKeyAttributes"].([]any)
-		for _, a := range nonKey {
-			gsi.Projection.NonKeyAttributes = append(gsi.Projection.NonKeyAttributes, fmt.Sprint(a))
-		}
-		in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, gsi)
+		in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, types.GlobalSecondaryIndex{
+			IndexName: aws.String(str(g, "IndexName")), KeySchema: keySchema(g["KeySchema"]), Projection: projection(g)})
 	}
 	for _, l := range list(p["LocalSecondaryIndexes"]) {
-		proj, _ := l["Projection"].(map[string]any)
-		lsi := types.LocalSecondaryIndex{
-			IndexName:  aws.String(str(l, "IndexName")),
-			KeySchema:  keySchema(l["KeySchema"]),
-			Projection: &types.Projection{ProjectionType: types.ProjectionType(str(proj, "ProjectionType"))},
-		}
-		nonKey, _ := proj["NonKeyAttributes"].([]any)
-		for _, a := range nonKey {
-			lsi.Projection.NonKeyAttributes = append(lsi.Projection.NonKeyAttributes, fmt.Sprint(a))
-		}
-		in.LocalSecondaryIndexes = append(in.LocalSecondaryIndexes, lsi)
+		in.LocalSecondaryIndexes = append(in.LocalSecondaryIndexes, types.LocalSecondaryIndex{
+			IndexName: aws.String(str(l, "IndexName")), KeySchema: keySchema(l["KeySchema"]), Projection: projection(l)})
 	}
 	if len(in.KeySchema) == 0 || len(in.AttributeDefinitions) == 0 {
 		return nil, fmt.Errorf("template: table %s has no key schema", id)
@@ -64,6 +46,17 @@ func (t *Template) TTLAttribute(id string) string {
 		return ""
 	}
 	return str(spec, "AttributeName")
+}
+
+// projection reads an index's Projection.
+func projection(index map[string]any) *types.Projection {
+	proj, _ := index["Projection"].(map[string]any)
+	out := &types.Projection{ProjectionType: types.ProjectionType(str(proj, "ProjectionType"))}
+	nonKey, _ := proj["NonKeyAttributes"].([]any)
+	for _, a := range nonKey {
+		out.NonKeyAttributes = append(out.NonKeyAttributes, fmt.Sprint(a))
+	}
+	return out
 }
 
 func keySchema(v any) []types.KeySchemaElement {
