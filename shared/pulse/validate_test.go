@@ -23,10 +23,22 @@ func TestValidID(t *testing.T) {
 		{"é", false},
 		{"a\x00b", false},
 		{"a\nb", false},
+		{".", false},
+		{"..", false},
+		{"...", true},
+		{".a", true},
 	} {
 		err := ValidID(tc.id)
 		if got := err == nil; got != tc.ok {
 			t.Errorf("ValidID(%q) = %v, want ok=%v", tc.id, err, tc.ok)
+		}
+	}
+}
+
+func TestValidRole(t *testing.T) {
+	for role, ok := range map[string]bool{"admin": true, "analyst-2": true, "ana:lyst": false, "..": false, "": false} {
+		if got := ValidRole(role) == nil; got != ok {
+			t.Errorf("ValidRole(%q) ok = %v, want %v", role, got, ok)
 		}
 	}
 }
