@@ -1,7 +1,6 @@
 package lambdarun
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -241,21 +240,13 @@ func (w *watcher) Since(n int) string {
 	return string(w.buf.Bytes()[n:])
 }
 
-// lines is for callers that print RIE's own report lines.
-func lines(s string, keep func(string) bool) []string {
-	var out []string
-	sc := bufio.NewScanner(strings.NewReader(s))
-	for sc.Scan() {
-		if keep(sc.Text()) {
-			out = append(out, sc.Text())
-		}
-	}
-	return out
-}
-
 // ReportLines returns RIE's INIT and REPORT lines from its output.
 func ReportLines(out string) []string {
-	return lines(out, func(l string) bool {
-		return strings.Contains(l, "INIT START") || strings.Contains(l, "INIT REPORT") || strings.HasPrefix(l, "REPORT ")
-	})
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "INIT START") || strings.Contains(l, "INIT REPORT") || strings.HasPrefix(l, "REPORT ") {
+			lines = append(lines, l)
+		}
+	}
+	return lines
 }

@@ -24,7 +24,7 @@ func Match(key string, r *http.Request) bool {
 	values := map[string]string{}
 	for i, w := range want {
 		if name, isParam := strings.CutPrefix(w, "{"); isParam {
-			seg, err := pathUnescape(got[i])
+			seg, err := url.PathUnescape(got[i])
 			if err != nil || seg == "" {
 				return false
 			}
@@ -37,17 +37,6 @@ func Match(key string, r *http.Request) bool {
 		r.SetPathValue(name, v)
 	}
 	return true
-}
-
-func pathUnescape(s string) (string, error) {
-	if !strings.Contains(s, "%") {
-		return s, nil
-	}
-	r, err := http.NewRequest(http.MethodGet, "/"+s, nil)
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimPrefix(r.URL.Path, "/"), nil
 }
 
 // Query parses the request's query string strictly: a pair that cannot be decoded (a bad

@@ -26,7 +26,7 @@ func (s *Store) ExpiringSessions(ctx context.Context, bucket time.Time) ([]*puls
 		}
 		keys = append(keys, k...)
 	}
-	items, err := s.batchGet(ctx, "expiring sessions", keys)
+	items, err := s.batchGet(ctx, "expiring sessions", keys, false)
 	if err != nil {
 		return nil, err
 	}

@@ -151,44 +151,28 @@ func (s *Store) dropFromRollup(ctx context.Context, tenant, day, user string) er
 	if len(day) != 10 {
 		return nil
 	}
-	kc := expression.Key(attrPK).Equal(expression.Value(rollupPK(tenant, day[:7]))).And(expression.Key(attrSK).BeginsWith(day + "#"))
-	expr, err := expression.NewBuilder().WithKeyCondition(kc).Build()
-	if err != nil {
-		return fail(op, err)
-	}
 	var rewrite []types.WriteRequest
-	err = s.query(ctx, op, &dynamodb.QueryInput{KeyConditionExpression: expr.KeyCondition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), ConsistentRead: aws.Bool(true),
-	}, func(page []map[string]types.AttributeValue) (bool, error) {
-		for _, raw := range page {
-			var it rollupItem
-			if err := attributevalue.UnmarshalMap(raw, &it); err != nil {
-				return false, err
+	err := s.rollupChunks(ctx, op, tenant, day, day, true, func(it rollupItem, users []string) error {
+		kept := make([]string, 0, len(users))
+		for _, u := range users {
+			if u != user {
+				kept = append(kept, u)
 			}
-			users, err := gunzipLines(it.Users)
-			if err != nil {
-				return false, err
-			}
-			kept := users[:0]
-			for _, u := range users {
-				if u != user {
-					kept = append(kept, u)
-				}
-			}
-			if len(kept) == len(users) {
-				continue
-			}
-			if it.Users, err = gzipLines(kept); err != nil {
-				return false, err
-			}
-			it.N = len(kept)
-			item, err := attributevalue.MarshalMap(it)
-			if err != nil {
-				return false, err
-			}
-			rewrite = append(rewrite, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
 		}
-		return true, nil
+		if len(kept) == len(users) {
+			return nil
+		}
+		blob, err := gzipLines(kept)
+		if err != nil {
+			return err
+		}
+		it.Users, it.N = blob, len(kept)
+		item, err := attributevalue.MarshalMap(it)
+		if err != nil {
+			return err
+		}
+		rewrite = append(rewrite, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
+		return nil
 	})
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -153,15 +154,26 @@ func (s *Store) pageByStart(ctx context.Context, op, tenant, user string, q Sess
 }
 
 // allSessions returns every session the user has stored, ended ones included: one Query over
-// the user's partition from the first session key to the profile ("USER" sorts after "S#").
+// the sessions of the user's partition.
 func (s *Store) allSessions(ctx context.Context, op, tenant, user string) ([]*pulse.Session, error) {
-	items, _, err := s.userSessions(ctx, tenant, user, false)
+	kc := expression.Key(attrPK).Equal(expression.Value(userPK(tenant, user))).
+		And(expression.Key(attrSK).BeginsWith(sessionPrefix))
+	expr, err := expression.NewBuilder().WithKeyCondition(kc).Build()
 	if err != nil {
-		return nil, err
+		return nil, fail(op, err)
 	}
-	out := make([]*pulse.Session, len(items))
-	for i := range items {
-		out[i] = items[i].session()
-	}
-	return out, nil
+	var out []*pulse.Session
+	err = s.query(ctx, op, &dynamodb.QueryInput{KeyConditionExpression: expr.KeyCondition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	}, func(page []map[string]types.AttributeValue) (bool, error) {
+		for _, raw := range page {
+			var it sessionItem
+			if err := attributevalue.UnmarshalMap(raw, &it); err != nil {
+				return false, err
+			}
+			out = append(out, it.session())
+		}
+		return true, nil
+	})
+	return out, err
 }

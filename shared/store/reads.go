@@ -159,7 +159,7 @@ func pkOf(e activeEntry) string {
 
 // sessionsByKey reads sessions by key, eventually consistent; missing ones are left out.
 func (s *Store) sessionsByKey(ctx context.Context, op string, keys []map[string]types.AttributeValue) ([]*pulse.Session, error) {
-	raw, err := s.batchGet(ctx, op, keys)
+	raw, err := s.batchGet(ctx, op, keys, false)
 	if err != nil {
 		return nil, err
 	}
@@ -205,20 +205,4 @@ func (s *Store) RecordDays(ctx context.Context, tenant, user string, days []stri
 		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
 	}
 	return s.batchWrite(ctx, "record days", reqs)
-}
-
-// ListSessions returns all of a user's sessions, ended ones included; ENOTFOUND for an unknown
-// user. One Query over the user's partition: the cost grows with that user's sessions only.
-func (s *Store) ListSessions(ctx context.Context, tenant, user string) ([]*pulse.Session, error) {
-	items, found, err := s.userSessions(ctx, tenant, user, true)
-	if err != nil {
-		return nil, err
-	} else if !found {
-		return nil, pulse.NotFound("list sessions", pulse.EntityUser, user)
-	}
-	out := make([]*pulse.Session, len(items))
-	for i := range items {
-		out[i] = items[i].session()
-	}
-	return out, nil
 }

@@ -194,13 +194,13 @@ func (s *Store) query(ctx context.Context, op string, in *dynamodb.QueryInput, p
 	return nil
 }
 
-// batchGet reads items by key, 100 to a request, eventually consistent, retrying what DynamoDB
-// leaves unprocessed with backoff. Missing items are left out.
-func (s *Store) batchGet(ctx context.Context, op string, keys []map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
+// batchGet reads items by key, 100 to a request, strongly consistent when asked, retrying what
+// DynamoDB leaves unprocessed with backoff. Missing items are left out.
+func (s *Store) batchGet(ctx context.Context, op string, keys []map[string]types.AttributeValue, consistent bool) ([]map[string]types.AttributeValue, error) {
 	var items []map[string]types.AttributeValue
 	for len(keys) > 0 {
 		n := min(100, len(keys))
-		req := map[string]types.KeysAndAttributes{s.table: {Keys: keys[:n]}}
+		req := map[string]types.KeysAndAttributes{s.table: {Keys: keys[:n], ConsistentRead: aws.Bool(consistent)}}
 		keys = keys[n:]
 		for attempt := 0; len(req) > 0 && len(req[s.table].Keys) > 0; attempt++ {
 			if err := pause(ctx, attempt); err != nil {

@@ -74,7 +74,7 @@ func (s *Store) DailyActiveUsers(ctx context.Context, tenant, first, last string
 	for ; month.Format("2006-01") >= first[:7]; month = month.AddDate(0, -1, 0) {
 		m := month.Format("2006-01")
 		lo, hi := max(first, m+"-01"), min(last, month.AddDate(0, 1, -1).Format(time.DateOnly))
-		rolled, err := s.rollups(ctx, op, tenant, m, lo, hi)
+		rolled, err := s.rollups(ctx, op, tenant, lo, hi)
 		if err != nil {
 			return err
 		}
@@ -116,35 +116,17 @@ func prevDay(d string) string {
 	return t.AddDate(0, 0, -1).Format(time.DateOnly)
 }
 
-// rollups reads the rollups of one month's days lo..hi: day → users (empty for a closed day
+// rollups reads the rollups of days lo..hi of one month: day → users (empty for a closed day
 // without activity).
-func (s *Store) rollups(ctx context.Context, op, tenant, month, lo, hi string) (map[string][]string, error) {
-	kc := expression.Key(attrPK).Equal(expression.Value(rollupPK(tenant, month))).
-		And(expression.Key(attrSK).Between(expression.Value(lo), expression.Value(hi+"$")))
-	expr, err := expression.NewBuilder().WithKeyCondition(kc).Build()
-	if err != nil {
-		return nil, fail(op, err)
-	}
+func (s *Store) rollups(ctx context.Context, op, tenant, lo, hi string) (map[string][]string, error) {
 	out := map[string][]string{}
 	chunks := map[string]int{}
 	want := map[string]int{}
-	err = s.query(ctx, op, &dynamodb.QueryInput{KeyConditionExpression: expr.KeyCondition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-	}, func(page []map[string]types.AttributeValue) (bool, error) {
-		for _, raw := range page {
-			var it rollupItem
-			if err := attributevalue.UnmarshalMap(raw, &it); err != nil {
-				return false, err
-			}
-			users, err := gunzipLines(it.Users)
-			if err != nil {
-				return false, err
-			}
-			out[it.Day] = append(out[it.Day], users...)
-			chunks[it.Day]++
-			want[it.Day] = it.Chunks
-		}
-		return true, nil
+	err := s.rollupChunks(ctx, op, tenant, lo, hi, false, func(it rollupItem, users []string) error {
+		out[it.Day] = append(out[it.Day], users...)
+		chunks[it.Day]++
+		want[it.Day] = it.Chunks
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -155,6 +137,35 @@ func (s *Store) rollups(ctx context.Context, op, tenant, month, lo, hi string) (
 		}
 	}
 	return out, nil
+}
+
+// rollupChunks hands each chunk of the rollups of days lo..hi (one month) to each, with its
+// users decompressed.
+func (s *Store) rollupChunks(ctx context.Context, op, tenant, lo, hi string, consistent bool, each func(rollupItem, []string) error) error {
+	kc := expression.Key(attrPK).Equal(expression.Value(rollupPK(tenant, lo[:7]))).
+		And(expression.Key(attrSK).Between(expression.Value(lo), expression.Value(hi+"$")))
+	expr, err := expression.NewBuilder().WithKeyCondition(kc).Build()
+	if err != nil {
+		return fail(op, err)
+	}
+	return s.query(ctx, op, &dynamodb.QueryInput{KeyConditionExpression: expr.KeyCondition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), ConsistentRead: aws.Bool(consistent),
+	}, func(page []map[string]types.AttributeValue) (bool, error) {
+		for _, raw := range page {
+			var it rollupItem
+			if err := attributevalue.UnmarshalMap(raw, &it); err != nil {
+				return false, err
+			}
+			users, err := gunzipLines(it.Users)
+			if err != nil {
+				return false, err
+			}
+			if err := each(it, users); err != nil {
+				return false, err
+			}
+		}
+		return true, nil
+	})
 }
 
 // daysFromIndex reads the users of days lo..hi of one month from the Days index.

@@ -339,20 +339,36 @@ func (s *Store) liveSessions(ctx context.Context, op, tenant, user string, consi
 // no such session in this tenant.
 func (s *Store) GetSession(ctx context.Context, tenant, user, id string) (*pulse.Session, error) {
 	const op = "get session"
-	var it sessionItem
-	if found, err := s.get(ctx, op, userPK(tenant, user), sessionSK(id), true, &it); err != nil {
+	// The session and its user in one request: a session of a user whose erasure is under way
+	// is gone already.
+	raw, err := s.batchGet(ctx, op, []map[string]types.AttributeValue{key(userPK(tenant, user), sessionSK(id)), key(userPK(tenant, user), userSK())}, true)
+	if err != nil {
 		return nil, err
-	} else if !found {
+	}
+	var sess *pulse.Session
+	erased := false
+	for _, item := range raw {
+		sk, _ := item[attrSK].(*types.AttributeValueMemberS)
+		switch {
+		case sk == nil:
+		case sk.Value == userSK():
+			var u userItem
+			if err := attributevalue.UnmarshalMap(item, &u); err != nil {
+				return nil, fail(op, err)
+			}
+			erased = u.Erased != 0
+		default:
+			var it sessionItem
+			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+				return nil, fail(op, err)
+			}
+			sess = it.session()
+		}
+	}
+	if sess == nil || erased {
 		return nil, pulse.NotFound(op, pulse.EntitySession, id)
 	}
-	// A session of a user whose erasure is under way is gone already.
-	var u userItem
-	if found, err := s.get(ctx, op, userPK(tenant, user), userSK(), true, &u); err != nil {
-		return nil, err
-	} else if found && u.Erased != 0 {
-		return nil, pulse.NotFound(op, pulse.EntitySession, id)
-	}
-	return it.session(), nil
+	return sess, nil
 }
 
 // Activity is a heartbeat on a session. Nil or empty fields leave what is stored.
@@ -573,39 +589,4 @@ func (s *Store) RevokeUserSessions(ctx context.Context, tenant, user string) (in
 		return 0, err
 	}
 	return len(ids), nil
-}
-
-// userSessions returns all of a user's sessions and whether the user exists: one Query over
-// the user's partition from the first session key on, which reaches the profile ("USER" sorts
-// after "S#") and nothing else of the tenant.
-func (s *Store) userSessions(ctx context.Context, tenant, user string, consistent bool) ([]sessionItem, bool, error) {
-	const op = "list sessions"
-	kc := expression.Key(attrPK).Equal(expression.Value(userPK(tenant, user))).
-		And(expression.Key(attrSK).GreaterThanEqual(expression.Value(sessionPrefix)))
-	expr, err := expression.NewBuilder().WithKeyCondition(kc).Build()
-	if err != nil {
-		return nil, false, fail(op, err)
-	}
-	var items []sessionItem
-	found := false
-	err = s.query(ctx, op, &dynamodb.QueryInput{KeyConditionExpression: expr.KeyCondition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), ConsistentRead: aws.Bool(consistent),
-	}, func(page []map[string]types.AttributeValue) (bool, error) {
-		for _, raw := range page {
-			sk, _ := raw[attrSK].(*types.AttributeValueMemberS)
-			switch {
-			case sk == nil:
-			case sk.Value == userSK():
-				found = true
-			case strings.HasPrefix(sk.Value, sessionPrefix):
-				var it sessionItem
-				if err := attributevalue.UnmarshalMap(raw, &it); err != nil {
-					return false, err
-				}
-				items = append(items, it)
-			}
-		}
-		return true, nil
-	})
-	return items, found, err
 }

@@ -119,13 +119,6 @@ func (m *Meter) OnAWS() (rcu, wcu float64) {
 	return m.AWSRCU, m.AWSWCU
 }
 
-// Failed returns how many writes were refused by their condition so far.
-func (m *Meter) Failed() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.FailedWrites
-}
-
 // Reset sets the totals to zero.
 func (m *Meter) Reset() {
 	m.mu.Lock()
