@@ -108,6 +108,8 @@ func TestLoadConfig(t *testing.T) {
 		{"TABLE_NAME": "T", "SESSION_IDLE_TIMEOUT": "-5m"},
 		{"TABLE_NAME": "T", "SESSION_IDLE_TIMEOUT": "2d", "SESSION_MAX_LIFETIME": "1d"},
 		{"TABLE_NAME": "T", "ACTIVE_SHARDS": "17"},
+		{"TABLE_NAME": "T", "SESSION_RETENTION": "12h"},  // shorter than a session can live
+		{"TABLE_NAME": "T", "SESSION_RETENTION": "401d"}, // more day counters than a user item should hold
 		{"TABLE_NAME": "T", "ACTIVE_WINDOW": "5x"},
 	} {
 		if _, err := LoadConfig(func(k string) string { return bad[k] }); err == nil {

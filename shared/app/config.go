@@ -27,7 +27,7 @@ type Config struct {
 // LoadConfig reads the configuration through getenv (os.Getenv in production); missing
 // settings take the documented defaults, malformed ones are an error.
 func LoadConfig(getenv func(string) string) (Config, error) {
-	c := Config{Table: getenv("TABLE_NAME"), Policy: pulse.DefaultSessionPolicy, ActiveShards: 1,
+	c := Config{Table: getenv("TABLE_NAME"), Policy: pulse.DefaultSessionPolicy, ActiveShards: store.DefaultActiveShards,
 		GeoIPDB: getenv("GEOIP_DB"), LogLevel: getenv("AWS_LAMBDA_LOG_LEVEL")}
 	if c.Table == "" {
 		return c, fmt.Errorf("config: TABLE_NAME is required")
@@ -49,6 +49,12 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			}
 			*d.dst = dur
 		}
+	}
+	// Sessions are listed for the retention counted from the day they started, and each user
+	// keeps a counter per listed day: a live session must fit in it, and the counters in the
+	// user's item (about 17 bytes a day).
+	if c.Policy.Retention < c.Policy.MaxLifetime || c.Policy.Retention > 400*24*time.Hour {
+		return c, fmt.Errorf("config: SESSION_RETENTION (%s) must be between SESSION_MAX_LIFETIME (%s) and 400d", c.Policy.Retention, c.Policy.MaxLifetime)
 	}
 	if c.Policy.IdleTimeout > c.Policy.MaxLifetime {
 		return c, fmt.Errorf("config: SESSION_IDLE_TIMEOUT (%s) exceeds SESSION_MAX_LIFETIME (%s)", c.Policy.IdleTimeout, c.Policy.MaxLifetime)

@@ -12,7 +12,9 @@ import (
 // Import writes users and sessions as given, in batches of 25, overwriting items with the same
 // keys and checking no invariant: it is for loading history into a table (migrations, demo
 // data, benchmarks), never for the API. Sessions keep their times, state and location; a live
-// session enters the active index by its last activity. zone decides each session's day.
+// session enters the active index by its last activity. zone decides each session's day. Each
+// listed user is written whole, its counters (live sessions, starts per day) from the sessions
+// given: import a user together with all of its sessions.
 func (s *Store) Import(ctx context.Context, users []pulse.User, sessions []*pulse.Session, zone *time.Location) error {
 	var reqs []types.WriteRequest
 	put := func(v any) error {
@@ -26,13 +28,22 @@ func (s *Store) Import(ctx context.Context, users []pulse.User, sessions []*puls
 	// A user's live sessions carry the user's name and type; the user's login counter starts at
 	// their number (see CreateSession).
 	live := map[string]int{}
+	starts := map[string]map[string]int{}
 	byUser := map[string]pulse.User{}
 	for _, u := range users {
 		byUser[u.TenantID+"\x00"+u.ID] = u
 	}
+	first := s.horizon(s.now())
 	for _, ss := range sessions {
+		id := ss.TenantID + "\x00" + ss.UserID
 		if ss.EndReason == "" {
-			live[ss.TenantID+"\x00"+ss.UserID]++
+			live[id]++
+		}
+		if day := startDay(ss.InitiatedAt); day >= first {
+			if starts[id] == nil {
+				starts[id] = map[string]int{}
+			}
+			starts[id][day]++
 		}
 	}
 	for _, u := range users {
@@ -41,7 +52,7 @@ func (s *Store) Import(ctx context.Context, users []pulse.User, sessions []*puls
 		}
 		if err := put(userItem{PK: userPK(u.TenantID, u.ID), SK: userSK(), Type: "user", Tenant: u.TenantID, ID: u.ID,
 			Name: u.Name, UType: u.Type, Roles: u.Roles, Created: u.CreatedAt.UnixMilli(), Updated: u.UpdatedAt.UnixMilli(),
-			Live: live[u.TenantID+"\x00"+u.ID]}); err != nil {
+			Live: live[u.TenantID+"\x00"+u.ID], Starts: starts[u.TenantID+"\x00"+u.ID]}); err != nil {
 			return fail("import", err)
 		}
 	}

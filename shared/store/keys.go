@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"hash/fnv"
+	"strconv"
 	"time"
 )
 
@@ -23,6 +24,7 @@ const (
 	attrExpPK    = "exp_pk"
 	attrExpSK    = "exp_sk"
 	attrTTL      = "ttl"
+	attrStarts   = "starts"
 
 	indexDays    = "Days"
 	indexActive  = "Active"
@@ -96,6 +98,29 @@ func activeIndexSK(initiated time.Time) int64 { return initiated.UnixMilli() }
 // ties broken by session ID.
 func startKey(initiated time.Time, session string) string {
 	return fmt.Sprintf("%013d#%s", initiated.UnixMilli(), session)
+}
+
+// startDay is the UTC day a session started on: the unit of the user's start counters
+// (userItem.Starts), by which a list page is found without reading the sessions before it.
+func startDay(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+
+// dayStartKey is the smallest startKey of a UTC day (YYYY-MM-DD): a bound for key conditions
+// on the Live, Started and Ended indexes.
+func dayStartKey(day string) string {
+	t, _ := time.Parse(time.DateOnly, day)
+	return fmt.Sprintf("%013d", t.UnixMilli())
+}
+
+// nextDay is the UTC day after day (YYYY-MM-DD).
+func nextDay(day string) string {
+	t, _ := time.Parse(time.DateOnly, day)
+	return t.AddDate(0, 0, 1).Format(time.DateOnly)
+}
+
+// dayOfStartKey is the UTC day of a startKey.
+func dayOfStartKey(k string) string {
+	ms, _ := strconv.ParseInt(k[:min(13, len(k))], 10, 64)
+	return startDay(time.UnixMilli(ms))
 }
 
 // shardOf spreads sessions over the active index's write shards.

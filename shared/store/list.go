@@ -3,6 +3,7 @@ package store
 import (
 	"cmp"
 	"context"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -36,13 +37,16 @@ var statusIndex = map[string]string{pulse.StatusActive: indexLive, pulse.StatusE
 
 // SessionsPage returns one page of a user's sessions; ENOTFOUND for an unknown user. Reads are
 // eventually consistent (a session started a moment ago may be missing for that moment).
+// Sessions are listed for the retention counted from the UTC day they started (Store.horizon).
 //
-// Sorted by initiated_at (the default, either way), the page is read by key from the local
-// index of its status: the index's keys up to the page, then the page's sessions. The total
-// counts that index's keys: for live sessions bounded by the session cap, for ended or all
-// sessions as many keys as the user has stored (about 0.015 RCU each). Sorted by session_id,
-// expires_at or last_updated, the live sessions (bounded by the cap) are read and sorted; ended
-// or all sessions are read in full (their cost grows with the user's stored history).
+// Sorted by initiated_at (either way), a page costs what it returns: live sessions are read
+// from the Live index (bounded by the session cap); ended or all sessions find their first day
+// from the user's start counters, read the index keys of that day from the page's start, then
+// the page's sessions by key. The total comes from the counters (all), less the live keys
+// (ended), or from the live keys (active). Filtered by client_id, the total counts the index's
+// matching keys (about 0.02 RCU each). Sorted by session_id, expires_at or last_updated, live
+// sessions are read and sorted (bounded by the cap), ended or all sessions in full (bounded
+// by the retention).
 func (s *Store) SessionsPage(ctx context.Context, tenant, user string, q SessionQuery) (*SessionPage, error) {
 	const op = "list sessions"
 	var u userItem
@@ -53,7 +57,11 @@ func (s *Store) SessionsPage(ctx context.Context, tenant, user string, q Session
 	}
 	now := s.now()
 	if q.Sort == "initiated_at" {
-		return s.pageByStart(ctx, op, tenant, user, q, now)
+		keys, total, err := s.pageKeys(ctx, op, tenant, user, &u, q, now)
+		if err != nil {
+			return nil, err
+		}
+		return s.pageOf(ctx, op, keys, total, q, now)
 	}
 	var all []*pulse.Session
 	var err error
@@ -65,9 +73,10 @@ func (s *Store) SessionsPage(ctx context.Context, tenant, user string, q Session
 	if err != nil {
 		return nil, err
 	}
+	first := s.horizon(now)
 	kept := all[:0]
 	for _, ss := range all {
-		if matches(ss, q, now) {
+		if matches(ss, q, now) && startDay(ss.InitiatedAt) >= first {
 			kept = append(kept, ss)
 		}
 	}
@@ -105,35 +114,131 @@ func matches(ss *pulse.Session, q SessionQuery, now time.Time) bool {
 	return q.ClientID == "" || slices.Contains(ss.ClientIDs, q.ClientID)
 }
 
-// pageByStart reads a page sorted by start from the status's local index: keys (and the
-// projected client list) up to the end for the total, the page's sessions by key.
-func (s *Store) pageByStart(ctx context.Context, op, tenant, user string, q SessionQuery, now time.Time) (*SessionPage, error) {
-	b := expression.NewBuilder().WithKeyCondition(expression.Key(attrPK).Equal(expression.Value(userPK(tenant, user))))
+// indexKey is one entry of a user's Live, Started or Ended index: the session's key and the
+// UTC day it started.
+type indexKey struct {
+	key map[string]types.AttributeValue
+	day string
+}
+
+// pageKeys returns the keys of one page sorted by start, and the list's total.
+func (s *Store) pageKeys(ctx context.Context, op, tenant, user string, u *userItem, q SessionQuery, now time.Time) ([]indexKey, int, error) {
+	first := s.horizon(now)
+	if q.ClientID != "" {
+		// The counters do not know clients: count the matching keys (the filter reads them all).
+		return s.indexKeys(ctx, op, tenant, user, statusIndex[q.Status], q, first, "", q.Offset, q.Limit, true)
+	}
+	if q.Status == pulse.StatusActive {
+		return s.indexKeys(ctx, op, tenant, user, indexLive, q, "", "", q.Offset, q.Limit, true)
+	}
+	perDay := map[string]int{}
+	for day, n := range u.Starts {
+		if day >= first {
+			perDay[day] = n
+		}
+	}
+	if q.Status == pulse.StatusEnded {
+		// Ended = started less what the Live index still holds (a live session leaves it for
+		// the Ended index when it ends, the cleanup ending the expired ones).
+		live, _, err := s.indexKeys(ctx, op, tenant, user, indexLive, SessionQuery{}, "", "", 0, math.MaxInt, true)
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, k := range live {
+			if _, ok := perDay[k.day]; ok {
+				perDay[k.day] = max(perDay[k.day]-1, 0)
+			}
+		}
+	}
+	days := make([]string, 0, len(perDay))
+	total := 0
+	for day, n := range perDay {
+		days = append(days, day)
+		total += n
+	}
+	slices.Sort(days)
+	if q.Desc {
+		slices.Reverse(days)
+	}
+	// The page begins in the day where the counts before it pass the offset: read from that
+	// day's edge, skipping the rest of the offset within it.
+	skip, from := q.Offset, ""
+	for _, day := range days {
+		if skip < perDay[day] {
+			from = day
+			break
+		}
+		skip -= perDay[day]
+	}
+	if from == "" {
+		return nil, total, nil
+	}
+	keys, _, err := s.indexKeys(ctx, op, tenant, user, statusIndex[q.Status], q, first, from, skip, q.Limit, false)
+	return keys, total, err
+}
+
+// indexKeys reads a user's index by start in q's direction, from the edge of day from (all of
+// the list when ""), never before the horizon day first (no bound when ""). It keeps limit
+// keys after skipping skip; with count it reads on to the end and returns how many it saw.
+func (s *Store) indexKeys(ctx context.Context, op, tenant, user, index string, q SessionQuery, first, from string, skip, limit int, count bool) ([]indexKey, int, error) {
+	rangeKey := map[string]string{indexLive: attrLiveKey, indexStarted: attrInitKey, indexEnded: attrEndedKey}[index]
+	kc := expression.Key(attrPK).Equal(expression.Value(userPK(tenant, user)))
+	lo, hi := "", ""
+	if first != "" {
+		lo = dayStartKey(first)
+	}
+	if from != "" && q.Desc {
+		hi = dayStartKey(nextDay(from))
+	} else if from != "" {
+		lo = dayStartKey(from)
+	}
+	switch {
+	case lo != "" && hi != "":
+		kc = kc.And(expression.Key(rangeKey).Between(expression.Value(lo), expression.Value(hi)))
+	case lo != "":
+		kc = kc.And(expression.Key(rangeKey).GreaterThanEqual(expression.Value(lo)))
+	case hi != "":
+		kc = kc.And(expression.Key(rangeKey).LessThan(expression.Value(hi)))
+	}
+	b := expression.NewBuilder().WithKeyCondition(kc)
 	if q.ClientID != "" {
 		b = b.WithFilter(expression.Contains(expression.Name("clients"), q.ClientID))
 	}
 	expr, err := b.Build()
 	if err != nil {
-		return nil, fail(op, err)
+		return nil, 0, fail(op, err)
 	}
-	var pageKeys []map[string]types.AttributeValue
-	total := 0
-	err = s.query(ctx, op, &dynamodb.QueryInput{IndexName: aws.String(statusIndex[q.Status]), KeyConditionExpression: expr.KeyCondition(),
+	in := &dynamodb.QueryInput{IndexName: aws.String(index), KeyConditionExpression: expr.KeyCondition(),
 		FilterExpression: expr.Filter(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-		ScanIndexForward: aws.Bool(!q.Desc),
-	}, func(items []map[string]types.AttributeValue) (bool, error) {
-		for _, it := range items {
-			if total >= q.Offset && len(pageKeys) < q.Limit {
-				pageKeys = append(pageKeys, map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]})
-			}
-			total++
-		}
-		return true, nil
-	})
-	if err != nil {
-		return nil, err
+		ScanIndexForward: aws.Bool(!q.Desc)}
+	if !count && q.ClientID == "" {
+		in.Limit = aws.Int32(int32(skip + limit)) // no filter: the first skip+limit keys are the page's
 	}
-	got, err := s.sessionsByKey(ctx, op, pageKeys)
+	var keys []indexKey
+	seen := 0
+	err = s.query(ctx, op, in, func(items []map[string]types.AttributeValue) (bool, error) {
+		for _, it := range items {
+			if seen >= skip && len(keys) < limit {
+				k := indexKey{key: map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]}}
+				if v, ok := it[rangeKey].(*types.AttributeValueMemberS); ok {
+					k.day = dayOfStartKey(v.Value)
+				}
+				keys = append(keys, k)
+			}
+			seen++
+		}
+		return count || len(keys) < limit, nil
+	})
+	return keys, seen, err
+}
+
+// pageOf reads the page's sessions by key, in the keys' order.
+func (s *Store) pageOf(ctx context.Context, op string, keys []indexKey, total int, q SessionQuery, now time.Time) (*SessionPage, error) {
+	raw := make([]map[string]types.AttributeValue, len(keys))
+	for i, k := range keys {
+		raw[i] = k.key
+	}
+	got, err := s.sessionsByKey(ctx, op, raw)
 	if err != nil {
 		return nil, err
 	}
@@ -142,8 +247,8 @@ func (s *Store) pageByStart(ctx context.Context, op, tenant, user string, q Sess
 		byID[sessionSK(ss.ID)] = ss
 	}
 	page := &SessionPage{Total: total, Sessions: []*pulse.Session{}}
-	for _, k := range pageKeys {
-		sk, _ := k[attrSK].(*types.AttributeValueMemberS)
+	for _, k := range keys {
+		sk, _ := k.key[attrSK].(*types.AttributeValueMemberS)
 		// The index lags the table a moment, and an expired session stays in Live until the
 		// cleanup records its end: the session itself decides.
 		if ss := byID[sk.Value]; ss != nil && matches(ss, q, now) {

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/pulse-sessions/pulse/shared/pulse"
+	"golang.org/x/sync/errgroup"
 )
 
 // ActivePage is one page of a tenant's active sessions.
@@ -48,32 +49,32 @@ func (s *Store) ActiveSessions(ctx context.Context, tenant string, offset, limit
 	const op = "active sessions"
 	now := s.now()
 	since := now.Add(-s.policy.ActiveWindow)
-	var entries []activeEntry
+	// Every partition of the window (buckets × shards) is read at once: the partitions are
+	// independent, and reading them one after another is what made the list slow at scale.
+	var buckets []time.Time
 	for b := now.Truncate(activeBucket); !b.Before(since.Truncate(activeBucket)); b = b.Add(-activeBucket) {
-		var inBucket []activeEntry
-		for shard := 0; shard < s.shards; shard++ {
-			expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(attrActivePK).Equal(expression.Value(activeIndexPK(tenant, b, shard)))).Build()
-			if err != nil {
-				return nil, fail(op, err)
-			}
-			err = s.query(ctx, op, &dynamodb.QueryInput{IndexName: aws.String(indexActive), KeyConditionExpression: expr.KeyCondition(),
-				ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), ScanIndexForward: aws.Bool(false),
-			}, func(page []map[string]types.AttributeValue) (bool, error) {
-				for _, it := range page {
-					e := activeEntry{bucket: b.Unix(), key: map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]}}
-					if n, ok := it[attrActiveSK].(*types.AttributeValueMemberN); ok {
-						e.start, _ = strconv.ParseInt(n.Value, 10, 64)
-					}
-					if sk, ok := it[attrSK].(*types.AttributeValueMemberS); ok {
-						e.sk = sk.Value
-					}
-					inBucket = append(inBucket, e)
-				}
-				return true, nil
+		buckets = append(buckets, b)
+	}
+	parts := make([][]activeEntry, len(buckets)*s.shards)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(readFanOut)
+	for i, b := range buckets {
+		for shard := range s.shards {
+			g.Go(func() error {
+				got, err := s.activePartition(gctx, op, activeIndexPK(tenant, b, shard), b)
+				parts[i*s.shards+shard] = got
+				return err
 			})
-			if err != nil {
-				return nil, err
-			}
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var entries []activeEntry
+	for i := range buckets {
+		var inBucket []activeEntry
+		for _, part := range parts[i*s.shards : (i+1)*s.shards] {
+			inBucket = append(inBucket, part...)
 		}
 		sort.SliceStable(inBucket, func(i, j int) bool {
 			if inBucket[i].start != inBucket[j].start {
@@ -142,6 +143,34 @@ func (s *Store) ActiveSessions(ctx context.Context, tenant string, offset, limit
 		}
 	}
 	return page, nil
+}
+
+// readFanOut is how many reads one request has in flight at once (index partitions, batches).
+const readFanOut = 8
+
+// activePartition reads the keys of one partition of the Active index (bucket b).
+func (s *Store) activePartition(ctx context.Context, op, pk string, b time.Time) ([]activeEntry, error) {
+	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(attrActivePK).Equal(expression.Value(pk))).Build()
+	if err != nil {
+		return nil, fail(op, err)
+	}
+	var out []activeEntry
+	err = s.query(ctx, op, &dynamodb.QueryInput{IndexName: aws.String(indexActive), KeyConditionExpression: expr.KeyCondition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), ScanIndexForward: aws.Bool(false),
+	}, func(page []map[string]types.AttributeValue) (bool, error) {
+		for _, it := range page {
+			e := activeEntry{bucket: b.Unix(), key: map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]}}
+			if n, ok := it[attrActiveSK].(*types.AttributeValueMemberN); ok {
+				e.start, _ = strconv.ParseInt(n.Value, 10, 64)
+			}
+			if sk, ok := it[attrSK].(*types.AttributeValueMemberS); ok {
+				e.sk = sk.Value
+			}
+			out = append(out, e)
+		}
+		return true, nil
+	})
+	return out, err
 }
 
 // active reports whether ss counts as active now: live, and last active since since. TTL and

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 )
 
 // Every request the store makes goes through the helpers of this file. Each one names the
@@ -197,23 +198,39 @@ func (s *Store) query(ctx context.Context, op string, in *dynamodb.QueryInput, p
 // batchGet reads items by key, 100 to a request, strongly consistent when asked, retrying what
 // DynamoDB leaves unprocessed with backoff. Missing items are left out.
 func (s *Store) batchGet(ctx context.Context, op string, keys []map[string]types.AttributeValue, consistent bool) ([]map[string]types.AttributeValue, error) {
-	var items []map[string]types.AttributeValue
+	// Batches go out readFanOut at a time: a page of 1,000 sessions is 10 batches.
+	var chunks [][]map[string]types.AttributeValue
 	for len(keys) > 0 {
 		n := min(100, len(keys))
-		req := map[string]types.KeysAndAttributes{s.table: {Keys: keys[:n], ConsistentRead: aws.Bool(consistent)}}
-		keys = keys[n:]
-		for attempt := 0; len(req) > 0 && len(req[s.table].Keys) > 0; attempt++ {
-			if err := pause(ctx, attempt); err != nil {
-				return nil, fail(op, err)
+		chunks, keys = append(chunks, keys[:n]), keys[n:]
+	}
+	got := make([][]map[string]types.AttributeValue, len(chunks))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(readFanOut)
+	for i, chunk := range chunks {
+		g.Go(func() error {
+			req := map[string]types.KeysAndAttributes{s.table: {Keys: chunk, ConsistentRead: aws.Bool(consistent)}}
+			for attempt := 0; len(req) > 0 && len(req[s.table].Keys) > 0; attempt++ {
+				if err := pause(gctx, attempt); err != nil {
+					return fail(op, err)
+				}
+				out, err := s.db.BatchGetItem(gctx, &dynamodb.BatchGetItemInput{RequestItems: req, ReturnConsumedCapacity: measure})
+				if err != nil {
+					return fail(op, err)
+				}
+				s.recordAll(gctx, false, out.ConsumedCapacity)
+				got[i] = append(got[i], out.Responses[s.table]...)
+				req = out.UnprocessedKeys
 			}
-			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req, ReturnConsumedCapacity: measure})
-			if err != nil {
-				return nil, fail(op, err)
-			}
-			s.recordAll(ctx, false, out.ConsumedCapacity)
-			items = append(items, out.Responses[s.table]...)
-			req = out.UnprocessedKeys
-		}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var items []map[string]types.AttributeValue
+	for _, part := range got {
+		items = append(items, part...)
 	}
 	return items, nil
 }

@@ -93,11 +93,11 @@ func (s *Store) sessionItemOf(ss *pulse.Session, zone *time.Location) sessionIte
 		City: ss.Location.City, Continent: ss.Location.Continent, Lat: ss.Location.Latitude, Lon: ss.Location.Longitude,
 		InitKey: startKey(ss.InitiatedAt, ss.ID), UserName: ss.UserName, UserType: ss.UserType,
 		// Kept until retention after the latest moment it can end; cleanup shortens nothing.
-		TTL: ss.HardExpires.Add(s.policy.Retention).Unix(),
+		TTL: s.keepUntil(ss.HardExpires),
 	}
 	if ss.EndReason != "" {
 		it.Status, it.Reason, it.Ended = pulse.StatusEnded, ss.EndReason, ss.EndedAt.UnixMilli()
-		it.TTL = ss.EndedAt.Add(s.policy.Retention).Unix()
+		it.TTL = s.keepUntil(ss.EndedAt)
 		it.EndedKey = it.InitKey
 		return it
 	}
@@ -213,6 +213,7 @@ func (s *Store) CreateSession(ctx context.Context, n NewSession) (*pulse.Session
 				expression.AttributeNotExists(expression.Name("live")),
 				expression.Name("live").LessThan(expression.Value(s.policy.MaxPerUser))))
 		}
+		upd, cond = s.countStart(upd, cond, u.Starts, now)
 		userUpd, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
 		if err != nil {
 			return nil, false, fail(op, err)
@@ -262,6 +263,35 @@ func (s *Store) CreateSession(ctx context.Context, n NewSession) (*pulse.Session
 	}
 	return nil, false, fail(op, errors.New("the user kept changing: gave up after 5 rounds"))
 }
+
+// countStart adds the session starting at now to the user's start counters (userItem.Starts)
+// and drops the days past the listing horizon. The map is created whole when the user has
+// none yet; either way the condition makes a racing login that changed that read again.
+func (s *Store) countStart(upd expression.UpdateBuilder, cond expression.ConditionBuilder, starts map[string]int, now time.Time) (expression.UpdateBuilder, expression.ConditionBuilder) {
+	day := startDay(now)
+	if starts == nil {
+		return upd.Set(expression.Name(attrStarts), expression.Value(map[string]int{day: 1})),
+			cond.And(expression.AttributeNotExists(expression.Name(attrStarts)))
+	}
+	path := expression.Name(attrStarts + "." + day)
+	upd = upd.Set(path, expression.Plus(expression.IfNotExists(path, expression.Value(0)), expression.Value(1)))
+	first := s.horizon(now)
+	for d := range starts {
+		if d < first {
+			upd = upd.Remove(expression.Name(attrStarts + "." + d))
+		}
+	}
+	return upd, cond.And(expression.AttributeExists(expression.Name(attrStarts)))
+}
+
+// horizon is the first UTC day whose sessions are listed: the retention counts from the day a
+// session started, so that a list's total is a sum of whole days (userItem.Starts). Sessions
+// are deleted by TTL a day after their last day listed (keepUntil).
+func (s *Store) horizon(now time.Time) string { return startDay(now.Add(-s.policy.Retention)) }
+
+// keepUntil is the TTL of a session that can last until t: a day (the horizon's granularity)
+// plus the retention after it, never before its start day leaves the horizon.
+func (s *Store) keepUntil(t time.Time) int64 { return t.Add(24*time.Hour + s.policy.Retention).Unix() }
 
 // makeRoom runs when the user's login counter has reached the cap. It counts the user's live
 // sessions for real (ending those that expired and wait for the cleanup), then either evicts
@@ -522,7 +552,7 @@ func (s *Store) endUpdate(endedAt time.Time, reason string) expression.UpdateBui
 	return expression.Set(expression.Name("status"), expression.Value(pulse.StatusEnded)).
 		Set(expression.Name("ended"), expression.Value(endedAt.UnixMilli())).
 		Set(expression.Name("reason"), expression.Value(reason)).
-		Set(expression.Name(attrTTL), expression.Value(endedAt.Add(s.policy.Retention).Unix())).
+		Set(expression.Name(attrTTL), expression.Value(s.keepUntil(endedAt))).
 		Set(expression.Name(attrEndedKey), expression.Name(attrInitKey)).
 		Remove(expression.Name(attrActivePK)).Remove(expression.Name(attrActiveSK)).
 		Remove(expression.Name(attrExpPK)).Remove(expression.Name(attrExpSK)).

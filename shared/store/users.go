@@ -29,6 +29,11 @@ type userItem struct {
 	// Live counts the logins since it was last set to the user's live sessions: at least that
 	// many live sessions, never fewer. Logins are conditioned on it (the session cap).
 	Live int `dynamodbav:"live,omitempty"`
+	// Starts counts the user's sessions by the UTC day they started (YYYY-MM-DD), for the days
+	// still listed (see Store.horizon): the session list's total_count, and where in the
+	// user's history a page begins, without counting sessions. Logins add to it and prune the
+	// days past the horizon, so it holds at most retention-in-days + 1 entries.
+	Starts map[string]int `dynamodbav:"starts,omitempty"`
 }
 
 func (it *userItem) user() *pulse.User {
