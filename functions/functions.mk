@@ -8,9 +8,14 @@ FUNCTIONS = CleanupExpiredSessionsFunction:cleanup-expired-sessions \
 	DeleteUserFunction:delete-user \
 	GetSessionFunction:get-session \
 	GetUserFunction:get-user \
+	ListActiveUserCountsFunction:list-active-user-counts \
 	ListActiveUsersFunction:list-active-users \
+	ListBusierDaysFunction:list-busier-days \
+	ListBusierHoursFunction:list-busier-hours \
 	ListDailyActiveUsersFunction:list-daily-active-users \
+	ListNewUsersFunction:list-new-users \
 	ListUserSessionsFunction:list-user-sessions \
+	ListUsersByHourFunction:list-users-by-hour \
 	PutUserFunction:put-user \
 	RecordActivityFunction:record-activity \
 	RevokeSessionFunction:revoke-session \
@@ -23,9 +28,14 @@ build-CreateTokenFunction: ; $(call lambda,create-token)
 build-DeleteUserFunction: ; $(call lambda,delete-user)
 build-GetSessionFunction: ; $(call lambda,get-session)
 build-GetUserFunction: ; $(call lambda,get-user)
+build-ListActiveUserCountsFunction: ; $(call lambda,list-active-user-counts)
 build-ListActiveUsersFunction: ; $(call lambda,list-active-users)
+build-ListBusierDaysFunction: ; $(call lambda,list-busier-days)
+build-ListBusierHoursFunction: ; $(call lambda,list-busier-hours)
 build-ListDailyActiveUsersFunction: ; $(call lambda,list-daily-active-users)
+build-ListNewUsersFunction: ; $(call lambda,list-new-users)
 build-ListUserSessionsFunction: ; $(call lambda,list-user-sessions)
+build-ListUsersByHourFunction: ; $(call lambda,list-users-by-hour)
 build-PutUserFunction: ; $(call lambda,put-user)
 build-RecordActivityFunction: ; $(call lambda,record-activity)
 build-RevokeSessionFunction: ; $(call lambda,revoke-session)

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/pulse-sessions/pulse/internal/ddblocal"
@@ -257,6 +258,24 @@ func (e *Env) Items() int {
 	e.T.Helper()
 	n := 0
 	p := dynamodb.NewScanPaginator(e.DB, &dynamodb.ScanInput{TableName: &e.Table, Select: types.SelectCount})
+	for p.HasMorePages() {
+		out, err := p.NextPage(context.Background())
+		if err != nil {
+			e.T.Fatal(err)
+		}
+		n += int(out.Count)
+	}
+	return n
+}
+
+// ItemsBesideCounters is Items less the tenants' activity counters (partition keys
+// T#<tenant>#ST#<shard>): aggregate numbers that outlive a user's erasure by design.
+func (e *Env) ItemsBesideCounters() int {
+	e.T.Helper()
+	n := 0
+	p := dynamodb.NewScanPaginator(e.DB, &dynamodb.ScanInput{TableName: &e.Table, Select: types.SelectCount,
+		FilterExpression:          aws.String("NOT contains(pk, :st)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":st": &types.AttributeValueMemberS{Value: "#ST#"}}})
 	for p.HasMorePages() {
 		out, err := p.NextPage(context.Background())
 		if err != nil {

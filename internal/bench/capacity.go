@@ -70,10 +70,12 @@ func (e *env) seed(ctx context.Context, size int, now time.Time) error {
 	for d := range days {
 		days[d] = now.AddDate(0, 0, -d).UTC().Format(time.DateOnly)
 	}
+	all := map[string][]string{}
 	for u := range users {
-		if err := e.deps.Store.RecordDays(ctx, tenant, userID(u), days); err != nil {
-			return err
-		}
+		all[userID(u)] = days
+	}
+	if err := e.deps.Store.LoadHistory(ctx, tenant, all, nil); err != nil {
+		return err
 	}
 	if err := e.deps.Store.RollUp(ctx, tenant, days); err != nil {
 		return err
@@ -177,7 +179,7 @@ func (e *env) capacity(ctx context.Context, now time.Time) ([]capacityRow, error
 
 // adminToken makes an admin user with a personal access token (once per env).
 func (e *env) adminToken(ctx context.Context) (string, error) {
-	if _, _, err := e.deps.Store.PutUser(ctx, pulse.User{TenantID: tenant, ID: "boss", Name: "Boss", Roles: []string{pulse.AdminRole}}); err != nil {
+	if _, _, err := e.deps.Store.PutUser(ctx, pulse.User{TenantID: tenant, ID: "boss", Name: "Boss", Roles: []string{pulse.AdminRole}}, time.UTC); err != nil {
 		return "", err
 	}
 	_ = e.deps.Store.RevokeToken(ctx, tenant, "boss", "bench")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"strings"
@@ -17,7 +18,7 @@ import (
 	"github.com/pulse-sessions/pulse/shared/store"
 )
 
-// scaleRow is one request at one of the scale points of issue 11.
+// scaleRow is one request at one of the scale points (issues 11 and 13).
 type scaleRow struct {
 	Point, Label string
 	Status       int
@@ -33,17 +34,18 @@ type scaleRow struct {
 }
 
 // scaleSizes are the sizes of each scale point (quick: a tenth).
-type scaleSizes struct{ active, userSessions, dau, dau36, revoke int }
+type scaleSizes struct{ active, userSessions, dau, dau36, revoke, mau int }
 
 // scale seeds each scale point in an environment of its own and measures its requests: capacity
 // both ways, latency over reps runs, and the peak memory of the built function that serves it.
 func scale(ctx context.Context, root, endpoint string, tpl *template.Template, quick bool, say func(string, ...any)) ([]scaleRow, error) {
-	sz := scaleSizes{active: 20000, userSessions: 5000, dau: 5000, dau36: 5300, revoke: 4000}
+	sz := scaleSizes{active: 20000, userSessions: 5000, dau: 5000, dau36: 5300, revoke: 4000, mau: 100000}
 	reps := 5
 	if quick {
-		sz, reps = scaleSizes{active: 2000, userSessions: 500, dau: 500, dau36: 530, revoke: 400}, 2
+		sz, reps = scaleSizes{active: 2000, userSessions: 500, dau: 500, dau36: 530, revoke: 400, mau: 10000}, 2
 	}
-	ids := []string{"ListActiveUsersFunction", "ListUserSessionsFunction", "ListDailyActiveUsersFunction", "RevokeUserSessionsFunction"}
+	ids := []string{"ListActiveUsersFunction", "ListUserSessionsFunction", "ListDailyActiveUsersFunction", "RevokeUserSessionsFunction",
+		"ListActiveUserCountsFunction", "ListNewUsersFunction", "ListUsersByHourFunction", "ListBusierHoursFunction", "ListBusierDaysFunction"}
 	dir, err := os.MkdirTemp("", "pulse-scale-")
 	if err != nil {
 		return nil, err
@@ -168,7 +170,40 @@ func scale(ctx context.Context, root, endpoint string, tpl *template.Template, q
 		closeE()
 	}
 
-	// 4. Revoking 4,000 live sessions of one user at once.
+	// 4. The Users tab and DAU/WAU/MAU at 100,000 monthly active users.
+	say("scale: %d monthly active users, 90 days of counters…", sz.mau)
+	if e, closeE, err = newEnv(ctx, endpoint, tpl, time.Now().Truncate(time.Second)); err != nil {
+		return nil, err
+	}
+	tok, err := e.seedCounters(ctx, sz.mau, 90)
+	if err != nil {
+		closeE()
+		return nil, err
+	}
+	now := e.clock.Now().UTC()
+	iso := func(t time.Time) string { return t.Format("2006-01-02T15:04:05.000Z") }
+	auth := []string{"X-User-Id", "boss", "X-Auth-Token", tok}
+	point = fmt.Sprintf("%s monthly active users, 90 days of counters", count(sz.mau))
+	for _, q := range []struct {
+		label, path string
+		headers     []string
+		fn          string
+	}{
+		{"DAU/WAU/MAU, 90 days", "/api/analytics/active-users?start=" + now.AddDate(0, 0, -89).Format(time.DateOnly) + "&end=" + now.Format(time.DateOnly), nil, "ListActiveUserCountsFunction"},
+		{"DAU/WAU/MAU, 90 days, CSV", "/api/analytics/active-users?start=" + now.AddDate(0, 0, -89).Format(time.DateOnly) + "&end=" + now.Format(time.DateOnly), []string{"Accept", "text/csv"}, ""},
+		{"new users, 30 days", "/api/v1/engagement-dashboard/users/new-users?start=" + iso(now.AddDate(0, 0, -29).Truncate(24*time.Hour)) + "&end=" + iso(now), auth, "ListNewUsersFunction"},
+		{"users by hour, 7 days", "/api/v1/engagement-dashboard/users/users-by-time-of-the-day-in-a-week?start=" + iso(now.AddDate(0, 0, -6).Truncate(24*time.Hour)) + "&end=" + iso(now), auth, "ListUsersByHourFunction"},
+		{"busier hours, last 24 h", "/api/v1/engagement-dashboard/users/chat-busier/hourly-data?start=" + iso(now), auth, "ListBusierHoursFunction"},
+		{"busier days, last 8 days", "/api/v1/engagement-dashboard/users/chat-busier/weekly-data?start=" + iso(now), auth, "ListBusierDaysFunction"},
+	} {
+		if err := run(e, point, q.label, "GET", q.path, q.headers, reps, q.fn); err != nil {
+			closeE()
+			return nil, err
+		}
+	}
+	closeE()
+
+	// 5. Revoking 4,000 live sessions of one user at once.
 	say("scale: revoking %d live sessions at once…", sz.revoke)
 	if e, closeE, err = newEnv(ctx, endpoint, tpl, time.Now().Truncate(time.Second)); err != nil {
 		return nil, err
@@ -296,13 +331,43 @@ func (e *env) seedDays(ctx context.Context, users, days, idLen int) (string, err
 	for d := range days {
 		ds = append(ds, now.AddDate(0, 0, -d).UTC().Format(time.DateOnly))
 	}
+	all := map[string][]string{}
 	for u := range users {
-		id := fmt.Sprintf("u%0*d", idLen-1, u)
-		if err := e.deps.Store.RecordDays(ctx, tenant, id, ds); err != nil {
-			return "", err
-		}
+		all[fmt.Sprintf("u%0*d", idLen-1, u)] = ds
+	}
+	if err := e.deps.Store.LoadHistory(ctx, tenant, all, nil); err != nil {
+		return "", err
 	}
 	if _, err := (&cleanup.Cleaner{Store: e.deps.Store, Now: e.clock.Now}).Run(ctx); err != nil {
+		return "", err
+	}
+	return e.adminToken(ctx)
+}
+
+// seedCounters loads the activity counters of users who joined over the last days days, each
+// active on about a third of the days since, for one to three hours of each (counters only:
+// what the Users tab and DAU/WAU/MAU read), and returns an admin's access token.
+func (e *env) seedCounters(ctx context.Context, users, days int) (string, error) {
+	now := e.clock.Now().UTC()
+	rnd := rand.New(rand.NewPCG(5, 9))
+	active, hours, created := map[string][]string{}, map[string][]string{}, map[string]string{}
+	for u := range users {
+		id := fmt.Sprintf("u%06d", u)
+		joined := rnd.IntN(days)
+		created[id] = now.AddDate(0, 0, -joined).Format(time.DateOnly)
+		for d := joined; d >= 0; d-- {
+			if rnd.IntN(3) != 0 {
+				continue
+			}
+			day := now.AddDate(0, 0, -d)
+			active[id] = append(active[id], day.Format(time.DateOnly))
+			h := 7 + rnd.IntN(12)
+			for k := range 1 + rnd.IntN(3) {
+				hours[id] = append(hours[id], fmt.Sprintf("%sT%02d", day.Format(time.DateOnly), h+k))
+			}
+		}
+	}
+	if err := e.deps.Store.LoadCounters(ctx, tenant, active, hours, created); err != nil {
 		return "", err
 	}
 	return e.adminToken(ctx)

@@ -81,31 +81,62 @@ func Seed(ctx context.Context, s *store.Store, tenant string, now time.Time) err
 			Location: pulse.Location{CountryCode: place[0], Country: country, City: place[1], Continent: continent, Latitude: place[2], Longitude: place[3]},
 		}
 	}
-	for i, u := range users {
-		var days []string
-		for d := range 30 {
-			if d == 0 || rnd.IntN(3) > 0 {
-				days = append(days, now.AddDate(0, 0, -d).UTC().Format(time.DateOnly))
+	// What each user did: days (and a block of hours on each) since the user was created, plus
+	// the days and hours of their sessions, loaded at once (LoadHistory wants a user's whole
+	// history) so that every card of the engagement dashboard's Users tab has something to show.
+	days, hours := map[string][]string{}, map[string][]string{}
+	span := func(u string, from, to time.Time) {
+		for t := from; ; t = t.Add(30 * time.Minute) {
+			if t.After(to) {
+				t = to
+			}
+			days[u] = append(days[u], t.UTC().Format(time.DateOnly))
+			hours[u] = append(hours[u], t.UTC().Format("2006-01-02T15"))
+			if !t.Before(to) {
+				return
 			}
 		}
-		if err := s.RecordDays(ctx, tenant, u.ID, days); err != nil {
-			return err
+	}
+	for i := range users {
+		u := &users[i]
+		if i > 0 { // users joined over the last six weeks; the admin was first
+			u.CreatedAt = now.AddDate(0, 0, -rnd.IntN(42)).Add(-time.Duration(rnd.IntN(12)) * time.Hour)
+		}
+		for d := range 30 {
+			day := now.AddDate(0, 0, -d)
+			if day.Before(u.CreatedAt) || (d > 0 && rnd.IntN(3) == 0) {
+				continue
+			}
+			from := time.Date(day.Year(), day.Month(), day.Day(), 7+rnd.IntN(12), rnd.IntN(60), 0, 0, time.UTC)
+			if d == 0 && from.After(now) {
+				from = now.Add(-time.Hour)
+			}
+			span(u.ID, from, minTime(from.Add(time.Duration(20+rnd.IntN(150))*time.Minute), now))
 		}
 		for n := 1; n <= 2; n++ { // two ended sessions in the past weeks
 			start := now.Add(-time.Duration(24*(3+rnd.IntN(25))+rnd.IntN(20)) * time.Hour)
-			old := session(u, n, start, start.Add(time.Duration(5+rnd.IntN(120))*time.Minute))
+			old := session(*u, n, start, start.Add(time.Duration(5+rnd.IntN(120))*time.Minute))
 			if n == 1 {
 				old.EndReason, old.EndedAt = pulse.EndRevoked, old.LastActivity
 			} else {
 				old.EndReason, old.EndedAt = pulse.EndIdle, old.ExpiresAt
 			}
 			sessions = append(sessions, old)
+			span(u.ID, old.InitiatedAt, old.LastActivity)
+			if old.InitiatedAt.Before(u.CreatedAt) {
+				u.CreatedAt = old.InitiatedAt.Add(-time.Hour)
+			}
 		}
 		if i == 0 || i%4 != 3 { // most users are active right now, on a session a few hours old
-			sessions = append(sessions, session(u, 0, now.Add(-time.Duration(10+rnd.IntN(300))*time.Minute), now.Add(-time.Duration(rnd.IntN(240))*time.Second)))
+			live := session(*u, 0, now.Add(-time.Duration(10+rnd.IntN(300))*time.Minute), now.Add(-time.Duration(rnd.IntN(240))*time.Second))
+			sessions = append(sessions, live)
+			span(u.ID, live.InitiatedAt, live.LastActivity)
 		}
 	}
 	if err := s.Import(ctx, users, sessions, time.UTC); err != nil {
+		return err
+	}
+	if err := s.LoadHistory(ctx, tenant, days, hours); err != nil {
 		return err
 	}
 	var all []string

@@ -68,6 +68,39 @@ func TestEventsReplay(t *testing.T) {
 				t.Errorf("want about 30 days of activity, got %.200s", r.Body)
 			}
 		}},
+		{"list-new-users", 200, func(t *testing.T, r events.APIGatewayV2HTTPResponse) {
+			var b struct {
+				Days   []any
+				Period struct{ Count int }
+			}
+			if json.Unmarshal([]byte(r.Body), &b) != nil || len(b.Days) < 5 || b.Period.Count < 10 {
+				t.Errorf("want new users on several days, got %.200s", r.Body)
+			}
+		}},
+		{"list-users-by-hour", 200, func(t *testing.T, r events.APIGatewayV2HTTPResponse) {
+			var b struct{ Week []any }
+			if json.Unmarshal([]byte(r.Body), &b) != nil || len(b.Week) < 20 {
+				t.Errorf("want a week of busy hours, got %.200s", r.Body)
+			}
+		}},
+		{"list-busier-hours", 200, func(t *testing.T, r events.APIGatewayV2HTTPResponse) {
+			var b struct{ Hours []any }
+			if json.Unmarshal([]byte(r.Body), &b) != nil || len(b.Hours) != 12 {
+				t.Errorf("want 12 two-hour groups, got %.200s", r.Body)
+			}
+		}},
+		{"list-busier-days", 200, func(t *testing.T, r events.APIGatewayV2HTTPResponse) {
+			var b struct{ Month []any }
+			if json.Unmarshal([]byte(r.Body), &b) != nil || len(b.Month) != 8 {
+				t.Errorf("want 8 days, got %.200s", r.Body)
+			}
+		}},
+		{"list-active-user-counts", 200, func(t *testing.T, r events.APIGatewayV2HTTPResponse) {
+			var b struct{ Days []struct{ DAU, WAU, MAU int } }
+			if json.Unmarshal([]byte(r.Body), &b) != nil || len(b.Days) != 30 || b.Days[29].MAU < 10 {
+				t.Errorf("want 30 days with a MAU, got %.200s", r.Body)
+			}
+		}},
 		{"create-token", 201, nil},
 		{"revoke-token", 204, nil},
 		{"revoke-session", 204, nil},

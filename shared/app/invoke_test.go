@@ -68,7 +68,9 @@ func TestBuiltFunctionsUnderRuntimeAPI(t *testing.T) {
 	}{
 		{"PutUserFunction", 200}, {"GetUserFunction", 200}, {"CreateSessionFunction", 201}, {"GetSessionFunction", 200},
 		{"RecordActivityFunction", 204}, {"ListUserSessionsFunction", 200}, {"ListActiveUsersFunction", 200},
-		{"ListDailyActiveUsersFunction", 200}, {"CreateTokenFunction", 201}, {"RevokeTokenFunction", 204},
+		{"ListDailyActiveUsersFunction", 200}, {"ListNewUsersFunction", 200}, {"ListUsersByHourFunction", 200},
+		{"ListBusierHoursFunction", 200}, {"ListBusierDaysFunction", 200}, {"ListActiveUserCountsFunction", 200},
+		{"CreateTokenFunction", 201}, {"RevokeTokenFunction", 204},
 		{"RevokeSessionFunction", 204}, {"RevokeUserSessionsFunction", 204}, {"DeleteUserFunction", 204},
 		{"CleanupExpiredSessionsFunction", 0},
 	} {

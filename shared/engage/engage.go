@@ -1,5 +1,5 @@
-// Package engage is the engagement surface (Rocket.Chat's engagement dashboard API): which users
-// were active on each day of a period. It reproduces spec/engagement-active-users.txt, with
+// Package engage is the engagement surface (Rocket.Chat's engagement dashboard API, its Users
+// tab): which users were active on each day of a period, new users, and when users are active. It reproduces spec/engagement-active-users.txt, with
 // two differences of substance: today counts (no one-day lag), and history is kept for the
 // activity retention (400 days by default) rather than 45 days.
 package engage
@@ -30,6 +30,10 @@ type Route struct {
 // Routes are the engagement surface's endpoints.
 var Routes = []Route{
 	{"GET /api/v1/engagement-dashboard/users/active-users", pulse.PermViewEngagement, (*API).ActiveUsers},
+	{"GET /api/v1/engagement-dashboard/users/new-users", pulse.PermViewEngagement, (*API).NewUsers},
+	{"GET /api/v1/engagement-dashboard/users/users-by-time-of-the-day-in-a-week", pulse.PermViewEngagement, (*API).UsersByTimeOfDay},
+	{"GET /api/v1/engagement-dashboard/users/chat-busier/hourly-data", pulse.PermViewEngagement, (*API).BusierHourly},
+	{"GET /api/v1/engagement-dashboard/users/chat-busier/weekly-data", pulse.PermViewEngagement, (*API).BusierWeekly},
 }
 
 // API holds what the engagement endpoints need.

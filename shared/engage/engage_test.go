@@ -154,10 +154,8 @@ func TestSpecExample(t *testing.T) {
 			byUser[u] = append(byUser[u], fmt.Sprintf("%04d-%02d-%02d", d.Year, d.Month, d.Day))
 		}
 	}
-	for u, days := range byUser {
-		if err := e.Deps.Store.RecordDays(context.Background(), "acme", u, days); err != nil {
-			t.Fatal(err)
-		}
+	if err := e.Deps.Store.LoadHistory(context.Background(), "acme", byUser, nil); err != nil {
+		t.Fatal(err)
 	}
 	r := e.Do("GET", path+"?start=2023-04-15T00:00:00.000Z&end=2023-05-05T23:59:59.999Z", "", as("2tTEqR7ZNMJ4HGGNa", admin)...)
 	var got, want map[string]any
@@ -241,14 +239,16 @@ func TestCostGrowsWithUserDaysInRange(t *testing.T) {
 		e := apptest.New(t)
 		e.Clock.Set(end)
 		admin := token(t, e, e.Key, "boss", "admin")
+		all := map[string][]string{}
 		for u := range 200 {
 			days := make([]string, 0, historyDays)
 			for d := range historyDays {
 				days = append(days, end.AddDate(0, 0, -d).Format(time.DateOnly))
 			}
-			if err := e.Deps.Store.RecordDays(context.Background(), "acme", fmt.Sprintf("user%03d", u), days); err != nil {
-				t.Fatal(err)
-			}
+			all[fmt.Sprintf("user%03d", u)] = days
+		}
+		if err := e.Deps.Store.LoadHistory(context.Background(), "acme", all, nil); err != nil {
+			t.Fatal(err)
 		}
 		e.Meter.Reset()
 		// Mar 1 to Mar 7: one month touched.

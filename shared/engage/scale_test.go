@@ -23,11 +23,12 @@ func recordDays(t *testing.T, e *apptest.Env, users, days int, idLen int) {
 	for d := range days {
 		ds = append(ds, e.Clock.Now().AddDate(0, 0, -d).Format(time.DateOnly))
 	}
+	all := map[string][]string{}
 	for u := range users {
-		id := fmt.Sprintf("u%0*d", idLen-1, u)
-		if err := e.Deps.Store.RecordDays(context.Background(), "acme", id, ds); err != nil {
-			t.Fatal(err)
-		}
+		all[fmt.Sprintf("u%0*d", idLen-1, u)] = ds
+	}
+	if err := e.Deps.Store.LoadHistory(context.Background(), "acme", all, nil); err != nil {
+		t.Fatal(err)
 	}
 }
 

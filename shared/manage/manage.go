@@ -38,6 +38,7 @@ var Routes = []Route{
 	{"GET /api/users/{user_id}/sessions", pulse.ScopeSessionsRead, (*API).ListSessions},
 	{"POST /api/users/{user_id}/tokens", pulse.ScopeTokensWrite, (*API).CreateToken},
 	{"DELETE /api/users/{user_id}/tokens/{token_id}", pulse.ScopeTokensWrite, (*API).RevokeToken},
+	{"GET /api/analytics/active-users", pulse.ScopeActiveUsersRead, (*API).ActiveUserCounts},
 }
 
 // API holds what the management endpoints need.
@@ -103,7 +104,11 @@ func (a *API) PutUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	u.TenantID, u.ID = tenant, id[0]
-	saved, created, err := a.store.PutUser(r.Context(), u)
+	zone, err := a.tenants.Location(r.Context(), tenant)
+	if err != nil {
+		return err
+	}
+	saved, created, err := a.store.PutUser(r.Context(), u, zone)
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,8 @@ import (
 // data, benchmarks), never for the API. Sessions keep their times, state and location; a live
 // session enters the active index by its last activity. zone decides each session's day. Each
 // listed user is written whole, its counters (live sessions, starts per day) from the sessions
-// given: import a user together with all of its sessions.
+// given: import a user together with all of its sessions. Listed users count as new on the day
+// they were created; LoadHistory loads what they did.
 func (s *Store) Import(ctx context.Context, users []pulse.User, sessions []*pulse.Session, zone *time.Location) error {
 	var reqs []types.WriteRequest
 	put := func(v any) error {
@@ -34,6 +35,15 @@ func (s *Store) Import(ctx context.Context, users []pulse.User, sessions []*puls
 		byUser[u.TenantID+"\x00"+u.ID] = u
 	}
 	first := s.horizon(s.now())
+	// The tenant's new-user counters learn of the listed users' creation; activity counters are
+	// LoadHistory's (a user's days must be loaded at once for WAU and MAU to come out right).
+	created := map[string]map[string]string{}
+	for _, u := range users {
+		if created[u.TenantID] == nil {
+			created[u.TenantID] = map[string]string{}
+		}
+		created[u.TenantID][u.ID] = dayOf(u.CreatedAt, zone)
+	}
 	for _, ss := range sessions {
 		id := ss.TenantID + "\x00" + ss.UserID
 		if ss.EndReason == "" {
@@ -66,5 +76,13 @@ func (s *Store) Import(ctx context.Context, users []pulse.User, sessions []*puls
 			return fail("import", err)
 		}
 	}
-	return s.batchWrite(ctx, "import", reqs)
+	if err := s.batchWrite(ctx, "import", reqs); err != nil {
+		return err
+	}
+	for tenant, c := range created {
+		if err := s.loadStats(ctx, tenant, nil, nil, c); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -183,6 +183,17 @@ func registrySK(tenant string) string { return tenant }
 // rollupCursorSK: the scheduled rollup's progress (the next day to close, the last tenant done).
 func rollupCursorSK() string { return "ROLLUP" }
 
+// statShards spreads a tenant's activity counters over this many items per day: every user's
+// first activity of a day or an hour adds to them in a transaction, and transactions on one
+// item at once conflict. Reads query every shard. Fixed: counts live in their shard.
+const statShards = 4
+
+// statPK: one shard of a tenant's activity counters (DAU, WAU, MAU, new users, hours), a day
+// each; statSK: the day (YYYY-MM-DD in the tenant's time zone), so a range of days is one Query
+// per shard.
+func statPK(tenant string, shard int) string { return fmt.Sprintf("T#%s#ST#%d", tenant, shard) }
+func statSK(day string) string               { return day }
+
 // erasedPK, erasedSK: users whose erasure began, for the scheduled sweep that finishes it.
 func erasedPK() string                    { return "ERASED" }
 func erasedSK(tenant, user string) string { return tenant + "#" + user }

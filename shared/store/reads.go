@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -221,17 +222,30 @@ func (s *Store) queryKeys(ctx context.Context, op, index, attr, value string) ([
 	return keys, err
 }
 
-// RecordDays records that user was active on each of days (YYYY-MM-DD), in batches: for
-// importing history and for demo data. Recording a day twice is harmless. Days already rolled
-// up keep their rollup: call RollUp once the history is in.
+// RecordDays records that user was active on each of days (YYYY-MM-DD): LoadHistory for one user.
 func (s *Store) RecordDays(ctx context.Context, tenant, user string, days []string) error {
+	return s.LoadHistory(ctx, tenant, map[string][]string{user: days}, nil)
+}
+
+// LoadHistory records that each user was active on each of their days (YYYY-MM-DD, the tenant's
+// zone) and hours (YYYY-MM-DDTHH), in batches: for importing history and for demo data. It
+// writes the per-user days the engagement answers list and adds to the tenant's activity
+// counters, taking these days and hours as the users' only ones: load a user's whole history
+// in one call, before the user is active. Days already rolled up keep their rollup: call
+// RollUp once the history is in.
+func (s *Store) LoadHistory(ctx context.Context, tenant string, days, hours map[string][]string) error {
 	var reqs []types.WriteRequest
-	for _, d := range days {
-		item, err := s.dayItem(tenant, user, d)
-		if err != nil {
-			return fail("record days", err)
+	for user, ds := range days {
+		for _, d := range slices.Compact(slices.Sorted(slices.Values(ds))) { // a batch refuses a key twice
+			item, err := s.dayItem(tenant, user, d)
+			if err != nil {
+				return fail("record days", err)
+			}
+			reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
 		}
-		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
 	}
-	return s.batchWrite(ctx, "record days", reqs)
+	if err := s.batchWrite(ctx, "record days", reqs); err != nil {
+		return err
+	}
+	return s.loadStats(ctx, tenant, days, hours, nil)
 }

@@ -54,6 +54,21 @@ func cancelledBy(err error, i int) (string, map[string]types.AttributeValue) {
 	return "", nil
 }
 
+// conflicted reports whether a transaction was cancelled by a condition or by another
+// transaction on one of its items: worth reading again and retrying.
+func conflicted(err error) bool {
+	var ce *cancelledError
+	if !errors.As(err, &ce) {
+		return false
+	}
+	for _, r := range ce.Reasons {
+		if c := aws.ToString(r.Code); c == "ConditionalCheckFailed" || c == "TransactionConflict" {
+			return true
+		}
+	}
+	return false
+}
+
 // writeFailed sorts a failed write: a failed condition is returned for the caller to read
 // (and counted: AWS charges it, though DynamoDB Local reports no capacity for it), anything
 // else is wrapped by fail.

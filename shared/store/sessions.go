@@ -218,15 +218,23 @@ func (s *Store) CreateSession(ctx context.Context, n NewSession) (*pulse.Session
 		if err != nil {
 			return nil, false, fail(op, err)
 		}
-		err = s.transact(ctx, op,
-			types.TransactWriteItem{Put: &types.Put{Item: sess, ConditionExpression: aws.String("attribute_not_exists(pk)"),
+		items := []types.TransactWriteItem{
+			{Put: &types.Put{Item: sess, ConditionExpression: aws.String("attribute_not_exists(pk)"),
 				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}},
-			types.TransactWriteItem{Update: &types.Update{Key: key(userPK(n.TenantID, n.UserID), userSK()),
+			{Update: &types.Update{Key: key(userPK(n.TenantID, n.UserID), userSK()),
 				UpdateExpression: userUpd.Update(), ConditionExpression: userUpd.Condition(),
 				ExpressionAttributeNames: userUpd.Names(), ExpressionAttributeValues: userUpd.Values(),
 				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}},
-			types.TransactWriteItem{Put: &types.Put{Item: day}},
-		)
+			{Put: &types.Put{Item: day}},
+		}
+		if !found { // the user springs into being: a new user of the day
+			add, err := s.countNew(n.TenantID, n.UserID, now, n.Zone)
+			if err != nil {
+				return nil, false, fail(op, err)
+			}
+			items = append(items, add)
+		}
+		err = s.transact(ctx, op, items...)
 		if code, old := cancelledBy(err, 0); code == "ConditionalCheckFailed" {
 			var prev sessionItem
 			if old == nil {
@@ -237,6 +245,10 @@ func (s *Store) CreateSession(ctx context.Context, n NewSession) (*pulse.Session
 			}
 			if prev.Fingerprint != it.Fingerprint {
 				return nil, false, pulse.Conflict(op, pulse.EntitySession, n.SessionID, pulse.ReasonExists)
+			}
+			// A retried login counts what the first attempt may not have (counting is idempotent).
+			if err := s.countActivity(ctx, n.TenantID, n.UserID, now, now, n.Zone); err != nil {
+				return nil, false, err
 			}
 			return prev.session(), false, nil
 		} else if code, old := cancelledBy(err, 1); code == "ConditionalCheckFailed" {
@@ -258,6 +270,9 @@ func (s *Store) CreateSession(ctx context.Context, n NewSession) (*pulse.Session
 			continue
 		} else if err != nil {
 			return nil, false, fail(op, err)
+		}
+		if err := s.countActivity(ctx, n.TenantID, n.UserID, now, now, n.Zone); err != nil {
+			return nil, false, err
 		}
 		return it.session(), true, nil
 	}
@@ -427,7 +442,14 @@ func (s *Store) RecordActivity(ctx context.Context, a Activity) error {
 		old, err := s.touch(ctx, a, now, exp)
 		if err == nil {
 			if old.Day != dayOf(now, a.Zone) {
-				return s.putDay(ctx, a.TenantID, a.UserID, dayOf(now, a.Zone))
+				if err := s.putDay(ctx, a.TenantID, a.UserID, dayOf(now, a.Zone)); err != nil {
+					return err
+				}
+			}
+			// The session's first activity of an hour: the tenant's counters learn of the hours
+			// (and day) since its previous activity. A steady heartbeat never gets here.
+			if prev := time.UnixMilli(old.Last); hourLabel(prev, a.Zone) != hourLabel(now, a.Zone) {
+				return s.countActivity(ctx, a.TenantID, a.UserID, prev, now, a.Zone)
 			}
 			return nil
 		}

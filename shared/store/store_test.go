@@ -83,12 +83,12 @@ func TestPutUserCreatedThenUpdated(t *testing.T) {
 	ctx := context.Background()
 	c := newClock(start)
 	s := newStore(t, c)
-	u, created, err := s.PutUser(ctx, pulse.User{TenantID: "acme", ID: "10000000000001", Name: "admin", Type: "System", Roles: []string{"admin"}})
+	u, created, err := s.PutUser(ctx, pulse.User{TenantID: "acme", ID: "10000000000001", Name: "admin", Type: "System", Roles: []string{"admin"}}, time.UTC)
 	if err != nil || !created {
 		t.Fatalf("first PutUser: created=%v err=%v, want created", created, err)
 	}
 	c.Add(time.Minute)
-	u2, created, err := s.PutUser(ctx, pulse.User{TenantID: "acme", ID: "10000000000001", Name: "root", Type: "System"})
+	u2, created, err := s.PutUser(ctx, pulse.User{TenantID: "acme", ID: "10000000000001", Name: "root", Type: "System"}, time.UTC)
 	if err != nil || created {
 		t.Fatalf("second PutUser: created=%v err=%v, want updated", created, err)
 	}
@@ -302,17 +302,18 @@ func TestActivitySteadyStateCost(t *testing.T) {
 	}
 	t.Logf("steady state: %d calls, %.1f WCU, %.2f WCU per call", calls, wcu, wcu/calls)
 
-	// Past midnight: a new day (one more write, the user-day item) and a new index bucket
-	// (the session moves in the active index, which DynamoDB charges to the index). That this
-	// costs more shows the meter sees index writes, so the steady-state figure above is real.
+	// Past midnight: a new day (one more write, the user-day item), a new index bucket (the
+	// session moves in the active index, which DynamoDB charges to the index) and a new hour
+	// (the tenant's counters: the user read, then one transaction). That this costs more shows
+	// the meter sees index writes, so the steady-state figure above is real.
 	m.Reset()
 	c.Add(5 * time.Minute)
 	if err := s.RecordActivity(mctx, store.Activity{TenantID: "acme", UserID: "u1", SessionID: "S1"}); err != nil {
 		t.Fatal(err)
 	}
 	n, _, wcu = m.Snapshot()
-	if n != 2 {
-		t.Errorf("first activity of a new day: %d calls, want 2 (session + user-day)", n)
+	if n != 4 {
+		t.Errorf("first activity of a new day: %d calls, want 4 (session, user-day, user, counters)", n)
 	}
 	if wcu <= 2 {
 		t.Errorf("new day and bucket: %.1f WCU, want more than 2 (session, day item and their index writes)", wcu)

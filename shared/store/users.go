@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -34,6 +35,12 @@ type userItem struct {
 	// user's history a page begins, without counting sessions. Logins add to it and prune the
 	// days past the horizon, so it holds at most retention-in-days + 1 entries.
 	Starts map[string]int `dynamodbav:"starts,omitempty"`
+	// ADays are the days (tenant's zone) of the last 31 whose activity the tenant's counters
+	// hold, AHour the last hour they hold (YYYY-MM-DDTHH), AVer their version: a count is
+	// conditioned on it, so it happens once (see stats.go).
+	ADays map[string]int `dynamodbav:"adays,omitempty"`
+	AHour string         `dynamodbav:"ahour,omitempty"`
+	AVer  int            `dynamodbav:"aver,omitempty"`
 }
 
 func (it *userItem) user() *pulse.User {
@@ -45,8 +52,10 @@ func (it *userItem) user() *pulse.User {
 	return u
 }
 
-// PutUser creates or replaces a user's profile in one write, and reports whether it created it.
-func (s *Store) PutUser(ctx context.Context, u pulse.User) (*pulse.User, bool, error) {
+// PutUser creates or replaces a user's profile, and reports whether it created it. Replacing is
+// one write; creating is a transaction that also counts the user among the day's new users
+// (zone decides the day; UTC when nil).
+func (s *Store) PutUser(ctx context.Context, u pulse.User, zone *time.Location) (*pulse.User, bool, error) {
 	const op = "put user"
 	now := s.now().UnixMilli()
 	if u.Roles == nil {
@@ -60,37 +69,56 @@ func (s *Store) PutUser(ctx context.Context, u pulse.User) (*pulse.User, bool, e
 		Set(expression.Name("roles"), expression.Value(u.Roles)).
 		Set(expression.Name("updated"), expression.Value(now)).
 		Set(expression.Name("created"), expression.IfNotExists(expression.Name("created"), expression.Value(now)))
-	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(expression.AttributeNotExists(expression.Name("erased"))).Build()
+	replace, err := expression.NewBuilder().WithUpdate(upd).WithCondition(expression.AttributeExists(expression.Name(attrPK)).
+		And(expression.AttributeNotExists(expression.Name("erased")))).Build()
 	if err != nil {
 		return nil, false, fail(op, err)
 	}
-	out, err := s.updateItem(ctx, op, &dynamodb.UpdateItemInput{
-		Key:              key(userPK(u.TenantID, u.ID), userSK()),
-		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-		ReturnValues: types.ReturnValueAllOld,
-	})
-	if failed, _ := conditionFailed(err); failed {
-		return nil, false, pulse.Conflict(op, pulse.EntityUser, u.ID, pulse.ReasonErasing)
-	} else if err != nil {
-		return nil, false, err
+	create, err := expression.NewBuilder().WithUpdate(upd).WithCondition(expression.AttributeNotExists(expression.Name(attrPK))).Build()
+	if err != nil {
+		return nil, false, fail(op, err)
 	}
-	// No old image means this write created the user.
-	created := len(out.Attributes) == 0
-	it := userItem{Tenant: u.TenantID, ID: u.ID, Name: u.Name, UType: u.Type, Roles: u.Roles, Created: now, Updated: now}
-	if !created {
+	counted, err := s.countNew(u.TenantID, u.ID, time.UnixMilli(now), zone)
+	if err != nil {
+		return nil, false, fail(op, err)
+	}
+	for range 3 {
+		out, err := s.updateItem(ctx, op, &dynamodb.UpdateItemInput{
+			Key:              key(userPK(u.TenantID, u.ID), userSK()),
+			UpdateExpression: replace.Update(), ConditionExpression: replace.Condition(),
+			ExpressionAttributeNames: replace.Names(), ExpressionAttributeValues: replace.Values(),
+			ReturnValues: types.ReturnValueAllOld, ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		})
+		if failed, item := conditionFailed(err); failed && item != nil {
+			return nil, false, pulse.Conflict(op, pulse.EntityUser, u.ID, pulse.ReasonErasing)
+		} else if failed {
+			// No such user: create it, unless it was created meanwhile (then replace it).
+			err = s.transact(ctx, op, types.TransactWriteItem{Update: &types.Update{Key: key(userPK(u.TenantID, u.ID), userSK()),
+				UpdateExpression: create.Update(), ConditionExpression: create.Condition(),
+				ExpressionAttributeNames: create.Names(), ExpressionAttributeValues: create.Values()}}, counted)
+			if conflicted(err) {
+				continue
+			} else if err != nil {
+				return nil, false, fail(op, err)
+			}
+			it := userItem{Tenant: u.TenantID, ID: u.ID, Name: u.Name, UType: u.Type, Roles: u.Roles, Created: now, Updated: now}
+			return it.user(), true, nil
+		} else if err != nil {
+			return nil, false, err
+		}
 		var old userItem
 		if err := attributevalue.UnmarshalMap(out.Attributes, &old); err != nil {
 			return nil, false, fail(op, err)
 		}
-		it.Created = old.Created
+		it := userItem{Tenant: u.TenantID, ID: u.ID, Name: u.Name, UType: u.Type, Roles: u.Roles, Created: old.Created, Updated: now}
 		if old.Name != u.Name || old.UType != u.Type {
 			if err := s.renameSessions(ctx, u); err != nil {
 				return nil, false, err
 			}
 		}
+		return it.user(), false, nil
 	}
-	return it.user(), created, nil
+	return nil, false, fail(op, errors.New("the user kept changing: gave up after 3 rounds"))
 }
 
 // renameSessions copies a user's new name and type onto their live sessions, which the active
