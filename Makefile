@@ -15,14 +15,14 @@ lambda = $(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(1)
 # from template.yaml by `go generate ./...` (internal/gen).
 include functions/functions.mk
 
-.PHONY: run test lint build clean tools invoke bench fuzz load generate
+.PHONY: run test lint build clean tools assets invoke bench fuzz load generate
 
 ## run: DynamoDB Local plus the whole API on http://localhost:3000 with a demo tenant
-run:
+run: assets
 	$(GO) run ./cmd/pulse run
 
 ## test: lint, then every test with the race detector (DynamoDB Local is started by the tests)
-test: lint tools
+test: lint tools assets
 	$(GO) test -race -count=1 ./...
 
 ## fuzz: every fuzz target for FUZZTIME each (CI: a short bounded run); crashers land in testdata
@@ -54,6 +54,16 @@ lint:
 tools: node_modules/.package-lock.json
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --ignore-scripts --legacy-peer-deps --no-audit --no-fund
+
+## assets: the dashboard's chart library, from node_modules (package-lock.json pins it) into the
+##   page's embedded assets (shared/dashboard/web/vendor, not committed); the dashboard's binary,
+##   make run and make test build after it
+VENDOR = shared/dashboard/web/vendor
+assets: $(VENDOR)/uPlot.iife.min.js $(VENDOR)/uPlot.min.css
+$(VENDOR)/%: node_modules/.package-lock.json
+	@mkdir -p $(VENDOR)
+	cp node_modules/uplot/dist/$* $@
+build-DashboardFunction: assets
 
 ## invoke: run a built function under AWS's Lambda Runtime Interface Emulator against make run's DynamoDB Local
 ##   make invoke FN=ListUserSessionsFunction EVENT=events/list-user-sessions.json

@@ -5,9 +5,11 @@
 FUNCTIONS = CleanupExpiredSessionsFunction:cleanup-expired-sessions \
 	CreateSessionFunction:create-session \
 	CreateTokenFunction:create-token \
+	DashboardFunction:dashboard \
 	DeleteUserFunction:delete-user \
 	GetSessionFunction:get-session \
 	GetUserFunction:get-user \
+	ListActiveSessionsFunction:list-active-sessions \
 	ListActiveUserCountsFunction:list-active-user-counts \
 	ListActiveUsersFunction:list-active-users \
 	ListBusierDaysFunction:list-busier-days \
@@ -25,9 +27,11 @@ FUNCTIONS = CleanupExpiredSessionsFunction:cleanup-expired-sessions \
 build-CleanupExpiredSessionsFunction: ; $(call lambda,cleanup-expired-sessions)
 build-CreateSessionFunction: ; $(call lambda,create-session)
 build-CreateTokenFunction: ; $(call lambda,create-token)
+build-DashboardFunction: ; $(call lambda,dashboard)
 build-DeleteUserFunction: ; $(call lambda,delete-user)
 build-GetSessionFunction: ; $(call lambda,get-session)
 build-GetUserFunction: ; $(call lambda,get-user)
+build-ListActiveSessionsFunction: ; $(call lambda,list-active-sessions)
 build-ListActiveUserCountsFunction: ; $(call lambda,list-active-user-counts)
 build-ListActiveUsersFunction: ; $(call lambda,list-active-users)
 build-ListBusierDaysFunction: ; $(call lambda,list-busier-days)

@@ -162,6 +162,7 @@ func runLocal(ctx context.Context, getenv func(string) string, out io.Writer) er
 	for _, k := range envKeys {
 		fmt.Fprintf(out, "  %s=%s\n", k, creds[k])
 	}
+	fmt.Fprintf(out, "\nThe dashboard: open %s/dashboard and sign in with user ID %s and token %s\n", url, creds["PULSE_USER_ID"], creds["PULSE_AUTH_TOKEN"])
 	fmt.Fprintf(out, "\nThese are saved in .pulse/local.env; the demo tenant has users active now and 30 days of history. Try:\n\n")
 	fmt.Fprintf(out, "  source .pulse/local.env\n")
 	fmt.Fprintf(out, "  curl -s \"$PULSE_URL/settings/users/active-users\" -H \"X-API-KEY: $PULSE_API_KEY\"\n")

@@ -4,7 +4,7 @@
 //
 //	pulse run                                  local stack with a demo tenant (make run)
 //	pulse tenant create -id ID [-name N] [-tz Europe/Berlin]
-//	pulse tenant grant -tenant ID -role ROLE [-permission view-engagement-dashboard]
+//	pulse tenant grant -tenant ID -role ROLE [-permission view-engagement-dashboard|view-active-users|view-user-sessions|revoke-sessions]
 //	pulse key create -tenant ID -name N [-scopes users:read,sessions:write | all]
 //	pulse key list -tenant ID
 //	pulse key revoke -tenant ID -id KEY_ID
@@ -47,7 +47,7 @@ func main() {
 const usage = `usage:
   pulse run
   pulse tenant create -id ID [-name NAME] [-tz ZONE]
-  pulse tenant grant -tenant ID -role ROLE [-permission view-engagement-dashboard]
+  pulse tenant grant -tenant ID -role ROLE [-permission view-engagement-dashboard|view-active-users|view-user-sessions|revoke-sessions]
   pulse key create -tenant ID -name NAME [-scopes all|s1,s2]
   pulse key list -tenant ID
   pulse key revoke -tenant ID -id KEY_ID
@@ -129,7 +129,11 @@ func admin(ctx context.Context, cmd string, args []string, getenv func(string) s
 		}
 		fmt.Fprintf(out, "tenant %s created\n", t.ID)
 	case "tenant grant":
-		if err := s.Grant(ctx, *tenant, *role, pulse.Permission(*perm)); err != nil {
+		p, ok := pulse.ParsePermission(*perm)
+		if !ok {
+			return fmt.Errorf("unknown permission %q (one of %v)", *perm, pulse.AllPermissions)
+		}
+		if err := s.Grant(ctx, *tenant, *role, p); err != nil {
 			return describe(err)
 		}
 		fmt.Fprintf(out, "role %s of tenant %s now has %s\n", *role, *tenant, *perm)

@@ -9,13 +9,17 @@ import (
 // handler exactly as lambda.Start would call it. It lives here rather than in package app so
 // that the functions' binaries do not carry the template parser and its YAML library.
 func Pulse(d *app.Deps, tpl *template.Template) (*Server, error) {
-	functions := map[string]Invoke{}
+	keys := map[string][]string{} // a function's routes (the dashboard's function has two)
 	for _, rt := range tpl.Routes() {
-		h, err := app.Lambda(d, rt.Key())
+		keys[rt.Function] = append(keys[rt.Function], rt.Key())
+	}
+	functions := map[string]Invoke{}
+	for fn, ks := range keys {
+		h, err := app.Lambda(d, ks...)
 		if err != nil {
 			return nil, err
 		}
-		functions[rt.Function] = Invoke(h)
+		functions[fn] = Invoke(h)
 	}
 	return New(tpl.Routes(), functions, d.IDs.NewID)
 }

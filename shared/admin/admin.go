@@ -30,23 +30,25 @@ const (
 type Route struct {
 	Key   string
 	Scope pulse.Scope
+	Perm  pulse.Permission // what a personal access token's user needs instead of the key
 	Serve func(*API, http.ResponseWriter, *http.Request) error
 }
 
 // Routes are the admin surface's endpoints.
 var Routes = []Route{
-	{"GET /settings/users/active-users", pulse.ScopeActiveUsersRead, (*API).ActiveUsers},
+	{"GET /settings/users/active-users", pulse.ScopeActiveUsersRead, pulse.PermViewActiveUsers, (*API).ActiveUsers},
 }
 
 // API holds what the admin endpoints need.
 type API struct {
-	store *store.Store
-	fail  httpx.ErrorWriter
+	store   *store.Store
+	tenants *store.Tenants
+	fail    httpx.ErrorWriter
 }
 
 // New returns the admin API.
-func New(s *store.Store, log *slog.Logger) *API {
-	return &API{store: s, fail: ErrorWriter(log)}
+func New(s *store.Store, tenants *store.Tenants, log *slog.Logger) *API {
+	return &API{store: s, tenants: tenants, fail: ErrorWriter(log)}
 }
 
 // Errors returns the surface's error writer.
@@ -59,7 +61,7 @@ func (a *API) Handler(key string) (http.Handler, bool) {
 		if rt.Key == key {
 			serve := rt.Serve
 			h := func(w http.ResponseWriter, r *http.Request) error { return serve(a, w, r) }
-			return httpx.Handle(auth.RequireKey(a.store, rt.Scope, auth.KeyOptions{Bearer: true}, h), a.fail), true
+			return httpx.Handle(auth.RequireKeyOrToken(a.store, a.store, a.tenants, rt.Scope, rt.Perm, auth.KeyOptions{Bearer: true}, h), a.fail), true
 		}
 	}
 	return nil, false

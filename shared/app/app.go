@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 	"github.com/pulse-sessions/pulse/shared/admin"
+	"github.com/pulse-sessions/pulse/shared/dashboard"
 	"github.com/pulse-sessions/pulse/shared/engage"
 	"github.com/pulse-sessions/pulse/shared/geo"
 	"github.com/pulse-sessions/pulse/shared/manage"
@@ -35,6 +36,8 @@ type Deps struct {
 	Manage  *manage.API
 	Admin   *admin.API
 	Engage  *engage.API
+	// Dashboard is Pulse's own page (GET /dashboard), which reads the others with a token.
+	Dashboard *dashboard.API
 }
 
 // Load reads the configuration and builds the dependencies for a Lambda function.
@@ -99,9 +102,10 @@ func Build(cfg Config, db store.API, now pulse.Clock, ids pulse.IDs, log *slog.L
 	tenants := store.NewTenants(s)
 	return &Deps{
 		Config: cfg, Store: s, Tenants: tenants, Geo: g, Log: log, Now: now, IDs: ids,
-		Manage: manage.New(s, tenants, g, now, log),
-		Admin:  admin.New(s, log),
-		Engage: engage.New(s, tenants, log),
+		Manage:    manage.New(s, tenants, g, now, log),
+		Admin:     admin.New(s, tenants, log),
+		Engage:    engage.New(s, tenants, log),
+		Dashboard: dashboard.New(log),
 	}, nil
 }
 
@@ -124,24 +128,37 @@ func Fatal(err error) {
 // a response out.
 type LambdaHandler func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
 
-// Lambda returns route key's endpoint behind the aws-lambda-go-api-proxy adapter, the same
-// adapter the local API server sends every request through.
+// Lambda returns the endpoints of route keys (one, but for the dashboard) behind the
+// aws-lambda-go-api-proxy adapter, the same adapter the local API server sends every request through.
 //
 // The request's context ends a little before the invocation's deadline: a DynamoDB call that
 // hangs is then abandoned while there is still time to answer 503 with Retry-After in the
 // surface's own format. Left to the deadline itself, Lambda would kill the process first and
 // API Gateway would answer its own opaque 5xx.
-func Lambda(d *Deps, key string) (LambdaHandler, error) {
-	h, err := d.Handler(key)
-	if err != nil {
-		return nil, err
+func Lambda(d *Deps, keys ...string) (LambdaHandler, error) {
+	proxies := map[string]func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error){}
+	for _, key := range keys {
+		h, err := d.Handler(key)
+		if err != nil {
+			return nil, err
+		}
+		proxies[key] = httpadapter.NewV2(h).ProxyWithContext
 	}
-	proxy := httpadapter.NewV2(h).ProxyWithContext
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("app: a Lambda handler serves at least one route")
+	}
+	first := proxies[keys[0]]
 	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		if deadline, ok := ctx.Deadline(); ok {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithDeadline(ctx, deadline.Add(-answerReserve(time.Until(deadline))))
 			defer cancel()
+		}
+		// A function that serves several routes (the dashboard's page and assets) picks by the
+		// event's routeKey; the route's own matching then checks the path.
+		proxy, ok := proxies[ev.RouteKey]
+		if !ok {
+			proxy = first
 		}
 		return proxy(ctx, ev)
 	}, nil

@@ -101,6 +101,19 @@ func TestEventsReplay(t *testing.T) {
 				t.Errorf("want 30 days with a MAU, got %.200s", r.Body)
 			}
 		}},
+		{"list-active-sessions", 200, func(t *testing.T, r events.APIGatewayV2HTTPResponse) {
+			var b []struct {
+				SessionID string `json:"session_id"`
+			}
+			if json.Unmarshal([]byte(r.Body), &b) != nil || len(b) == 0 || b[0].SessionID == "" || r.Headers["X-Total-Count"] == "" {
+				t.Errorf("want active sessions with their IDs, got %.200s", r.Body)
+			}
+		}},
+		{"dashboard", 200, func(t *testing.T, r events.APIGatewayV2HTTPResponse) {
+			if !strings.Contains(r.Body, "/dashboard/assets/app.") || r.Headers["Content-Security-Policy"] == "" {
+				t.Errorf("want the page with its CSP, got %.200s", r.Body)
+			}
+		}},
 		{"create-token", 201, nil},
 		{"revoke-token", 204, nil},
 		{"revoke-session", 204, nil},

@@ -70,6 +70,7 @@ func TestBuiltFunctionsUnderRuntimeAPI(t *testing.T) {
 		{"RecordActivityFunction", 204}, {"ListUserSessionsFunction", 200}, {"ListActiveUsersFunction", 200},
 		{"ListDailyActiveUsersFunction", 200}, {"ListNewUsersFunction", 200}, {"ListUsersByHourFunction", 200},
 		{"ListBusierHoursFunction", 200}, {"ListBusierDaysFunction", 200}, {"ListActiveUserCountsFunction", 200},
+		{"ListActiveSessionsFunction", 200}, {"DashboardFunction", 200},
 		{"CreateTokenFunction", 201}, {"RevokeTokenFunction", 204},
 		{"RevokeSessionFunction", 204}, {"RevokeUserSessionsFunction", 204}, {"DeleteUserFunction", 204},
 		{"CleanupExpiredSessionsFunction", 0},

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/pulse-sessions/pulse/shared/admin"
+	"github.com/pulse-sessions/pulse/shared/dashboard"
 	"github.com/pulse-sessions/pulse/shared/engage"
 	"github.com/pulse-sessions/pulse/shared/httpx"
 	"github.com/pulse-sessions/pulse/shared/manage"
@@ -29,14 +30,24 @@ type RouteInfo struct {
 // Routes returns every HTTP route the surfaces serve.
 func Routes() []RouteInfo {
 	var out []RouteInfo
+	needs := func(scope pulse.Scope, perm pulse.Permission) string {
+		s := "API key, scope `" + string(scope) + "`"
+		if perm != "" {
+			s += "; or access token, permission `" + string(perm) + "`"
+		}
+		return s
+	}
 	for _, r := range manage.Routes {
-		out = append(out, RouteInfo{r.Key, "management", "API key, scope `" + string(r.Scope) + "`"})
+		out = append(out, RouteInfo{r.Key, "management", needs(r.Scope, r.Perm)})
 	}
 	for _, r := range admin.Routes {
-		out = append(out, RouteInfo{r.Key, "admin", "API key, scope `" + string(r.Scope) + "`"})
+		out = append(out, RouteInfo{r.Key, "admin", needs(r.Scope, r.Perm)})
 	}
 	for _, r := range engage.Routes {
 		out = append(out, RouteInfo{r.Key, "engagement", "access token, permission `" + string(r.Permission) + "`"})
+	}
+	for _, r := range dashboard.Routes {
+		out = append(out, RouteInfo{r.Key, "dashboard", "none (the page signs in with an access token)"})
 	}
 	return out
 }
@@ -51,7 +62,7 @@ type surface interface {
 // segment by segment as API Gateway does (httpx.Match: never cleaned or redirected), wrapped in
 // the common middleware, anything else answered as not found in the surface's format.
 func (d *Deps) Handler(key string) (http.Handler, error) {
-	for _, s := range []surface{d.Manage, d.Admin, d.Engage} {
+	for _, s := range []surface{d.Manage, d.Admin, d.Engage, d.Dashboard} {
 		h, ok := s.Handler(key)
 		if !ok {
 			continue

@@ -17,6 +17,23 @@ type Tokens interface {
 
 var _ Tokens = (*store.Store)(nil)
 
+// RequireKeyOrToken serves a route that takes an API key with scope and, when perm is set, a
+// personal access token whose user's roles hold perm (the dashboard page holds no API key). A
+// request with token headers and no API key is checked as a token; any other as a key.
+func RequireKeyOrToken(keys Keys, tokens Tokens, tenants *store.Tenants, scope pulse.Scope, perm pulse.Permission, o KeyOptions, next httpx.HandlerFunc) httpx.HandlerFunc {
+	byKey := RequireKey(keys, scope, o, next)
+	if perm == "" {
+		return byKey
+	}
+	byToken := RequireToken(tokens, tenants, perm, next)
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if _, keyed := keyFrom(r, o); !keyed && len(r.Header.Values("X-API-KEY")) == 0 && len(r.Header.Values("X-Auth-Token")) > 0 {
+			return byToken(w, r)
+		}
+		return byKey(w, r)
+	}
+}
+
 // RequireToken lets a request through to next when x-user-id and x-auth-token name a valid
 // personal access token of that very user (EUNAUTHORIZED otherwise: a token presented with
 // another user's ID included), and the user's roles hold perm in the token's tenant

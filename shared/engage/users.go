@@ -41,11 +41,7 @@ type newUsersAnswer struct {
 // from start to end plus one, keeping the newest n days that have users, as Rocket.Chat's
 // query limit does); and the users of the day before end against end's day.
 func (a *API) NewUsers(w http.ResponseWriter, r *http.Request) error {
-	start, end, err := isoRange(r)
-	if err != nil {
-		return err
-	}
-	tenant, loc, err := a.zone(r)
+	start, end, tenant, loc, err := a.rangeIn(r)
 	if err != nil {
 		return err
 	}
@@ -204,11 +200,7 @@ type dayHour struct {
 // hours that have any, newest first. A session counts in every hour from its start to its
 // last activity (Rocket.Chat counts an open session up to the day's hour 23).
 func (a *API) UsersByTimeOfDay(w http.ResponseWriter, r *http.Request) error {
-	start, end, err := isoRange(r)
-	if err != nil {
-		return err
-	}
-	tenant, loc, err := a.zone(r)
+	start, end, tenant, loc, err := a.rangeIn(r)
 	if err != nil {
 		return err
 	}
@@ -234,14 +226,17 @@ func (a *API) UsersByTimeOfDay(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// isoRange reads start and end, in that order (Rocket.Chat's check reports the first failing).
-func isoRange(r *http.Request) (time.Time, time.Time, error) {
-	start, err := isoParam(r, "start")
-	if err != nil {
-		return start, start, err
+// rangeIn reads start and end, in that order (Rocket.Chat's check reports the first failing),
+// and returns them with the caller's tenant and its time zone.
+func (a *API) rangeIn(r *http.Request) (start, end time.Time, tenant string, loc *time.Location, err error) {
+	if start, err = isoParam(r, "start"); err != nil {
+		return
 	}
-	end, err := isoParam(r, "end")
-	return start, end, err
+	if end, err = isoParam(r, "end"); err != nil {
+		return
+	}
+	tenant, loc, err = a.zone(r)
+	return
 }
 
 // zone returns the caller's tenant and its time zone.

@@ -87,8 +87,9 @@ func (a *API) ActiveUserCounts(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	httpx.WriteJSON(w, http.StatusOK, "application/json", struct {
-		Days []activeDay `json:"days"`
-	}{out})
+		Days     []activeDay `json:"days"`
+		TimeZone string      `json:"timeZone"` // the tenant's, whose calendar days these are
+	}{out, loc.String()})
 	return nil
 }
 

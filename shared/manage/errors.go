@@ -105,6 +105,9 @@ func detailOf(e *pulse.Error) string {
 		}
 		return "Invalid or missing API key."
 	case pulse.EFORBIDDEN:
+		if e.Reason == pulse.ReasonNeedPerm {
+			return fmt.Sprintf("The user's roles lack the %s permission.", e.Need)
+		}
 		return fmt.Sprintf("The API key lacks the %s scope.", e.Need)
 	case pulse.EUNAVAILABLE:
 		return "The service is temporarily unavailable."

@@ -17,28 +17,31 @@ import (
 )
 
 // Route is one endpoint of the surface: its route key (API Gateway's routeKey, which Go's
-// ServeMux reads the same way), the scope its API key needs, and its handler.
+// ServeMux reads the same way), the scope its API key needs, the permission a personal access
+// token's user needs instead ("" when only a key will do), and its handler.
 type Route struct {
 	Key   string
 	Scope pulse.Scope
+	Perm  pulse.Permission
 	Serve func(*API, http.ResponseWriter, *http.Request) error
 }
 
 // Routes are the management surface's endpoints: the one list that says which route each
 // handler serves. A test holds it to template.yaml.
 var Routes = []Route{
-	{"PUT /api/users/{user_id}", pulse.ScopeUsersWrite, (*API).PutUser},
-	{"GET /api/users/{user_id}", pulse.ScopeUsersRead, (*API).GetUser},
-	{"DELETE /api/users/{user_id}", pulse.ScopeUsersWrite, (*API).DeleteUser},
-	{"POST /api/users/{user_id}/sessions", pulse.ScopeSessionsWrite, (*API).CreateSession},
-	{"GET /api/users/{user_id}/sessions/{session_id}", pulse.ScopeSessionsRead, (*API).GetSession},
-	{"POST /api/users/{user_id}/sessions/{session_id}/activity", pulse.ScopeSessionsWrite, (*API).RecordActivity},
-	{"DELETE /api/users/{user_id}/sessions/{session_id}", pulse.ScopeSessionsWrite, (*API).RevokeSession},
-	{"DELETE /api/users/{user_id}/sessions", pulse.ScopeSessionsWrite, (*API).RevokeUserSessions},
-	{"GET /api/users/{user_id}/sessions", pulse.ScopeSessionsRead, (*API).ListSessions},
-	{"POST /api/users/{user_id}/tokens", pulse.ScopeTokensWrite, (*API).CreateToken},
-	{"DELETE /api/users/{user_id}/tokens/{token_id}", pulse.ScopeTokensWrite, (*API).RevokeToken},
-	{"GET /api/analytics/active-users", pulse.ScopeActiveUsersRead, (*API).ActiveUserCounts},
+	{"PUT /api/users/{user_id}", pulse.ScopeUsersWrite, "", (*API).PutUser},
+	{"GET /api/users/{user_id}", pulse.ScopeUsersRead, "", (*API).GetUser},
+	{"DELETE /api/users/{user_id}", pulse.ScopeUsersWrite, "", (*API).DeleteUser},
+	{"POST /api/users/{user_id}/sessions", pulse.ScopeSessionsWrite, "", (*API).CreateSession},
+	{"GET /api/users/{user_id}/sessions/{session_id}", pulse.ScopeSessionsRead, "", (*API).GetSession},
+	{"POST /api/users/{user_id}/sessions/{session_id}/activity", pulse.ScopeSessionsWrite, "", (*API).RecordActivity},
+	{"DELETE /api/users/{user_id}/sessions/{session_id}", pulse.ScopeSessionsWrite, pulse.PermRevokeSessions, (*API).RevokeSession},
+	{"DELETE /api/users/{user_id}/sessions", pulse.ScopeSessionsWrite, "", (*API).RevokeUserSessions},
+	{"GET /api/users/{user_id}/sessions", pulse.ScopeSessionsRead, pulse.PermViewUserSessions, (*API).ListSessions},
+	{"POST /api/users/{user_id}/tokens", pulse.ScopeTokensWrite, "", (*API).CreateToken},
+	{"DELETE /api/users/{user_id}/tokens/{token_id}", pulse.ScopeTokensWrite, "", (*API).RevokeToken},
+	{"GET /api/sessions/active", pulse.ScopeActiveUsersRead, pulse.PermViewActiveUsers, (*API).ActiveSessions},
+	{"GET /api/analytics/active-users", pulse.ScopeActiveUsersRead, pulse.PermViewEngagement, (*API).ActiveUserCounts},
 }
 
 // API holds what the management endpoints need.
@@ -65,7 +68,7 @@ func (a *API) Handler(key string) (http.Handler, bool) {
 		if rt.Key == key {
 			serve := rt.Serve
 			h := func(w http.ResponseWriter, r *http.Request) error { return serve(a, w, r) }
-			return httpx.Handle(auth.RequireKey(a.store, rt.Scope, auth.KeyOptions{}, h), a.fail), true
+			return httpx.Handle(auth.RequireKeyOrToken(a.store, a.store, a.tenants, rt.Scope, rt.Perm, auth.KeyOptions{}, h), a.fail), true
 		}
 	}
 	return nil, false

@@ -49,8 +49,28 @@ type Tenant struct {
 // Permission names what a user's roles let them do on the engagement surface.
 type Permission string
 
-// PermViewEngagement lets a user read the engagement dashboard (Rocket.Chat's name for it).
-const PermViewEngagement Permission = "view-engagement-dashboard"
+// Permissions of a user's roles. PermViewEngagement is Rocket.Chat's name for reading its
+// engagement dashboard (and Pulse's DAU/WAU/MAU); the others let a personal access token, and
+// so the dashboard page, reach what otherwise only an API key reads.
+const (
+	PermViewEngagement   Permission = "view-engagement-dashboard"
+	PermViewActiveUsers  Permission = "view-active-users"  // the admin API's active list
+	PermViewUserSessions Permission = "view-user-sessions" // a user's session list
+	PermRevokeSessions   Permission = "revoke-sessions"    // revoking one session
+)
+
+// AllPermissions lists every permission, in a stable order.
+var AllPermissions = []Permission{PermViewEngagement, PermViewActiveUsers, PermViewUserSessions, PermRevokeSessions}
+
+// ParsePermission returns the permission named s, or false.
+func ParsePermission(s string) (Permission, bool) {
+	for _, p := range AllPermissions {
+		if string(p) == s {
+			return p, true
+		}
+	}
+	return "", false
+}
 
 // AdminRole holds every permission in every tenant.
 const AdminRole = "admin"

@@ -47,13 +47,10 @@ type DayUsers struct {
 	Users []string
 }
 
-// DailyActiveUsers hands each day from first to last (YYYY-MM-DD in the tenant's time zone,
-// both included) that had activity to each, newest day first, with its distinct users sorted;
-// each returning an error stops it (the caller's answer has grown too large). Both ends are
-// clamped first: to the activity retention, and to today. Closed days come from their rollups,
-// the others from the Days index.
-func (s *Store) DailyActiveUsers(ctx context.Context, tenant, first, last string, zone *time.Location, each func(DayUsers) error) error {
-	const op = "daily active users"
+// clampDays clamps a range of days (YYYY-MM-DD) to what activity is kept (ACTIVITY_RETENTION,
+// and two days of slack for time zones) and to today in zone: before anything is read, so a
+// range to the year 9999 costs what a range to today costs.
+func (s *Store) clampDays(first, last string, zone *time.Location) (string, string) {
 	if zone == nil {
 		zone = time.UTC
 	}
@@ -64,6 +61,20 @@ func (s *Store) DailyActiveUsers(ctx context.Context, tenant, first, last string
 	if today := now.In(zone).Format(time.DateOnly); last > today {
 		last = today
 	}
+	return first, last
+}
+
+// DailyActiveUsers hands each day from first to last (YYYY-MM-DD in the tenant's time zone,
+// both included) that had activity to each, newest day first, with its distinct users sorted;
+// each returning an error stops it (the caller's answer has grown too large). Both ends are
+// clamped first: to the activity retention, and to today. Closed days come from their rollups,
+// the others from the Days index.
+func (s *Store) DailyActiveUsers(ctx context.Context, tenant, first, last string, zone *time.Location, each func(DayUsers) error) error {
+	const op = "daily active users"
+	if zone == nil {
+		zone = time.UTC
+	}
+	first, last = s.clampDays(first, last, zone)
 	if first > last || len(first) != 10 || len(last) != 10 {
 		return nil
 	}

@@ -40,16 +40,7 @@ type DayStats struct {
 // a day. The range is clamped to the activity retention and to today, as DailyActiveUsers does.
 func (s *Store) DailyStats(ctx context.Context, tenant, first, last string, zone *time.Location) ([]DayStats, error) {
 	const op = "daily stats"
-	if zone == nil {
-		zone = time.UTC
-	}
-	now := s.now()
-	if horizon := now.Add(-s.policy.ActivityKeep - 48*time.Hour).UTC().Format(time.DateOnly); first < horizon {
-		first = horizon
-	}
-	if today := now.In(zone).Format(time.DateOnly); last > today {
-		last = today
-	}
+	first, last = s.clampDays(first, last, zone)
 	if _, err := time.Parse(time.DateOnly, first); err != nil || first > last {
 		return nil, nil
 	}

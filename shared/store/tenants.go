@@ -104,7 +104,7 @@ func (s *Store) Grant(ctx context.Context, tenant, role string, perm pulse.Permi
 	if err := pulse.ValidRole(role); err != nil {
 		return pulse.Invalid(op, map[string][]string{"role": {err.Error()}})
 	}
-	if perm != pulse.PermViewEngagement {
+	if _, known := pulse.ParsePermission(string(perm)); !known {
 		return pulse.Invalid(op, map[string][]string{"permission": {"unknown permission " + strconv.Quote(string(perm))}})
 	}
 	expr, err := expression.NewBuilder().

@@ -1,0 +1,310 @@
+package dashboard_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/pulse-sessions/pulse/internal/apptest"
+	"github.com/pulse-sessions/pulse/internal/ddbtest"
+	"github.com/pulse-sessions/pulse/internal/demo"
+	"github.com/pulse-sessions/pulse/shared/dashboard"
+)
+
+func TestMain(m *testing.M) { ddbtest.Main(m) }
+
+// chromium finds Debian's Chromium (apt package chromium; .ci/run installs it when missing).
+// The tests never skip: without a browser they fail and say how to get one.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{os.Getenv("CHROMIUM"), "chromium", "chromium-browser"} {
+		if name == "" {
+			continue
+		}
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("no Chromium: install Debian's chromium package (apt-get install chromium; .ci/run does) or set CHROMIUM")
+	return ""
+}
+
+// browser starts a headless Chromium with a fresh profile, the flags this closed network needs,
+// and a window of w×h.
+func browser(t *testing.T, w, h int) context.Context {
+	t.Helper()
+	// A fresh profile, removed once the browser is gone (t.TempDir would race its last writes).
+	profile, err := os.MkdirTemp("", "pulse-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:0:0],
+		chromedp.ExecPath(chromium(t)), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(profile), chromedp.WindowSize(w, h),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true))
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(func() { cancelT(); cancel(); cancelA(); _ = os.RemoveAll(profile) })
+	if err := chromedp.Run(ctx, chromedp.EmulateViewport(int64(w), int64(h))); err != nil {
+		t.Fatal(err)
+	}
+	return ctx
+}
+
+// shots is the git-ignored folder every run's screenshots go to (docs/ keeps one of each view).
+func shots(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join("..", "..", ".screenshots")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	var png []byte
+	if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 90)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(shots(t), name), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stack is make run's stack in-process: the whole API on a local port, DynamoDB Local, the demo
+// tenant seeded as of now, and the demo admin's token.
+func stack(t *testing.T) (*apptest.Env, string) {
+	t.Helper()
+	e := apptest.New(t)
+	now := time.Now().Truncate(time.Second)
+	e.Clock.Set(now) // the browser's clock is the real one
+	ctx := context.Background()
+	if err := demo.Seed(ctx, e.Deps.Store, e.Tenant, now); err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := e.Deps.Store.CreateToken(ctx, e.Tenant, demo.Admin, "dashboard", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, tok
+}
+
+func signIn(user, token string) chromedp.Action {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		return chromedp.Run(ctx,
+			chromedp.WaitVisible("#user-id", chromedp.ByID),
+			chromedp.SendKeys("#user-id", user, chromedp.ByID),
+			chromedp.SendKeys("#token", token, chromedp.ByID),
+			// A click, as a person would: form.submit() would skip the page's submit handler.
+			chromedp.Click("#signin-form button[type=submit]", chromedp.ByQuery),
+		)
+	})
+}
+
+// activeCount is how many sessions the admin API lists as active.
+func activeCount(t *testing.T, e *apptest.Env) int {
+	t.Helper()
+	r := e.Do("GET", "/settings/users/active-users", "", apptest.Key(e.Key)...)
+	var body struct{ Result []any }
+	r.JSON(t, &body)
+	return len(body.Result)
+}
+
+// The page, signed in as the demo admin: the active sessions, the charts and the heatmap show
+// the demo data; a session searched for lists; revoking removes the row and the session from
+// the admin API; the token is the only thing the page keeps, in sessionStorage.
+func TestDashboardInBrowser(t *testing.T) {
+	e, tok := stack(t)
+	ctx := browser(t, 1280, 800)
+	want := activeCount(t, e)
+	if want < 5 {
+		t.Fatalf("the demo has %d active sessions, want several", want)
+	}
+	var rows int
+	if err := chromedp.Run(ctx,
+		chromedp.Navigate(e.URL+"/dashboard"),
+		signIn(demo.Admin, tok),
+		chromedp.WaitVisible("#active-table tbody tr", chromedp.ByQuery),
+		chromedp.WaitVisible("#dau-chart canvas", chromedp.ByQuery),
+		chromedp.WaitVisible("#new-chart canvas", chromedp.ByQuery),
+		chromedp.WaitVisible("#heatmap tbody td", chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelectorAll("#active-table tbody tr").length`, &rows),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if rows != want {
+		t.Errorf("the table shows %d active sessions, the admin API %d", rows, want)
+	}
+	var count, heat, legend string
+	if err := chromedp.Run(ctx,
+		chromedp.Text("#active-count", &count, chromedp.ByID),
+		chromedp.Evaluate(`[...document.querySelectorAll("#heatmap tbody td")].filter(td => td.textContent !== "").length + ""`, &heat),
+		chromedp.Evaluate(`document.querySelector("#dau-chart .u-legend") ? document.querySelector("#dau-chart .u-legend").textContent : ""`, &legend),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if count != fmt.Sprintf("(%d)", want) || heat == "0" || !strings.Contains(legend, "MAU") {
+		t.Errorf("count %q, %s busy hours in the heatmap, chart legend %q", count, heat, legend)
+	}
+	screenshot(t, ctx, "active-1280.png")
+
+	// Filtering narrows the table; clearing it brings every row back.
+	var filtered int
+	if err := chromedp.Run(ctx,
+		chromedp.SendKeys("#active-filter", "zzz-nobody", chromedp.ByID),
+		chromedp.Evaluate(`document.querySelectorAll("#active-table tbody tr").length`, &filtered),
+		chromedp.Evaluate(`(() => { const f = document.querySelector("#active-filter"); f.value = ""; f.dispatchEvent(new Event("input")); return 0 })()`, nil),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if filtered != 0 {
+		t.Errorf("a filter matching nothing leaves %d rows", filtered)
+	}
+
+	// Revoke the first session: its row leaves at once, and the admin API no longer lists it.
+	var sid, uid string
+	var ok bool
+	if err := chromedp.Run(ctx,
+		chromedp.AttributeValue("#active-table tbody tr", "data-session", &sid, &ok, chromedp.ByQuery),
+		chromedp.AttributeValue("#active-table tbody tr", "data-user", &uid, &ok, chromedp.ByQuery),
+		chromedp.Click("#active-table tbody tr button.revoke", chromedp.ByQuery),
+	); err != nil || sid == "" {
+		t.Fatalf("revoke: %v (session %q)", err, sid)
+	}
+	if err := chromedp.Run(ctx, chromedp.WaitNotPresent(`#active-table tbody tr[data-session="`+sid+`"]`, chromedp.ByQuery)); err != nil {
+		t.Fatalf("the revoked session's row did not leave: %v", err)
+	}
+	if got := activeCount(t, e); got != want-1 {
+		t.Errorf("after revoking in the page the admin API lists %d active sessions, want %d", got, want-1)
+	}
+	r := e.Do("GET", "/api/users/"+uid+"/sessions/"+sid, "", apptest.Key(e.Key)...)
+	if !strings.Contains(string(r.Body), `"end_reason":"revoked"`) {
+		t.Errorf("session %s after the page revoked it: %s", sid, r.Body)
+	}
+
+	// A user's sessions, ended ones with their reasons.
+	var list string
+	if err := chromedp.Run(ctx,
+		chromedp.SendKeys("#sessions-user", demo.Admin, chromedp.ByID),
+		chromedp.Click("#sessions-form button[type=submit]", chromedp.ByQuery),
+		chromedp.WaitVisible("#sessions-table tbody tr", chromedp.ByQuery),
+		chromedp.Text("#sessions-table", &list, chromedp.ByID),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(list, "ended (revoked)") || !strings.Contains(list, "active") {
+		t.Errorf("the admin's sessions show no ended and live ones: %.300s", list)
+	}
+	screenshot(t, ctx, "sessions-1280.png")
+
+	// Nothing but the user's own token in the page's storage; nothing of it in the logs.
+	var storage string
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`JSON.stringify({session: Object.keys(sessionStorage).sort(), local: localStorage.length, cookies: document.cookie})`, &storage)); err != nil {
+		t.Fatal(err)
+	}
+	if storage != `{"session":["pulse.token","pulse.user"],"local":0,"cookies":""}` {
+		t.Errorf("page storage %s, want the user and the token in sessionStorage only", storage)
+	}
+	if strings.Contains(e.Logs.String(), tok) || strings.Contains(e.Logs.String(), e.Key) {
+		t.Error("a credential appears in the logs")
+	}
+}
+
+// A wrong token says so on the sign-in form, and nothing is kept.
+func TestDashboardWrongToken(t *testing.T) {
+	e, _ := stack(t)
+	ctx := browser(t, 1280, 800)
+	var msg, storage string
+	if err := chromedp.Run(ctx,
+		chromedp.Navigate(e.URL+"/dashboard"),
+		signIn(demo.Admin, "not-the-token"),
+		chromedp.WaitVisible("#signin-error", chromedp.ByID),
+		chromedp.Text("#signin-error", &msg, chromedp.ByID),
+		chromedp.Evaluate(`Object.keys(sessionStorage).join(",")`, &storage),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(msg, "do not match a valid token") || storage != "" {
+		t.Errorf("error %q, storage %q", msg, storage)
+	}
+	screenshot(t, ctx, "wrong-token-1280.png")
+}
+
+// The layout holds on a laptop and on a phone: nothing wider than the window (tables scroll in
+// their own box), every view on screen. One screenshot of each view per size; the 1280 ones are
+// copied under docs/ for the README.
+func TestDashboardLayout(t *testing.T) {
+	e, tok := stack(t)
+	for _, size := range []struct{ w, h int }{{1280, 800}, {390, 844}} {
+		t.Run(fmt.Sprintf("%dx%d", size.w, size.h), func(t *testing.T) {
+			ctx := browser(t, size.w, size.h)
+			var overflow bool
+			var wide string
+			if err := chromedp.Run(ctx,
+				chromedp.Navigate(e.URL+"/dashboard"),
+				signIn(demo.Admin, tok),
+				chromedp.WaitVisible("#active-table tbody tr", chromedp.ByQuery),
+				chromedp.WaitVisible("#dau-chart canvas", chromedp.ByQuery),
+				chromedp.WaitVisible("#heatmap tbody td", chromedp.ByQuery),
+				chromedp.SendKeys("#sessions-user", demo.Admin, chromedp.ByID),
+				chromedp.Click("#sessions-form button[type=submit]", chromedp.ByQuery),
+				chromedp.WaitVisible("#sessions-table tbody tr", chromedp.ByQuery),
+				chromedp.Evaluate(`document.documentElement.scrollWidth > window.innerWidth`, &overflow),
+				chromedp.Evaluate(`[...document.querySelectorAll("body *")].filter(el => el.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 5).map(el => el.tagName + "#" + el.id + "." + el.className + " " + Math.round(el.getBoundingClientRect().right)).join(", ")`, &wide),
+			); err != nil {
+				t.Fatal(err)
+			}
+			if overflow {
+				t.Errorf("the page is wider than the %d px window: %s", size.w, wide)
+			}
+			for _, view := range []string{"active", "activity", "hours", "sessions"} {
+				var png []byte
+				if err := chromedp.Run(ctx, chromedp.ScrollIntoView("#"+view, chromedp.ByID), chromedp.Screenshot("#"+view, &png, chromedp.ByID)); err != nil {
+					t.Fatal(err)
+				}
+				name := fmt.Sprintf("%s-%d.png", view, size.w)
+				if err := os.WriteFile(filepath.Join(shots(t), name), png, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// The page is served with a strict CSP and is never cached; assets carry their content's hash
+// and are cached for a year; an unknown asset is 404. The page asks for nothing of another origin.
+func TestDashboardServing(t *testing.T) {
+	e := apptest.New(t)
+	r := e.Do("GET", "/dashboard", "")
+	if r.Status != 200 || r.Header.Get("Content-Security-Policy") != dashboard.CSP || r.Header.Get("Cache-Control") != "no-cache" {
+		t.Fatalf("page: %d, CSP %q, Cache-Control %q", r.Status, r.Header.Get("Content-Security-Policy"), r.Header.Get("Cache-Control"))
+	}
+	page := string(r.Body)
+	if strings.Contains(page, "{{asset") || strings.Contains(page, "http://") || strings.Contains(page, "https://") {
+		t.Errorf("the page has an unresolved asset or another origin: %.400s", page)
+	}
+	assets := 0
+	for _, part := range strings.Split(page, `"/dashboard/assets/`)[1:] {
+		name := part[:strings.IndexByte(part, '"')]
+		a := e.Do("GET", "/dashboard/assets/"+name, "")
+		if a.Status != 200 || a.Header.Get("Cache-Control") != "public, max-age=31536000, immutable" || len(a.Body) == 0 {
+			t.Errorf("asset %s: %d, Cache-Control %q, %d bytes", name, a.Status, a.Header.Get("Cache-Control"), len(a.Body))
+		}
+		assets++
+	}
+	if assets != 4 { // the page's script and style, the chart library's script and style
+		t.Errorf("%d assets in the page, want 4 (is shared/dashboard/web/vendor there? make assets)", assets)
+	}
+	if r := e.Do("GET", "/dashboard/assets/app.js", ""); r.Status != 404 {
+		t.Errorf("an asset by its unfingerprinted name: %d, want 404", r.Status)
+	}
+}
