@@ -188,7 +188,7 @@ func rollupCursorSK() string { return "ROLLUP" }
 // item at once conflict. Reads query every shard. Fixed: counts live in their shard.
 const statShards = 4
 
-// statPK: one shard of a tenant's activity counters (DAU, WAU, MAU, new users, hours), a day
+// statPK: one shard of a tenant's activity counters (DAU by gap, new users, hours), a day
 // each; statSK: the day (YYYY-MM-DD in the tenant's time zone), so a range of days is one Query
 // per shard.
 func statPK(tenant string, shard int) string { return fmt.Sprintf("T#%s#ST#%d", tenant, shard) }

@@ -14,17 +14,21 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// A tenant's activity counters, per day of its time zone: the users active that day (DAU), in
-// the 7 and 30 days ending that day (WAU, MAU), created that day, and active in each hour and
-// 2-hour group of it. They are kept as activity arrives, so that a range of days costs its
-// days, never its users × days.
+// A tenant's activity counters, per day of its time zone: the users active that day (DAU) by
+// how long before it they were last active, the users created that day, and the users active
+// in each hour and 2-hour group of it. They are kept as activity arrives, so that a range of
+// days costs its days, never its users × days.
 //
 // Distinct users are counted once by remembering, on the user, the days (adays) and the last
-// hour (ahour) already counted: a user's first activity of a day adds 1 to that day's DAU, and
-// to the WAU and MAU of the days that activity newly covers (a day x counts the user when the
-// user was active on some day of [x-6, x]; the earliest such day covers x); the first activity
-// of an hour adds to that hour. Each count is one transaction with the user's update,
-// conditioned on the user's counter version, so that a count happens exactly once.
+// hour (ahour) already counted: a user's first activity of a day adds 1 to that day's DAU and
+// to its gap bucket (pNN: last active NN days before, 1–29; p30: 30 or more, or never); the
+// first activity of an hour adds to that hour. WAU and MAU follow at read time: a user counts
+// in the WAU of day x when active on some day of [x-6, x], and the earliest such day d is the
+// one whose gap reaches back past x-7, so WAU(x) = Σ_{k=0..6} (users of day x-k with a gap of
+// at least 7-k), and MAU likewise over 30 days. So each active user-day writes one counter
+// item, whatever the user's history, and a range reads its days plus the 29 before. Each count
+// is one transaction with the user's update, conditioned on the user's counter version, so
+// that a count happens exactly once.
 
 // DayStats are a tenant's counters for one day.
 type DayStats struct {
@@ -44,12 +48,13 @@ func (s *Store) DailyStats(ctx context.Context, tenant, first, last string, zone
 	if _, err := time.Parse(time.DateOnly, first); err != nil || first > last {
 		return nil, nil
 	}
+	from := addDays(first, -(maxGap - 1)) // WAU and MAU look back 29 days
 	parts := make([][]map[string]types.AttributeValue, statShards)
 	g, gctx := errgroup.WithContext(ctx)
 	for shard := range statShards {
 		g.Go(func() error {
 			kc := expression.Key(attrPK).Equal(expression.Value(statPK(tenant, shard))).
-				And(expression.Key(attrSK).Between(expression.Value(first), expression.Value(last)))
+				And(expression.Key(attrSK).Between(expression.Value(from), expression.Value(last)))
 			expr, err := expression.NewBuilder().WithKeyCondition(kc).Build()
 			if err != nil {
 				return fail(op, err)
@@ -66,12 +71,14 @@ func (s *Store) DailyStats(ctx context.Context, tenant, first, last string, zone
 		return nil, err
 	}
 	byDay := map[string]*DayStats{}
-	var out []DayStats
-	for d := first; d <= last; d = addDays(d, 1) {
-		out = append(out, DayStats{Day: d})
+	gaps := map[string]*[maxGap + 1]int{} // day → users of the day by gap
+	var all []DayStats
+	for d := from; d <= last; d = addDays(d, 1) {
+		all = append(all, DayStats{Day: d})
 	}
-	for i := range out {
-		byDay[out[i].Day] = &out[i]
+	for i := range all {
+		byDay[all[i].Day] = &all[i]
+		gaps[all[i].Day] = &[maxGap + 1]int{}
 	}
 	for _, part := range parts {
 		for _, it := range part {
@@ -86,23 +93,34 @@ func (s *Store) DailyStats(ctx context.Context, tenant, first, last string, zone
 					continue
 				}
 				x, _ := strconv.Atoi(n.Value)
+				num, err := strconv.Atoi(name[1:])
 				switch {
 				case name == "dau":
 					d.DAU += x
-				case name == "wau":
-					d.WAU += x
-				case name == "mau":
-					d.MAU += x
 				case name == "new":
 					d.New += x
-				case len(name) == 3 && name[0] == 'h':
-					if h, err := strconv.Atoi(name[1:]); err == nil && h >= 0 && h < 24 {
-						d.Hours[h] += x
-					}
-				case len(name) == 3 && name[0] == 'g':
-					if h, err := strconv.Atoi(name[1:]); err == nil && h >= 0 && h < 24 {
-						d.Pairs[h/2] += x
-					}
+				case err != nil || len(name) != 3:
+				case name[0] == 'p' && num >= 1 && num <= maxGap:
+					gaps[d.Day][num] += x
+				case name[0] == 'h' && num < 24:
+					d.Hours[num] += x
+				case name[0] == 'g' && num < 24:
+					d.Pairs[num/2] += x
+				}
+			}
+		}
+	}
+	out := all[maxGap-1:]
+	for i := range out {
+		x := maxGap - 1 + i // index of out[i] in all
+		for k := range maxGap {
+			day := gaps[all[x-k].Day]
+			for g := 1; g <= maxGap; g++ {
+				if g >= maxGap-k {
+					out[i].MAU += day[g]
+				}
+				if k < 7 && g >= 7-k {
+					out[i].WAU += day[g]
 				}
 			}
 		}
@@ -129,26 +147,30 @@ func (c counts) add(day, attr string, n int) {
 	c[day][attr] += n
 }
 
-// coverDay adds what a user's activity on day newly counts, given the user's nearest active
-// days before (prev) and after (next) it, "" for none: DAU of day, and the WAU and MAU of the
-// days from day (or 7 and 30 days after prev) up to 6 and 29 days later (or before next).
+// coverDay adds a user's activity on day, given the user's nearest active days before (prev)
+// and after (next) it, "" for none: DAU and the gap bucket of day and, when the day goes in
+// before next (a history loaded out of order), next's gap moved from prev to day.
 func (c counts) coverDay(day, prev, next string) {
 	c.add(day, "dau", 1)
-	for _, w := range []struct {
-		attr string
-		span int
-	}{{"wau", 7}, {"mau", 30}} {
-		from, to := day, addDays(day, w.span-1)
-		if prev != "" && addDays(prev, w.span) > from {
-			from = addDays(prev, w.span)
-		}
-		if next != "" && addDays(next, -1) < to {
-			to = addDays(next, -1)
-		}
-		for d := from; d <= to; d = addDays(d, 1) {
-			c.add(d, w.attr, 1)
-		}
+	c.add(day, gapAttr(prev, day), 1)
+	if next != "" {
+		c.add(next, gapAttr(prev, next), -1)
+		c.add(next, gapAttr(day, next), 1)
 	}
+}
+
+// maxGap is the gap bucket that holds "30 days or more, or never": MAU's window.
+const maxGap = 30
+
+// gapAttr names the gap bucket of activity on day after activity on prev ("" for never).
+func gapAttr(prev, day string) string {
+	g := maxGap
+	if prev != "" {
+		p, _ := time.Parse(time.DateOnly, prev)
+		d, _ := time.Parse(time.DateOnly, day)
+		g = min(int(d.Sub(p).Hours()/24+0.5), maxGap)
+	}
+	return fmt.Sprintf("p%02d", g)
 }
 
 // coverHours adds the hours of hours (labels YYYY-MM-DDTHH, ascending, each new for the user)
