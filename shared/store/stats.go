@@ -236,11 +236,12 @@ func (s *Store) statUpdates(tenant, user string, c counts) ([]types.TransactWrit
 	return items, nil
 }
 
-// statUpdate adds attrs to one counter item, which keeps its TTL from its first write.
+// statUpdate adds attrs to one counter item, which keeps its TTL from its first write: the
+// activity retention and the 29 days before it that WAU and MAU of its first days look back on.
 func (s *Store) statUpdate(tenant string, shard int, day string, attrs map[string]int) (*dynamodb.UpdateItemInput, error) {
 	t, _ := time.Parse(time.DateOnly, day)
-	upd := expression.Set(expression.Name(attrTTL), expression.IfNotExists(expression.Name(attrTTL),
-		expression.Value(t.Add(48*time.Hour+s.policy.ActivityKeep).Unix())))
+	keep := 48*time.Hour + s.policy.ActivityKeep + maxGap*24*time.Hour
+	upd := expression.Set(expression.Name(attrTTL), expression.IfNotExists(expression.Name(attrTTL), expression.Value(t.Add(keep).Unix())))
 	names := make([]string, 0, len(attrs))
 	for a := range attrs {
 		names = append(names, a)
