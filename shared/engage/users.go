@@ -104,15 +104,7 @@ type weekDay struct {
 // the users active on each day from 7 days before start to start's day (8 days, as Rocket.Chat
 // matches them), the days that have any, newest first.
 func (a *API) BusierWeekly(w http.ResponseWriter, r *http.Request) error {
-	start, err := isoParam(r, "start")
-	if err != nil {
-		return err
-	}
-	tenant, loc, err := a.zone(r)
-	if err != nil {
-		return err
-	}
-	days, err := a.store.DailyStats(r.Context(), tenant, dayIn(start.AddDate(0, 0, -7), loc), dayIn(start, loc), loc)
+	_, _, days, err := a.daysBefore(r, 7*24*time.Hour)
 	if err != nil {
 		return err
 	}
@@ -142,15 +134,7 @@ type hourUsers struct {
 // Rocket.Chat answers all 12 groups when any session started in those hours, else none; so
 // does Pulse, with any activity.
 func (a *API) BusierHourly(w http.ResponseWriter, r *http.Request) error {
-	start, err := isoParam(r, "start")
-	if err != nil {
-		return err
-	}
-	tenant, loc, err := a.zone(r)
-	if err != nil {
-		return err
-	}
-	days, err := a.store.DailyStats(r.Context(), tenant, dayIn(start.Add(-24*time.Hour), loc), dayIn(start, loc), loc)
+	start, loc, days, err := a.daysBefore(r, 24*time.Hour)
 	if err != nil {
 		return err
 	}
@@ -237,6 +221,21 @@ func (a *API) rangeIn(r *http.Request) (start, end time.Time, tenant string, loc
 	}
 	tenant, loc, err = a.zone(r)
 	return
+}
+
+// daysBefore reads start and the counters of the days (the tenant's) from back before start to
+// start's day, with the tenant's time zone.
+func (a *API) daysBefore(r *http.Request, back time.Duration) (time.Time, *time.Location, []store.DayStats, error) {
+	start, err := isoParam(r, "start")
+	if err != nil {
+		return start, nil, nil, err
+	}
+	tenant, loc, err := a.zone(r)
+	if err != nil {
+		return start, nil, nil, err
+	}
+	days, err := a.store.DailyStats(r.Context(), tenant, dayIn(start.Add(-back), loc), dayIn(start, loc), loc)
+	return start, loc, days, err
 }
 
 // zone returns the caller's tenant and its time zone.
