@@ -26,19 +26,7 @@ func (s *Store) ExpiringSessions(ctx context.Context, bucket time.Time) ([]*puls
 		}
 		keys = append(keys, k...)
 	}
-	items, err := s.batchGet(ctx, "expiring sessions", keys, false)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*pulse.Session, 0, len(items))
-	for _, item := range items {
-		var it sessionItem
-		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-			return nil, fail("expiring sessions", err)
-		}
-		out = append(out, it.session())
-	}
-	return out, nil
+	return s.sessionsByKey(ctx, "expiring sessions", keys)
 }
 
 // EndExpired ends a session that expired by now, as it was read: status ended, ended_at its

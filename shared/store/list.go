@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -267,18 +266,6 @@ func (s *Store) allSessions(ctx context.Context, op, tenant, user string) ([]*pu
 	if err != nil {
 		return nil, fail(op, err)
 	}
-	var out []*pulse.Session
-	err = s.query(ctx, op, &dynamodb.QueryInput{KeyConditionExpression: expr.KeyCondition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-	}, func(page []map[string]types.AttributeValue) (bool, error) {
-		for _, raw := range page {
-			var it sessionItem
-			if err := attributevalue.UnmarshalMap(raw, &it); err != nil {
-				return false, err
-			}
-			out = append(out, it.session())
-		}
-		return true, nil
-	})
-	return out, err
+	return s.querySessions(ctx, op, &dynamodb.QueryInput{KeyConditionExpression: expr.KeyCondition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
 }

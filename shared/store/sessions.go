@@ -363,11 +363,15 @@ func (s *Store) liveSessions(ctx context.Context, op, tenant, user string, consi
 	if err != nil {
 		return nil, fail(op, err)
 	}
-	var out []*pulse.Session
-	err = s.query(ctx, op, &dynamodb.QueryInput{IndexName: aws.String(indexLive), KeyConditionExpression: expr.KeyCondition(),
+	return s.querySessions(ctx, op, &dynamodb.QueryInput{IndexName: aws.String(indexLive), KeyConditionExpression: expr.KeyCondition(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-		Select: types.SelectAllAttributes, ConsistentRead: aws.Bool(consistent),
-	}, func(page []map[string]types.AttributeValue) (bool, error) {
+		Select: types.SelectAllAttributes, ConsistentRead: aws.Bool(consistent)})
+}
+
+// querySessions runs a Query whose items are sessions and decodes them all.
+func (s *Store) querySessions(ctx context.Context, op string, in *dynamodb.QueryInput) ([]*pulse.Session, error) {
+	var out []*pulse.Session
+	err := s.query(ctx, op, in, func(page []map[string]types.AttributeValue) (bool, error) {
 		for _, raw := range page {
 			var it sessionItem
 			if err := attributevalue.UnmarshalMap(raw, &it); err != nil {
