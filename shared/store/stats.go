@@ -271,7 +271,6 @@ func statShardOf(user string) int {
 // activity of a new hour or day, and at login: a steady heartbeat never gets here.
 func (s *Store) countActivity(ctx context.Context, tenant, user string, since, now time.Time, zone *time.Location) error {
 	const op = "count activity"
-	day := dayOf(now, zone)
 	for range 5 {
 		var u userItem
 		found, err := s.get(ctx, op, userPK(tenant, user), userSK(), true, &u)
@@ -281,55 +280,9 @@ func (s *Store) countActivity(ctx context.Context, tenant, user string, since, n
 		if !found || u.Erased != 0 {
 			return nil // nothing to count for a user being erased
 		}
-		c := counts{}
-		upd := expression.Set(expression.Name("aver"), expression.Value(u.AVer+1))
-		if u.ADays[day] == 0 {
-			prev, next := "", ""
-			for d := range u.ADays {
-				if d < day && d > prev {
-					prev = d
-				}
-				if d > day && (next == "" || d < next) {
-					next = d
-				}
-			}
-			c.coverDay(day, prev, next)
-			if u.ADays == nil {
-				upd = upd.Set(expression.Name("adays"), expression.Value(map[string]int{day: 1}))
-			} else {
-				upd = upd.Set(expression.Name("adays."+day), expression.Value(1))
-				// Only the last 30 days decide what a new day covers.
-				for d := range u.ADays {
-					if d < addDays(day, -31) {
-						upd = upd.Remove(expression.Name("adays." + d))
-					}
-				}
-			}
-		}
-		var hours []string
-		for _, h := range hoursBetween(since, now, zone) {
-			if h > u.AHour {
-				hours = append(hours, h)
-			}
-		}
-		if hh := hourLabel(now, zone); hh > u.AHour && !slices.Contains(hours, hh) {
-			hours = append(hours, hh)
-		}
-		if len(hours) > 0 {
-			c.coverHours(u.AHour, hours)
-			upd = upd.Set(expression.Name("ahour"), expression.Value(hours[len(hours)-1]))
-		}
+		upd, cond, c := counting(&u, expression.UpdateBuilder{}, expression.AttributeNotExists(expression.Name("erased")), since, now, zone)
 		if len(c) == 0 {
 			return nil
-		}
-		cond := expression.AttributeNotExists(expression.Name("erased"))
-		if u.AVer == 0 {
-			cond = cond.And(expression.AttributeNotExists(expression.Name("aver")))
-		} else {
-			cond = cond.And(expression.Name("aver").Equal(expression.Value(u.AVer)))
-		}
-		if u.ADays == nil {
-			cond = cond.And(expression.AttributeNotExists(expression.Name("adays")))
 		}
 		expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
 		if err != nil {
@@ -349,6 +302,59 @@ func (s *Store) countActivity(ctx context.Context, tenant, user string, since, n
 		return err
 	}
 	return fail(op, fmt.Errorf("the user's counters kept changing: gave up after 5 rounds"))
+}
+
+// counting adds to the update of user u what counting its activity from since to now changes
+// (the days and last hour counted, the counter version), and to cond that nobody counted
+// meanwhile; it returns what goes to the counter items, empty when there is nothing to count.
+// countActivity and a login (in its own transaction) count with it.
+func counting(u *userItem, upd expression.UpdateBuilder, cond expression.ConditionBuilder, since, now time.Time, zone *time.Location) (expression.UpdateBuilder, expression.ConditionBuilder, counts) {
+	day := dayOf(now, zone)
+	c := counts{}
+	upd = upd.Set(expression.Name("aver"), expression.Value(u.AVer+1))
+	if u.ADays[day] == 0 {
+		prev, next := "", ""
+		for d := range u.ADays {
+			if d < day && d > prev {
+				prev = d
+			}
+			if d > day && (next == "" || d < next) {
+				next = d
+			}
+		}
+		c.coverDay(day, prev, next)
+		if u.ADays == nil {
+			upd = upd.Set(expression.Name("adays"), expression.Value(map[string]int{day: 1}))
+			cond = cond.And(expression.AttributeNotExists(expression.Name("adays")))
+		} else {
+			upd = upd.Set(expression.Name("adays."+day), expression.Value(1))
+			// Only the last 30 days decide what a new day covers.
+			for d := range u.ADays {
+				if d < addDays(day, -31) {
+					upd = upd.Remove(expression.Name("adays." + d))
+				}
+			}
+		}
+	}
+	var hours []string
+	for _, h := range hoursBetween(since, now, zone) {
+		if h > u.AHour {
+			hours = append(hours, h)
+		}
+	}
+	if hh := hourLabel(now, zone); hh > u.AHour && !slices.Contains(hours, hh) {
+		hours = append(hours, hh)
+	}
+	if len(hours) > 0 {
+		c.coverHours(u.AHour, hours)
+		upd = upd.Set(expression.Name("ahour"), expression.Value(hours[len(hours)-1]))
+	}
+	if u.AVer == 0 {
+		cond = cond.And(expression.AttributeNotExists(expression.Name("aver")))
+	} else {
+		cond = cond.And(expression.Name("aver").Equal(expression.Value(u.AVer)))
+	}
+	return upd, cond, c
 }
 
 // loadStats adds the counts of a load of history (Import, RecordDays): per user, the days and
