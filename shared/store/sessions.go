@@ -214,6 +214,16 @@ func (s *Store) CreateSession(ctx context.Context, n NewSession) (*pulse.Session
 				expression.Name("live").LessThan(expression.Value(s.policy.MaxPerUser))))
 		}
 		upd, cond = s.countStart(upd, cond, u.Starts, now)
+		// The tenant's activity counters learn of this login in the same transaction, from the
+		// user just read: the hour and day it counts in, and a new user of the day.
+		upd, cond, c := counting(&u, upd, cond, now, now, n.Zone)
+		if !found {
+			c.add(dayOf(now, n.Zone), "new", 1)
+		}
+		stats, err := s.statUpdates(n.TenantID, n.UserID, c)
+		if err != nil {
+			return nil, false, fail(op, err)
+		}
 		userUpd, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
 		if err != nil {
 			return nil, false, fail(op, err)
@@ -227,14 +237,7 @@ func (s *Store) CreateSession(ctx context.Context, n NewSession) (*pulse.Session
 				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}},
 			{Put: &types.Put{Item: day}},
 		}
-		if !found { // the user springs into being: a new user of the day
-			add, err := s.countNew(n.TenantID, n.UserID, now, n.Zone)
-			if err != nil {
-				return nil, false, fail(op, err)
-			}
-			items = append(items, add)
-		}
-		err = s.transact(ctx, op, items...)
+		err = s.transact(ctx, op, append(items, stats...)...)
 		if code, old := cancelledBy(err, 0); code == "ConditionalCheckFailed" {
 			var prev sessionItem
 			if old == nil {
@@ -268,11 +271,10 @@ func (s *Store) CreateSession(ctx context.Context, n NewSession) (*pulse.Session
 				return nil, false, err
 			}
 			continue
+		} else if conflicted(err) {
+			continue // another transaction on one of its items (a counter) at once: try again
 		} else if err != nil {
 			return nil, false, fail(op, err)
-		}
-		if err := s.countActivity(ctx, n.TenantID, n.UserID, now, now, n.Zone); err != nil {
-			return nil, false, err
 		}
 		return it.session(), true, nil
 	}

@@ -268,7 +268,8 @@ func statShardOf(user string) int {
 // countActivity counts a user's activity up to now: the day of now (unless counted) and the
 // hours after since (the previous activity of the session, or the session's start just before
 // it) up to now (those after the user's last counted hour). It runs on a session's first
-// activity of a new hour or day, and at login: a steady heartbeat never gets here.
+// activity of a new hour or day, and when a login is retried (a login counts in its own
+// transaction): a steady heartbeat never gets here.
 func (s *Store) countActivity(ctx context.Context, tenant, user string, since, now time.Time, zone *time.Location) error {
 	const op = "count activity"
 	for range 5 {
