@@ -256,26 +256,23 @@ func (e *Env) Do(method, path, body string, headers ...string) *Response {
 // a rejected request wrote nothing.
 func (e *Env) Items() int {
 	e.T.Helper()
-	n := 0
-	p := dynamodb.NewScanPaginator(e.DB, &dynamodb.ScanInput{TableName: &e.Table, Select: types.SelectCount})
-	for p.HasMorePages() {
-		out, err := p.NextPage(context.Background())
-		if err != nil {
-			e.T.Fatal(err)
-		}
-		n += int(out.Count)
-	}
-	return n
+	return e.count(&dynamodb.ScanInput{TableName: &e.Table, Select: types.SelectCount})
 }
 
 // ItemsBesideCounters is Items less the tenants' activity counters (partition keys
 // T#<tenant>#ST#<shard>): aggregate numbers that outlive a user's erasure by design.
 func (e *Env) ItemsBesideCounters() int {
 	e.T.Helper()
-	n := 0
-	p := dynamodb.NewScanPaginator(e.DB, &dynamodb.ScanInput{TableName: &e.Table, Select: types.SelectCount,
+	return e.count(&dynamodb.ScanInput{TableName: &e.Table, Select: types.SelectCount,
 		FilterExpression:          aws.String("NOT contains(pk, :st)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":st": &types.AttributeValueMemberS{Value: "#ST#"}}})
+}
+
+// count runs a counting Scan to the end.
+func (e *Env) count(in *dynamodb.ScanInput) int {
+	e.T.Helper()
+	n := 0
+	p := dynamodb.NewScanPaginator(e.DB, in)
 	for p.HasMorePages() {
 		out, err := p.NextPage(context.Background())
 		if err != nil {
