@@ -8,8 +8,8 @@ import (
 )
 
 // sessionJSON is a session as the management API shows it (spec/user-sessions.txt): keys in
-// the spec's order, times in Unix seconds, coordinates as strings. Ended sessions add ended_at
-// and end_reason; live ones have exactly the spec's keys.
+// the spec's order, times in Unix seconds, coordinates as strings, then Pulse's additions:
+// new_device and new_location on every session, ended_at and end_reason on ended ones.
 type sessionJSON struct {
 	LastUpdated  int64        `json:"last_updated"`
 	ExpiresAt    int64        `json:"expires_at"`
@@ -18,6 +18,8 @@ type sessionJSON struct {
 	SessionID    string       `json:"session_id"`
 	InitiatedAt  int64        `json:"initiated_at"`
 	ClientIDs    []string     `json:"client_ids"`
+	NewDevice    bool         `json:"new_device"`
+	NewLocation  bool         `json:"new_location"`
 	EndedAt      *int64       `json:"ended_at,omitempty"`
 	EndReason    string       `json:"end_reason,omitempty"`
 }
@@ -47,6 +49,7 @@ func toSessionJSON(s *pulse.Session, now time.Time) sessionJSON {
 			Longitude: s.Location.Longitude,
 		},
 		SessionKey: s.Key, SessionID: s.ID, InitiatedAt: s.InitiatedAt.Unix(), ClientIDs: clients,
+		NewDevice: s.NewDevice, NewLocation: s.NewLocation,
 	}
 	if status, at, reason := s.State(now); status == pulse.StatusEnded {
 		ended := at.Unix()

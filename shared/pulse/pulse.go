@@ -171,6 +171,11 @@ type Session struct {
 	// step by a rename, so that a list of sessions needs no second read per session.
 	UserName string
 	UserType string
+	// NewDevice and NewLocation say that the session started on a browser and OS, or in a
+	// country, the user was not seen with over the policy's NewDeviceWindow (Pulse's addition
+	// to the session body; never set on a user's first session).
+	NewDevice   bool
+	NewLocation bool
 }
 
 // State returns whether s is live at now and, when it is not, when and why it ended. An expired
@@ -224,6 +229,8 @@ type SessionPolicy struct {
 	// MaxPerUser caps a user's live sessions; LimitPolicy says what a login beyond it does.
 	MaxPerUser  int
 	LimitPolicy string
+	// NewDeviceWindow is how far back a login looks for the user's devices and countries.
+	NewDeviceWindow time.Duration
 }
 
 // What a login does when the user already has MaxPerUser live sessions.
@@ -241,6 +248,8 @@ var DefaultSessionPolicy = SessionPolicy{
 	ActiveWindow: 5 * time.Minute,
 	MaxPerUser:   100,
 	LimitPolicy:  LimitEvict,
+	// NewDeviceWindow: a device unseen for a quarter counts as new again.
+	NewDeviceWindow: 90 * 24 * time.Hour,
 }
 
 // Expiry returns the expiry of a session last active at t: the idle timeout slides, the

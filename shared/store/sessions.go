@@ -59,6 +59,8 @@ type sessionItem struct {
 	Lon         string   `dynamodbav:"lon,omitempty"`
 	Fingerprint string   `dynamodbav:"fp"`
 	TTL         int64    `dynamodbav:"ttl"`
+	NewDevice   bool     `dynamodbav:"newdev,omitempty"`
+	NewLocation bool     `dynamodbav:"newloc,omitempty"`
 }
 
 func (it *sessionItem) session() *pulse.Session {
@@ -67,6 +69,7 @@ func (it *sessionItem) session() *pulse.Session {
 		InitiatedAt: time.UnixMilli(it.Initiated), LastActivity: time.UnixMilli(it.Last),
 		ExpiresAt: time.UnixMilli(it.Expires), HardExpires: time.UnixMilli(it.HardExpires),
 		EndReason: it.Reason, IPAddress: it.IP, UserName: it.UserName, UserType: it.UserType,
+		NewDevice: it.NewDevice, NewLocation: it.NewLocation,
 		Device:   pulse.Device{UserAgent: it.UA, Browser: it.Browser, Version: it.Version, MajorVersion: it.Major, OS: it.OS},
 		Location: pulse.Location{CountryCode: it.CountryCode, Country: it.Country, City: it.City, Continent: it.Continent, Latitude: it.Lat, Longitude: it.Lon},
 	}
@@ -92,6 +95,7 @@ func (s *Store) sessionItemOf(ss *pulse.Session, zone *time.Location) sessionIte
 		Major: ss.Device.MajorVersion, OS: ss.Device.OS, CountryCode: ss.Location.CountryCode, Country: ss.Location.Country,
 		City: ss.Location.City, Continent: ss.Location.Continent, Lat: ss.Location.Latitude, Lon: ss.Location.Longitude,
 		InitKey: startKey(ss.InitiatedAt, ss.ID), UserName: ss.UserName, UserType: ss.UserType,
+		NewDevice: ss.NewDevice, NewLocation: ss.NewLocation,
 		// Kept until retention after the latest moment it can end; cleanup shortens nothing.
 		TTL: s.keepUntil(ss.HardExpires),
 	}
@@ -186,6 +190,8 @@ func (s *Store) CreateSession(ctx context.Context, n NewSession) (*pulse.Session
 			return nil, false, pulse.Conflict(op, pulse.EntityUser, n.UserID, pulse.ReasonErasing)
 		}
 		base.UserName, base.UserType = u.Name, u.UType // shown by the active list without a read of the user
+		upd, seen, newDevice, newLocation := s.noteSeen(expression.UpdateBuilder{}, &u, deviceKey(n.Device), n.Location.CountryCode, now)
+		base.NewDevice, base.NewLocation = newDevice, newLocation
 		it := s.sessionItemOf(base, n.Zone)
 		it.Fingerprint = n.fingerprint()
 		sess, err := attributevalue.MarshalMap(it)
@@ -198,7 +204,7 @@ func (s *Store) CreateSession(ctx context.Context, n NewSession) (*pulse.Session
 		}
 		// The user springs into being with its first session; an existing profile is untouched.
 		ms := now.UnixMilli()
-		upd := expression.Set(expression.Name("type"), expression.Value("user")).
+		upd = upd.Set(expression.Name("type"), expression.Value("user")).
 			Set(expression.Name("tenant"), expression.Value(n.TenantID)).
 			Set(expression.Name("uid"), expression.Value(n.UserID)).
 			Set(expression.Name("name"), expression.IfNotExists(expression.Name("name"), expression.Value(""))).
@@ -207,9 +213,9 @@ func (s *Store) CreateSession(ctx context.Context, n NewSession) (*pulse.Session
 			Set(expression.Name("created"), expression.IfNotExists(expression.Name("created"), expression.Value(ms))).
 			Set(expression.Name("updated"), expression.IfNotExists(expression.Name("updated"), expression.Value(ms))).
 			Add(expression.Name("live"), expression.Value(1))
-		cond := expression.AttributeNotExists(expression.Name(attrPK))
+		cond := seen.And(expression.AttributeNotExists(expression.Name(attrPK)))
 		if found {
-			cond = expression.Name("updated").Equal(expression.Value(u.Updated)).And(expression.AttributeNotExists(expression.Name("erased"))).And(expression.Or(
+			cond = seen.And(expression.Name("updated").Equal(expression.Value(u.Updated))).And(expression.AttributeNotExists(expression.Name("erased"))).And(expression.Or(
 				expression.AttributeNotExists(expression.Name("live")),
 				expression.Name("live").LessThan(expression.Value(s.policy.MaxPerUser))))
 		}

@@ -41,6 +41,10 @@ type userItem struct {
 	ADays map[string]int `dynamodbav:"adays,omitempty"`
 	AHour string         `dynamodbav:"ahour,omitempty"`
 	AVer  int            `dynamodbav:"aver,omitempty"`
+	// Devices and Places are the browser-and-OS pairs and the country codes the user was seen
+	// with, each with the last UTC day it was (devices.go): what tells a new device.
+	Devices map[string]string `dynamodbav:"devices,omitempty"`
+	Places  map[string]string `dynamodbav:"places,omitempty"`
 }
 
 func (it *userItem) user() *pulse.User {
