@@ -18,6 +18,7 @@ FUNCTIONS = CleanupExpiredSessionsFunction:cleanup-expired-sessions \
 	ListNewUsersFunction:list-new-users \
 	ListUserSessionsFunction:list-user-sessions \
 	ListUsersByHourFunction:list-users-by-hour \
+	PublishEventsFunction:publish-events \
 	PutUserFunction:put-user \
 	RecordActivityFunction:record-activity \
 	RevokeSessionFunction:revoke-session \
@@ -40,6 +41,7 @@ build-ListDailyActiveUsersFunction: ; $(call lambda,list-daily-active-users)
 build-ListNewUsersFunction: ; $(call lambda,list-new-users)
 build-ListUserSessionsFunction: ; $(call lambda,list-user-sessions)
 build-ListUsersByHourFunction: ; $(call lambda,list-users-by-hour)
+build-PublishEventsFunction: ; $(call lambda,publish-events)
 build-PutUserFunction: ; $(call lambda,put-user)
 build-RecordActivityFunction: ; $(call lambda,record-activity)
 build-RevokeSessionFunction: ; $(call lambda,revoke-session)

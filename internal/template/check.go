@@ -1,8 +1,10 @@
 package template
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -11,7 +13,10 @@ import (
 // references to nothing, functions not set up as Pulse's must be (arm64, provided.al2023,
 // bootstrap, JSON logs, built by the Makefile), a table without TTL, point-in-time recovery or
 // retention, IAM statements with wildcards, functions that only read holding write
-// permissions, and routes served twice. An empty answer means the template passes.
+// permissions, and routes served twice; a stream without old and new images, an event source
+// mapping that is unfiltered, retries forever or drops what fails, webhook resources created
+// unconditionally, and an event bus that is not an output. An empty answer means the template
+// passes.
 func (t *Template) Check() []string {
 	var problems []string
 	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
@@ -129,8 +134,48 @@ func (t *Template) Check() []string {
 	}
 
 	for id, r := range t.Resources {
+		if r.Condition != "" && t.Conditions[r.Condition] == nil {
+			add("%s: Condition %s is not in Conditions", id, r.Condition)
+		}
+		switch r.Type {
+		case "AWS::Lambda::EventSourceMapping":
+			problems = append(problems, t.checkMapping(id, r)...)
+		case "AWS::Events::Connection", "AWS::Events::ApiDestination":
+			if r.Condition == "" {
+				add("%s: the webhook is optional: want a Condition (created only when WebhookUrl is set)", id)
+			}
+		case "AWS::IAM::Role":
+			for _, pol := range list(r.Properties["Policies"]) {
+				doc, _ := pol["PolicyDocument"].(map[string]any)
+				for _, st := range statements([]any{doc}) {
+					for _, a := range strings_(st["Action"]) {
+						if strings.Contains(a, "*") {
+							add("%s: IAM action %q has a wildcard", id, a)
+						}
+					}
+					if slices.Contains(strings_(st["Resource"]), "*") {
+						add("%s: IAM resource \"*\"", id)
+					}
+				}
+			}
+		case "AWS::Events::EventBus":
+			output := false
+			for _, o := range t.Outputs {
+				m, _ := o.(map[string]any)
+				output = output || slices.Contains(references(m["Value"]), id)
+			}
+			if !output {
+				add("%s: the event bus's name is not an output", id)
+			}
+		}
+	}
+
+	for id, r := range t.Resources {
 		if r.Type != "AWS::DynamoDB::Table" {
 			continue
+		}
+		if spec, _ := r.Properties["StreamSpecification"].(map[string]any); spec["StreamViewType"] != "NEW_AND_OLD_IMAGES" {
+			add("%s: StreamSpecification.StreamViewType is %v, want NEW_AND_OLD_IMAGES (the publisher tells a start, an end and an erasure by both images)", id, spec["StreamViewType"])
 		}
 		if r.DeletionPolicy != "Retain" || r.UpdateReplacePolicy != "Retain" {
 			add("%s: DeletionPolicy %q and UpdateReplacePolicy %q, want Retain for both", id, r.DeletionPolicy, r.UpdateReplacePolicy)
@@ -147,6 +192,42 @@ func (t *Template) Check() []string {
 		}
 	}
 	sort.Strings(problems)
+	return problems
+}
+
+// checkMapping checks an event source mapping: filtered (each pattern JSON), partial batch
+// failures reported, bisection on error, a bounded number of retries, and what still fails sent
+// to an SQS queue of the template.
+func (t *Template) checkMapping(id string, r Resource) []string {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(id+": "+format, args...)) }
+	fc, _ := r.Properties["FilterCriteria"].(map[string]any)
+	filters := list(fc["Filters"])
+	if len(filters) == 0 {
+		add("FilterCriteria has no Filters: every write to the table would invoke the function")
+	}
+	for _, f := range filters {
+		var pattern map[string]any
+		if err := json.Unmarshal([]byte(str(f, "Pattern")), &pattern); err != nil {
+			add("filter pattern %q is not JSON: %v", str(f, "Pattern"), err)
+		}
+	}
+	if !slices.Contains(strings_(r.Properties["FunctionResponseTypes"]), "ReportBatchItemFailures") {
+		add("FunctionResponseTypes lacks ReportBatchItemFailures: one failed record would retry the whole batch")
+	}
+	if r.Properties["BisectBatchOnFunctionError"] != true {
+		add("BisectBatchOnFunctionError is not true")
+	}
+	if n, ok := r.Properties["MaximumRetryAttempts"].(int64); !ok || n < 0 || n > 10 {
+		add("MaximumRetryAttempts is %v, want 0 to 10 (unset or -1 retries until the record expires, blocking its shard)", r.Properties["MaximumRetryAttempts"])
+	}
+	dc, _ := r.Properties["DestinationConfig"].(map[string]any)
+	of, _ := dc["OnFailure"].(map[string]any)
+	dest, _ := of["Destination"].(map[string]any)
+	att, _ := dest["Fn::GetAtt"].([]any)
+	if len(att) == 0 || t.Resources[fmt.Sprint(att[0])].Type != "AWS::SQS::Queue" {
+		add("DestinationConfig.OnFailure.Destination is %v, want !GetAtt of an SQS queue of the template (records that keep failing would be dropped)", of["Destination"])
+	}
 	return problems
 }
 

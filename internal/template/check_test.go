@@ -47,6 +47,17 @@ func TestBrokenTemplates(t *testing.T) {
 		{"no access log", `"requestId":"$context.requestId",`, "", "AccessLogSettings want"},
 		{"any schedule", "    AllowedPattern: \"^(rate", "    Pattern: \"^(rate", "parameter CleanupSchedule"},
 		{"endpoint undeclared", `        AWS_ENDPOINT_URL_DYNAMODB: ""`, "", "AWS_ENDPOINT_URL_DYNAMODB"},
+		{"stream without old images", "StreamViewType: NEW_AND_OLD_IMAGES", "StreamViewType: NEW_IMAGE", "want NEW_AND_OLD_IMAGES"},
+		{"unfiltered mapping", "      FilterCriteria:\n        Filters:\n", "      Unfiltered:\n        Filters:\n", "FilterCriteria has no Filters"},
+		{"filter not JSON", `- Pattern: '{"dynamodb":{"NewImage":{"type":{"S":["session"]},"status":{"S":["active"]}}`, `- Pattern: '{dynamodb:{"NewImage":{"type":{"S":["session"]},"status":{"S":["active"]}}`, "is not JSON"},
+		{"whole batch retried", "FunctionResponseTypes: [ReportBatchItemFailures]", "FunctionResponseTypes: []", "lacks ReportBatchItemFailures"},
+		{"no bisection", "BisectBatchOnFunctionError: true", "BisectBatchOnFunctionError: false", "BisectBatchOnFunctionError is not true"},
+		{"retries forever", "MaximumRetryAttempts: 5", "MaximumRetryAttempts: -1", "MaximumRetryAttempts is -1"},
+		{"failures dropped", "          Destination: !GetAtt PublishEventsDeadLetters.Arn", "          Destination: !GetAtt PublishEventsFunctionLogs.Arn", "want !GetAtt of an SQS queue"},
+		{"webhook always created", "    Type: AWS::Events::ApiDestination\n    Condition: HasWebhook\n", "    Type: AWS::Events::ApiDestination\n", "WebhookDestination: the webhook is optional"},
+		{"unknown condition", "    Type: AWS::Events::Connection\n    Condition: HasWebhook\n", "    Type: AWS::Events::Connection\n    Condition: HasHook\n", "Condition HasHook is not in Conditions"},
+		{"role with a wildcard", "                Action: events:InvokeApiDestination", "                Action: events:*", `WebhookRole: IAM action "events:*"`},
+		{"bus not an output", "    Value: !Ref PulseEventBus", "    Value: events", "the event bus's name is not an output"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if !strings.Contains(string(src), tc.old) {

@@ -59,6 +59,14 @@ func TestCfnGuard(t *testing.T) {
 		{"no throttling", "        ThrottlingBurstLimit: !Ref ThrottlingBurstLimit", "", "api_throttled_and_logged"},
 		{"any schedule", "    AllowedPattern: \"^(rate", "    Pattern: \"^(rate", "schedule_checked"},
 		{"endpoint undeclared", `        AWS_ENDPOINT_URL_DYNAMODB: ""`, `        AWS_ENDPOINT_URL_DYNAMODB: "http://127.0.0.1:8000"`, "local_endpoint_declared"},
+		{"stream without old images", "StreamViewType: NEW_AND_OLD_IMAGES", "StreamViewType: NEW_IMAGE", "stream_events"},
+		{"unfiltered mapping", "      FilterCriteria:\n        Filters:\n", "      Unfiltered:\n        Filters:\n", "mappings_bounded"},
+		{"retries forever", "MaximumRetryAttempts: 5", "MaximumRetryAttempts: -1", "mappings_bounded"},
+		{"no bisection", "BisectBatchOnFunctionError: true", "BisectBatchOnFunctionError: false", "mappings_bounded"},
+		{"failures dropped", "      DestinationConfig:\n        OnFailure:\n          Destination: !GetAtt PublishEventsDeadLetters.Arn\n", "", "mappings_bounded"},
+		{"webhook always created", "    Type: AWS::Events::ApiDestination\n    Condition: HasWebhook\n", "    Type: AWS::Events::ApiDestination\n", "webhook_optional"},
+		{"role with a wildcard", "                Action: events:InvokeApiDestination", "                Action: events:*", "roles_least_privilege"},
+		{"publisher with a wildcard resource", "              Resource: !GetAtt PulseEventBus.Arn", `              Resource: "*"`, "least_privilege"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if !strings.Contains(string(src), tc.old) {

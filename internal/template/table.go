@@ -9,8 +9,8 @@ import (
 )
 
 // CreateTableInput returns the CreateTable request for the AWS::DynamoDB::Table resource id,
-// named name. It carries the key schema and indexes only: TTL and backups are settings of
-// the deployed table that DynamoDB Local accepts but does not act on.
+// named name. It carries the key schema, indexes and stream only: TTL and backups are settings
+// of the deployed table that DynamoDB Local accepts but does not act on.
 func (t *Template) CreateTableInput(id, name string) (*dynamodb.CreateTableInput, error) {
 	r, ok := t.Resources[id]
 	if !ok || r.Type != "AWS::DynamoDB::Table" {
@@ -32,6 +32,9 @@ func (t *Template) CreateTableInput(id, name string) (*dynamodb.CreateTableInput
 	for _, l := range list(p["LocalSecondaryIndexes"]) {
 		in.LocalSecondaryIndexes = append(in.LocalSecondaryIndexes, types.LocalSecondaryIndex{
 			IndexName: aws.String(str(l, "IndexName")), KeySchema: keySchema(l["KeySchema"]), Projection: projection(l)})
+	}
+	if spec, ok := p["StreamSpecification"].(map[string]any); ok {
+		in.StreamSpecification = &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewType(str(spec, "StreamViewType"))}
 	}
 	if len(in.KeySchema) == 0 || len(in.AttributeDefinitions) == 0 {
 		return nil, fmt.Errorf("template: table %s has no key schema", id)

@@ -17,6 +17,7 @@ import (
 // !Ref X and !GetAtt A.B become {"Ref": "X"} and {"Fn::GetAtt": ["A", "B"]}.
 type Template struct {
 	Parameters map[string]any
+	Conditions map[string]any
 	Globals    map[string]any
 	Resources  map[string]Resource
 	Outputs    map[string]any
@@ -29,6 +30,7 @@ type Resource struct {
 	Metadata            map[string]any
 	DeletionPolicy      string
 	UpdateReplacePolicy string
+	Condition           string // the name of a condition of Conditions, "" when always created
 }
 
 // Route is one HTTP API route and the function that serves it.
@@ -70,6 +72,7 @@ func Parse(data []byte) (*Template, error) {
 	t := &Template{Resources: map[string]Resource{}}
 	t.Parameters, _ = root["Parameters"].(map[string]any)
 	t.Globals, _ = root["Globals"].(map[string]any)
+	t.Conditions, _ = root["Conditions"].(map[string]any)
 	t.Outputs, _ = root["Outputs"].(map[string]any)
 	res, _ := root["Resources"].(map[string]any)
 	for id, r := range res {
@@ -83,6 +86,7 @@ func Parse(data []byte) (*Template, error) {
 		rs.Metadata, _ = m["Metadata"].(map[string]any)
 		rs.DeletionPolicy, _ = m["DeletionPolicy"].(string)
 		rs.UpdateReplacePolicy, _ = m["UpdateReplacePolicy"].(string)
+		rs.Condition, _ = m["Condition"].(string)
 		t.Resources[id] = rs
 	}
 	return t, nil

@@ -14,12 +14,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 	"github.com/pulse-sessions/pulse/shared/admin"
 	"github.com/pulse-sessions/pulse/shared/dashboard"
 	"github.com/pulse-sessions/pulse/shared/engage"
 	"github.com/pulse-sessions/pulse/shared/geo"
 	"github.com/pulse-sessions/pulse/shared/manage"
+	"github.com/pulse-sessions/pulse/shared/publish"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 	"github.com/pulse-sessions/pulse/shared/store"
 )
@@ -38,6 +40,8 @@ type Deps struct {
 	Engage  *engage.API
 	// Dashboard is Pulse's own page (GET /dashboard), which reads the others with a token.
 	Dashboard *dashboard.API
+	// Events is the EventBridge client of the publisher (nil elsewhere): Config.EventBus is set.
+	Events publish.API
 }
 
 // Load reads the configuration and builds the dependencies for a Lambda function.
@@ -57,28 +61,57 @@ func Load(getenv func(string) string) (*Deps, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Build(cfg, db, pulse.SystemClock, pulse.RandomIDs{}, NewLogger(os.Stdout, cfg.LogLevel))
+	d, err := Build(cfg, db, pulse.SystemClock, pulse.RandomIDs{}, NewLogger(os.Stdout, cfg.LogLevel))
+	if err != nil || cfg.EventBus == "" {
+		return d, err
+	}
+	// Only the publisher is given a bus (EVENT_BUS_NAME), and only it builds the client.
+	d.Events, err = EventBridgeFromEnv(getenv)
+	return d, err
 }
 
 // ClientFromEnv builds the DynamoDB client from the environment variables Lambda sets (see
 // Load), with ClientOptions.
 func ClientFromEnv(getenv func(string) string) (*dynamodb.Client, error) {
-	region := cmp.Or(getenv("AWS_REGION"), getenv("AWS_DEFAULT_REGION"))
-	if region == "" {
-		return nil, fmt.Errorf("config: AWS_REGION is not set")
+	region, creds, err := awsFromEnv(getenv)
+	if err != nil {
+		return nil, err
 	}
-	id, secret := getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY")
-	if id == "" || secret == "" {
-		return nil, fmt.Errorf("config: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set")
-	}
-	o := dynamodb.Options{
-		Region:      region,
-		Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(id, secret, getenv("AWS_SESSION_TOKEN"))),
-	}
+	o := dynamodb.Options{Region: region, Credentials: creds}
 	if u := cmp.Or(getenv("AWS_ENDPOINT_URL_DYNAMODB"), getenv("AWS_ENDPOINT_URL")); u != "" {
 		o.BaseEndpoint = aws.String(u)
 	}
 	return dynamodb.New(o, ClientOptions), nil
+}
+
+// EventBridgeFromEnv builds the EventBridge client as ClientFromEnv builds DynamoDB's:
+// AWS_ENDPOINT_URL_EVENTBRIDGE (or AWS_ENDPOINT_URL) points it elsewhere, which is how local
+// runs and tests reach the PutEvents stand-in (internal/eventbus).
+func EventBridgeFromEnv(getenv func(string) string) (*eventbridge.Client, error) {
+	region, creds, err := awsFromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	o := eventbridge.Options{Region: region, Credentials: creds}
+	if u := cmp.Or(getenv("AWS_ENDPOINT_URL_EVENTBRIDGE"), getenv("AWS_ENDPOINT_URL")); u != "" {
+		o.BaseEndpoint = aws.String(u)
+	}
+	return eventbridge.New(o, func(o *eventbridge.Options) {
+		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) { so.MaxAttempts = 3; so.MaxBackoff = time.Second })
+	}), nil
+}
+
+// awsFromEnv reads the region and the execution role's credentials that Lambda sets.
+func awsFromEnv(getenv func(string) string) (string, aws.CredentialsProvider, error) {
+	region := cmp.Or(getenv("AWS_REGION"), getenv("AWS_DEFAULT_REGION"))
+	if region == "" {
+		return "", nil, fmt.Errorf("config: AWS_REGION is not set")
+	}
+	id, secret := getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY")
+	if id == "" || secret == "" {
+		return "", nil, fmt.Errorf("config: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set")
+	}
+	return region, aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(id, secret, getenv("AWS_SESSION_TOKEN"))), nil
 }
 
 // ClientOptions sets how the DynamoDB client retries: 3 attempts with jittered backoff capped

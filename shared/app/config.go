@@ -20,6 +20,9 @@ type Config struct {
 	ActiveShards int
 	GeoIPDB      string
 	LogLevel     string
+	// EventBus is the EventBridge bus the publisher puts Pulse's events on (EVENT_BUS_NAME);
+	// set for the publisher only.
+	EventBus string
 	// Meter, when set, adds up DynamoDB's consumed capacity of every call (tests, benchmarks).
 	Meter *store.Meter
 }
@@ -28,7 +31,7 @@ type Config struct {
 // settings take the documented defaults, malformed ones are an error.
 func LoadConfig(getenv func(string) string) (Config, error) {
 	c := Config{Table: getenv("TABLE_NAME"), Policy: pulse.DefaultSessionPolicy, ActiveShards: store.DefaultActiveShards,
-		GeoIPDB: getenv("GEOIP_DB"), LogLevel: getenv("AWS_LAMBDA_LOG_LEVEL")}
+		GeoIPDB: getenv("GEOIP_DB"), LogLevel: getenv("AWS_LAMBDA_LOG_LEVEL"), EventBus: getenv("EVENT_BUS_NAME")}
 	if c.Table == "" {
 		return c, fmt.Errorf("config: TABLE_NAME is required")
 	}
@@ -41,6 +44,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		{"SESSION_RETENTION", &c.Policy.Retention},
 		{"ACTIVITY_RETENTION", &c.Policy.ActivityKeep},
 		{"ACTIVE_WINDOW", &c.Policy.ActiveWindow},
+		{"NEW_DEVICE_WINDOW", &c.Policy.NewDeviceWindow},
 	} {
 		if v := getenv(d.env); v != "" {
 			dur, err := ParseDuration(v)
@@ -55,6 +59,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	// user's item (about 17 bytes a day).
 	if c.Policy.Retention < c.Policy.MaxLifetime || c.Policy.Retention > 400*24*time.Hour {
 		return c, fmt.Errorf("config: SESSION_RETENTION (%s) must be between SESSION_MAX_LIFETIME (%s) and 400d", c.Policy.Retention, c.Policy.MaxLifetime)
+	}
+	// A day is the unit of the devices' memory; past 400 days it would outlive everything else.
+	if c.Policy.NewDeviceWindow < 24*time.Hour || c.Policy.NewDeviceWindow > 400*24*time.Hour {
+		return c, fmt.Errorf("config: NEW_DEVICE_WINDOW (%s) must be between 1d and 400d", c.Policy.NewDeviceWindow)
 	}
 	if c.Policy.IdleTimeout > c.Policy.MaxLifetime {
 		return c, fmt.Errorf("config: SESSION_IDLE_TIMEOUT (%s) exceeds SESSION_MAX_LIFETIME (%s)", c.Policy.IdleTimeout, c.Policy.MaxLifetime)

@@ -82,8 +82,9 @@ func (d *Deps) Handler(key string) (http.Handler, error) {
 
 // tasks are the functions that serve no HTTP route, by logical ID: what each passes to
 // lambda.Start.
-var tasks = map[string]func(*Deps) any{
-	"CleanupExpiredSessionsFunction": func(d *Deps) any { return Cleanup(d) },
+var tasks = map[string]func(*Deps) (any, error){
+	"CleanupExpiredSessionsFunction": func(d *Deps) (any, error) { return Cleanup(d), nil },
+	"PublishEventsFunction":          func(d *Deps) (any, error) { return Publish(d) },
 }
 
 // Task returns the handler of a function that serves no HTTP route.
@@ -92,7 +93,7 @@ func Task(d *Deps, function string) (any, error) {
 	if !ok {
 		return nil, fmt.Errorf("app: no task for the function %q", function)
 	}
-	return t(d), nil
+	return t(d)
 }
 
 // Tasks returns the logical IDs of the functions that serve no HTTP route.

@@ -122,7 +122,7 @@ func TestSessionMatchesSpecShape(t *testing.T) {
 	r.JSON(t, &got)
 	shape := spec[0].(map[string]any)
 	shape["new_device"], shape["new_location"] = false, false
-	if g, w := apptest.Shape(got), apptest.Shape(shape);  !reflect.DeepEqual(g, w) {
+	if g, w := apptest.Shape(got), apptest.Shape(shape); !reflect.DeepEqual(g, w) {
 		t.Errorf("session shape\n got %v\nwant %v", g, w)
 	}
 	md := got.(map[string]any)["last_metadata"].(map[string]any)

@@ -14,7 +14,7 @@ type sessionJSON struct {
 	LastUpdated  int64        `json:"last_updated"`
 	ExpiresAt    int64        `json:"expires_at"`
 	LastMetadata metadataJSON `json:"last_metadata"`
-	SessionKey   string       `json:"session_key"`
+	SessionKey   string       `json:"session_key,omitempty"` // never empty but in events (EventSession)
 	SessionID    string       `json:"session_id"`
 	InitiatedAt  int64        `json:"initiated_at"`
 	ClientIDs    []string     `json:"client_ids"`
@@ -74,4 +74,13 @@ func toUserJSON(u *pulse.User) userJSON {
 		roles = []string{}
 	}
 	return userJSON{UserID: u.ID, Name: u.Name, Type: u.Type, Roles: roles, CreatedAt: u.CreatedAt.Unix(), UpdatedAt: u.UpdatedAt.Unix()}
+}
+
+// EventSession is a session in this API's shape without its session_key, as Pulse's events
+// carry it: the key identifies a session to the API's callers and has no place in events that
+// leave for other systems.
+func EventSession(s *pulse.Session, now time.Time) any {
+	j := toSessionJSON(s, now)
+	j.SessionKey = ""
+	return j
 }

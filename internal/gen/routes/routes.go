@@ -25,6 +25,9 @@ type Function struct {
 	Folder      string   // under functions/: list-user-sessions
 	Routes      []string // API Gateway's routeKeys, none for a function that serves no HTTP route
 	Description string
+	// Trigger is what invokes a function without routes: "schedule", or "table stream" for one
+	// with no event of its own (an event source mapping names it).
+	Trigger string
 }
 
 // Folder returns the folder under functions/ of a function's logical ID: kebab-case, less the
@@ -59,7 +62,10 @@ func Functions(t *tpl.Template) ([]Function, error) {
 	var out []Function
 	for _, id := range t.Functions() {
 		desc, _ := t.Resources[id].Properties["Description"].(string)
-		f := Function{ID: id, Folder: Folder(id), Routes: byFn[id], Description: desc}
+		f := Function{ID: id, Folder: Folder(id), Routes: byFn[id], Description: desc, Trigger: "table stream"}
+		if evs, _ := t.Resources[id].Properties["Events"].(map[string]any); len(evs) > 0 {
+			f.Trigger = "schedule"
+		}
 		sort.Strings(f.Routes)
 		for _, key := range f.Routes {
 			if !inCode[key] {
@@ -180,7 +186,7 @@ func routeTable(fns []Function) string {
 	for _, f := range fns {
 		desc := strings.ReplaceAll(f.Description, "|", "\\|")
 		if len(f.Routes) == 0 {
-			rows = append(rows, row{"(schedule)", f.ID, "—", desc})
+			rows = append(rows, row{"(" + f.Trigger + ")", f.ID, "—", desc})
 		}
 		for _, key := range f.Routes {
 			rows = append(rows, row{"`" + key + "`", f.ID, needs[key], desc})
