@@ -28,6 +28,7 @@ import (
 	"github.com/pulse-sessions/pulse/internal/ddblocal"
 	"github.com/pulse-sessions/pulse/internal/ddbtest"
 	"github.com/pulse-sessions/pulse/internal/localapi"
+	"github.com/pulse-sessions/pulse/internal/localevents"
 	"github.com/pulse-sessions/pulse/internal/template"
 	"github.com/pulse-sessions/pulse/shared/app"
 	"github.com/pulse-sessions/pulse/shared/pulse"
@@ -87,6 +88,7 @@ type Env struct {
 	Meter  *store.Meter // every DynamoDB call the endpoints make
 	// AccessKey names the test's database in DynamoDB Local (at ddbtest.Endpoint()).
 	AccessKey string
+	endpoint  string
 }
 
 // SyncBuffer is a bytes.Buffer safe for concurrent writers (the logs).
@@ -175,7 +177,7 @@ func NewWith(t testing.TB, o Options) *Env {
 	}
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
-	e := &Env{T: t, URL: hs.URL, Deps: deps, Clock: clock, Logs: logs, Tenant: "acme", Other: "globex", DB: db, Table: table, Meter: meter, AccessKey: accessKey}
+	e := &Env{T: t, URL: hs.URL, Deps: deps, Clock: clock, Logs: logs, Tenant: "acme", Other: "globex", DB: db, Table: table, Meter: meter, AccessKey: accessKey, endpoint: endpoint}
 	e.Key = e.NewTenant("acme", pulse.AllScopes...)
 	e.OKey = e.NewTenant("globex", pulse.AllScopes...)
 	return e
@@ -386,4 +388,26 @@ func CheckWire(t testing.TB, req *http.Request, resp *http.Response, body []byte
 			t.Errorf("%s %s answered %d, which openapi.yaml does not describe: %s (%s)", req.Method, req.URL.Path, resp.StatusCode, e.Message, detail)
 		}
 	}
+}
+
+// Events starts Pulse's event publishing on e's table (internal/localevents): the stream read
+// by the event source mapping stand-in, the publisher, the PutEvents stand-in. Poll it after
+// the writes whose events a test wants.
+func (e *Env) Events() *localevents.Stack {
+	e.T.Helper()
+	root, err := ddblocal.RepoRoot()
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	tpl, err := template.Load(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	s, err := localevents.Start(context.Background(), e.Deps, tpl, localevents.Options{
+		Endpoint: e.endpoint, AccessKey: e.AccessKey, Table: e.Table, Log: e.Deps.Log})
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	e.T.Cleanup(s.Close)
+	return s
 }

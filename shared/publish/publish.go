@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -51,9 +52,11 @@ type Publisher struct {
 	Backoff func(n int) time.Duration
 }
 
-// entry is one event and the stream record it comes from.
+// entry is one event, the stream record it comes from, and what its order matters within: the
+// session (or the user, for an erasure).
 type entry struct {
 	seq   string
+	key   string
 	event ebtypes.PutEventsRequestEntry
 }
 
@@ -64,78 +67,95 @@ type entry struct {
 // not one of Pulse's changes publishes nothing; one that cannot be read is logged and skipped,
 // since no retry would read it better.
 func (p *Publisher) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
-	var entries []entry
+	var batch []entry
 	for _, rec := range ev.Records {
-		evs, err := Events(rec)
+		evs, err := entries(rec)
 		if err != nil {
 			p.Log.ErrorContext(ctx, "stream record skipped", "record_id", rec.EventID, "sequence", rec.Change.SequenceNumber, "error", err.Error())
 			continue
 		}
 		for _, e := range evs {
-			e.EventBusName = aws.String(p.Bus)
-			entries = append(entries, entry{seq: rec.Change.SequenceNumber, event: e})
+			e.event.EventBusName = aws.String(p.Bus)
+			e.seq = rec.Change.SequenceNumber
+			batch = append(batch, e)
 		}
 	}
-	failed := p.put(ctx, entries)
 	resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
-	if failed >= 0 {
-		resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: entries[failed].seq})
-		p.Log.WarnContext(ctx, "events not published", "from_sequence", entries[failed].seq, "records", len(ev.Records), "events", len(entries)-failed)
+	if failed := p.put(ctx, batch); failed >= 0 {
+		resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: batch[failed].seq})
+		p.Log.WarnContext(ctx, "events not published: the batch is retried from their record", "from_sequence", batch[failed].seq, "records", len(ev.Records))
+		return resp, nil
 	}
-	done := entries
-	if failed >= 0 {
-		done = entries[:failed]
-	}
-	for _, e := range done {
-		p.Log.DebugContext(ctx, "event published", "detail_type", aws.ToString(e.event.DetailType), "detail", aws.ToString(e.event.Detail))
-	}
+	p.Log.InfoContext(ctx, "events published", "records", len(ev.Records), "events", len(batch))
 	return resp, nil
 }
 
-// put sends entries in order, maxEntries a call, putting again the entries a call failed, up
-// to Attempts times. It returns the index of the first entry that never got through, -1 when
-// all did. Entries after a failed one are not sent: they will come again with its record.
+// put sends entries in order, in calls of at most maxEntries, putting again the entries a call
+// failed, up to Attempts times. It returns the index of the first entry that never got through,
+// -1 when all did; the calls after it are not made (their records come again with its own).
+//
+// EventBridge keeps no order among the entries of one call, and the entries a call failed come
+// after those it took: so a call never holds two events of one session (Session Started and New
+// Device Detected, or a start and an end), which keeps each session's events in order. The
+// batch's first record goes in a call of its own: when Lambda retries a batch from a record that
+// keeps failing, that record fails alone, and the records after it are not published again.
 func (p *Publisher) put(ctx context.Context, entries []entry) int {
-	for start := 0; start < len(entries); start += maxEntries {
-		chunk := entries[start:min(start+maxEntries, len(entries))]
-		pending := make([]int, len(chunk)) // indexes into chunk still to put
-		for i := range pending {
-			pending[i] = i
+	for _, c := range calls(entries) {
+		pending := make([]int, 0, c.n) // indexes into entries still to put
+		for i := c.start; i < c.start+c.n; i++ {
+			pending = append(pending, i)
 		}
 		for attempt := 1; len(pending) > 0; attempt++ {
-			if attempt > max(p.Attempts, 1) || ctx.Err() != nil {
-				return start + pending[0]
-			}
-			if attempt > 1 {
-				if !sleep(ctx, p.backoff(attempt-1)) {
-					return start + pending[0]
-				}
+			if attempt > max(p.Attempts, 1) || ctx.Err() != nil || (attempt > 1 && !sleep(ctx, p.backoff(attempt-1))) {
+				return pending[0]
 			}
 			in := &eventbridge.PutEventsInput{}
 			for _, i := range pending {
-				in.Entries = append(in.Entries, chunk[i].event)
+				in.Entries = append(in.Entries, entries[i].event)
 			}
 			out, err := p.Client.PutEvents(ctx, in)
 			if err != nil {
 				p.Log.WarnContext(ctx, "PutEvents failed", "attempt", attempt, "entries", len(pending), "error", err.Error())
 				continue
 			}
+			if len(out.Entries) != len(pending) { // never from EventBridge: count them all failed
+				continue
+			}
 			var still []int
 			for k, res := range out.Entries {
-				if res.ErrorCode != nil && k < len(pending) {
+				if res.ErrorCode != nil {
 					still = append(still, pending[k])
 				}
 			}
-			if len(out.Entries) != len(pending) { // never from EventBridge: count them all failed
-				still = pending
-			}
 			if len(still) > 0 {
-				p.Log.WarnContext(ctx, "PutEvents failed some entries", "attempt", attempt, "failed", len(still), "of", len(pending))
+				p.Log.WarnContext(ctx, "PutEvents failed some entries", "attempt", attempt, "failed", len(still), "of", len(pending),
+					"error_code", aws.ToString(out.Entries[slices.Index(pending, still[0])].ErrorCode))
 			}
 			pending = still
 		}
 	}
 	return -1
+}
+
+// span is a run of entries put in one call.
+type span struct{ start, n int }
+
+// calls cuts entries into PutEvents calls (see put): at most maxEntries each, never two of
+// one session or user, the first record's apart.
+func calls(entries []entry) []span {
+	var out []span
+	keys := map[string]bool{}
+	for i, e := range entries {
+		last := len(out) - 1
+		if last < 0 || out[last].n == maxEntries || keys[e.key] || (i > 0 && entries[i-1].seq == entries[0].seq && e.seq != entries[0].seq) {
+			out = append(out, span{start: i})
+			last++
+			clear(keys)
+		}
+		out[last].n++
+		keys[e.key] = true
+	}
+	return out
 }
 
 func (p *Publisher) backoff(n int) time.Duration {
@@ -160,6 +180,15 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // Events returns the events one stream record stands for, none when it is not one of Pulse's
 // changes (store.Classify).
 func Events(rec events.DynamoDBEventRecord) ([]ebtypes.PutEventsRequestEntry, error) {
+	es, err := entries(rec)
+	out := make([]ebtypes.PutEventsRequestEntry, len(es))
+	for i, e := range es {
+		out[i] = e.event
+	}
+	return out, err
+}
+
+func entries(rec events.DynamoDBEventRecord) ([]entry, error) {
 	old, err := image(rec.Change.OldImage)
 	if err != nil {
 		return nil, err
@@ -172,29 +201,29 @@ func Events(rec events.DynamoDBEventRecord) ([]ebtypes.PutEventsRequestEntry, er
 	if err != nil || !ok {
 		return nil, err
 	}
-	var out []ebtypes.PutEventsRequestEntry
-	add := func(detailType string, detail any) error {
+	var out []entry
+	add := func(key, detailType string, detail any) error {
 		b, err := json.Marshal(detail)
 		if err != nil {
 			return err
 		}
-		out = append(out, ebtypes.PutEventsRequestEntry{Source: aws.String(Source), DetailType: aws.String(detailType),
-			Detail: aws.String(string(b)), Time: aws.Time(c.At)})
+		out = append(out, entry{key: key, event: ebtypes.PutEventsRequestEntry{Source: aws.String(Source), DetailType: aws.String(detailType),
+			Detail: aws.String(string(b)), Time: aws.Time(c.At)}})
 		return nil
 	}
 	switch c.Kind {
 	case store.ChangeStarted:
 		d := sessionDetail(rec.EventID, c)
-		err = add(SessionStarted, d)
+		err = add("S#"+d.SessionID, SessionStarted, d)
 		if err == nil && (c.Session.NewDevice || c.Session.NewLocation) {
-			err = add(NewDeviceDetected, d)
+			err = add("S#"+d.SessionID, NewDeviceDetected, d)
 		}
 	case store.ChangeEnded:
 		d := sessionDetail(rec.EventID, c)
 		d.EndReason = c.Session.EndReason
-		err = add(SessionEnded, d)
+		err = add("S#"+d.SessionID, SessionEnded, d)
 	case store.ChangeErased:
-		err = add(UserErased, ErasedDetail{RecordID: rec.EventID, TenantID: c.Tenant, UserID: c.User, ErasedAt: c.At.Unix()})
+		err = add("U#"+c.User, UserErased, ErasedDetail{RecordID: rec.EventID, TenantID: c.Tenant, UserID: c.User, ErasedAt: c.At.Unix()})
 	}
 	return out, err
 }

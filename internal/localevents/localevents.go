@@ -1,0 +1,120 @@
+// Package localevents runs Pulse's event publishing on the local stack, as template.yaml wires
+// it on AWS: the table's stream (DynamoDB Local's own) read by the event source mapping
+// stand-in (internal/streams) with PublishEventsStream's settings and filters, the publisher's
+// handler (app.Publish, the code PublishEventsFunction runs) with its EventBridge client pointed
+// at the PutEvents stand-in (internal/eventbus), and the dead-letter queue kept in memory.
+// `make run` and the tests use it.
+package localevents
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	"github.com/pulse-sessions/pulse/internal/eventbus"
+	"github.com/pulse-sessions/pulse/internal/streams"
+	"github.com/pulse-sessions/pulse/internal/template"
+	"github.com/pulse-sessions/pulse/shared/app"
+)
+
+// The template's logical IDs this package reads.
+const (
+	mappingID   = "PublishEventsStream"
+	functionID  = "PublishEventsFunction"
+	busID       = "PulseEventBus"
+	localBus    = "pulse-local-events"
+	localRegion = "us-east-1"
+)
+
+// Options say where the table is.
+type Options struct {
+	Endpoint  string // DynamoDB Local
+	AccessKey string // names the database in DynamoDB Local
+	Table     string
+	Log       *slog.Logger
+}
+
+// Stack is the running publishing: Bus holds what was published, Mapping reads the stream.
+type Stack struct {
+	Bus     *eventbus.Server
+	Mapping *streams.Mapping
+
+	mu   sync.Mutex
+	dead [][]byte
+}
+
+// Start wires the publishing of deps's table. Close stops the stand-in bus.
+func Start(ctx context.Context, deps *app.Deps, tpl *template.Template, o Options) (*Stack, error) {
+	db := dynamodb.New(dynamodb.Options{Region: localRegion, BaseEndpoint: aws.String(o.Endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider(o.AccessKey, "local", "")})
+	desc, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(o.Table)})
+	if err != nil {
+		return nil, err
+	}
+	arn := aws.ToString(desc.Table.LatestStreamArn)
+	if arn == "" {
+		return nil, fmt.Errorf("localevents: table %s has no stream", o.Table)
+	}
+	env, err := tpl.Environment(functionID, map[string]string{"PulseTable": o.Table, busID: localBus})
+	if err != nil {
+		return nil, err
+	}
+	bus := eventbus.New(env["EVENT_BUS_NAME"])
+	getenv := func(k string) string {
+		return map[string]string{"AWS_REGION": localRegion, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+			"AWS_ENDPOINT_URL_EVENTBRIDGE": bus.URL}[k]
+	}
+	d := *deps
+	d.Config.EventBus = env["EVENT_BUS_NAME"]
+	if d.Events, err = app.EventBridgeFromEnv(getenv); err != nil {
+		bus.Close()
+		return nil, err
+	}
+	handler, err := app.Publish(&d)
+	if err != nil {
+		bus.Close()
+		return nil, err
+	}
+	s := &Stack{Bus: bus}
+	s.Mapping = &streams.Mapping{
+		Streams: dynamodbstreams.New(dynamodbstreams.Options{Region: localRegion, BaseEndpoint: aws.String(o.Endpoint),
+			Credentials: credentials.NewStaticCredentialsProvider(o.AccessKey, "local", "")}),
+		StreamARN: arn, Handler: streams.Handler(handler), Log: o.Log,
+		OnFailure: func(_ context.Context, rec []byte) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.dead = append(s.dead, rec)
+		},
+	}
+	m, ok := tpl.Resources[mappingID]
+	if !ok {
+		bus.Close()
+		return nil, fmt.Errorf("localevents: template.yaml has no %s", mappingID)
+	}
+	if err := s.Mapping.FromTemplate(m.Properties); err != nil {
+		bus.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Poll publishes what the stream holds so far.
+func (s *Stack) Poll(ctx context.Context) error {
+	_, err := s.Mapping.Poll(ctx)
+	return err
+}
+
+// DeadLetters returns the on-failure records sent so far.
+func (s *Stack) DeadLetters() [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([][]byte(nil), s.dead...)
+}
+
+// Close stops the stand-in bus.
+func (s *Stack) Close() { s.Bus.Close() }
