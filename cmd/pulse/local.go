@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -21,7 +22,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/pulse-sessions/pulse/internal/ddblocal"
 	"github.com/pulse-sessions/pulse/internal/demo"
+	"github.com/pulse-sessions/pulse/internal/eventbus"
 	"github.com/pulse-sessions/pulse/internal/localapi"
+	"github.com/pulse-sessions/pulse/internal/localevents"
 	"github.com/pulse-sessions/pulse/internal/template"
 	"github.com/pulse-sessions/pulse/shared/app"
 	"github.com/pulse-sessions/pulse/shared/pulse"
@@ -154,6 +157,10 @@ func runLocal(ctx context.Context, getenv func(string) string, out io.Writer) er
 	if err != nil {
 		return err
 	}
+	events, err := startEvents(ctx, deps, tpl, getenv, external, out)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:"+apiPort)
 	if err != nil {
 		return fmt.Errorf("port %s: %w (set PULSE_PORT to use another)", apiPort, err)
@@ -168,6 +175,9 @@ func runLocal(ctx context.Context, getenv func(string) string, out io.Writer) er
 	fmt.Fprintf(out, "  curl -s \"$PULSE_URL/settings/users/active-users\" -H \"X-API-KEY: $PULSE_API_KEY\"\n")
 	fmt.Fprintf(out, "  curl -s \"$PULSE_URL/api/users/$PULSE_USER_ID/sessions?status=all\" -H \"X-API-KEY: $PULSE_API_KEY\"\n")
 	fmt.Fprintf(out, "  curl -s \"$PULSE_URL/api/v1/engagement-dashboard/users/active-users?start=$(date -u -d '-7 days' +%%Y-%%m-%%dT00:00:00.000Z)&end=$(date -u +%%Y-%%m-%%dT23:59:59.999Z)\" -H \"x-user-id: $PULSE_USER_ID\" -H \"x-auth-token: $PULSE_AUTH_TOKEN\"\n\n")
+	if events != "" {
+		fmt.Fprintf(out, "%s\n\n", events)
+	}
 	fmt.Fprintln(out, "Routes (from template.yaml):")
 	for _, rt := range tpl.Routes() {
 		fmt.Fprintf(out, "  %-7s %-58s %s\n", rt.Method, rt.Path, rt.Function)
@@ -188,6 +198,32 @@ func runLocal(ctx context.Context, getenv func(string) string, out io.Writer) er
 	return hs.Shutdown(shutdown)
 }
 
+// startEvents runs the event publishing on the local table's stream (internal/localevents:
+// the publisher's code, a stand-in of the event source mapping, a stand-in of EventBridge that
+// prints each event it receives) and says so. On a DynamoDB the stack did not start, it is off.
+func startEvents(ctx context.Context, deps *app.Deps, tpl *template.Template, getenv func(string) string, external bool, out io.Writer) (string, error) {
+	if external {
+		return "Events: off (the stream of a DynamoDB make run did not start is not read).", nil
+	}
+	endpoint, _ := localEndpoint(getenv)
+	var mu sync.Mutex
+	ev, err := localevents.Start(ctx, deps, tpl, localevents.Options{Endpoint: endpoint, AccessKey: localAccessKey,
+		Table: tableName(getenv), Log: deps.Log, Latest: true, OnEvent: func(e eventbus.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			fmt.Fprintf(out, "event  %-20s %s\n", e.DetailType, e.Detail)
+		}})
+	if err != nil {
+		return "", err
+	}
+	go func() {
+		defer ev.Close()
+		ev.Mapping.Run(ctx, time.Second)
+	}()
+	return "Events: the table's stream goes through the publisher to a local stand-in of EventBridge (bus " + ev.Bus.Bus +
+		"), and each event is printed here as it is published: log in with a new browser to see New Device Detected.", nil
+}
+
 // ensureTable creates the table from template.yaml when it is missing. When the template's
 // indexes changed since it was made, the local stack's own table is recreated (its data is
 // disposable; the template is the truth) and any other is left alone with an error.
@@ -202,7 +238,14 @@ func ensureTable(ctx context.Context, db *dynamodb.Client, tpl *template.Templat
 	case errors.As(err, &missing):
 	case err != nil:
 		return err
+	case sameIndexes(desc.Table, want) && (want.StreamSpecification == nil || desc.Table.StreamSpecification != nil && aws.ToBool(desc.Table.StreamSpecification.StreamEnabled)):
+		return nil
+	case sameIndexes(desc.Table, want) && disposable:
+		// A local table from before the stream: turn it on, keeping the data.
+		_, err := db.UpdateTable(ctx, &dynamodb.UpdateTableInput{TableName: aws.String(name), StreamSpecification: want.StreamSpecification})
+		return err
 	case sameIndexes(desc.Table, want):
+		fmt.Fprintf(out, "table %s has no stream: events are not published\n", name)
 		return nil
 	case !disposable:
 		return fmt.Errorf("table %s does not have the indexes template.yaml declares; Pulse will not change a table it did not make", name)

@@ -37,6 +37,10 @@ type Options struct {
 	AccessKey string // names the database in DynamoDB Local
 	Table     string
 	Log       *slog.Logger
+	// Latest publishes only what happens from now on (make run); tests read the whole stream.
+	Latest bool
+	// OnEvent sees every event the stand-in bus accepts (make run prints them).
+	OnEvent func(eventbus.Event)
 }
 
 // Stack is the running publishing: Bus holds what was published, Mapping reads the stream.
@@ -65,6 +69,7 @@ func Start(ctx context.Context, deps *app.Deps, tpl *template.Template, o Option
 		return nil, err
 	}
 	bus := eventbus.New(env["EVENT_BUS_NAME"])
+	bus.OnEvent = o.OnEvent
 	getenv := func(k string) string {
 		return map[string]string{"AWS_REGION": localRegion, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
 			"AWS_ENDPOINT_URL_EVENTBRIDGE": bus.URL}[k]
@@ -84,7 +89,7 @@ func Start(ctx context.Context, deps *app.Deps, tpl *template.Template, o Option
 	s.Mapping = &streams.Mapping{
 		Streams: dynamodbstreams.New(dynamodbstreams.Options{Region: localRegion, BaseEndpoint: aws.String(o.Endpoint),
 			Credentials: credentials.NewStaticCredentialsProvider(o.AccessKey, "local", "")}),
-		StreamARN: arn, Handler: streams.Handler(handler), Log: o.Log,
+		StreamARN: arn, Handler: streams.Handler(handler), Log: o.Log, Latest: o.Latest,
 		OnFailure: func(_ context.Context, rec []byte) {
 			s.mu.Lock()
 			defer s.mu.Unlock()

@@ -35,6 +35,10 @@ type Mapping struct {
 	// (BisectBatchOnFunctionError).
 	MaxRetries int
 	Bisect     bool
+	// Latest starts at the end of the stream's shards found first (StartingPosition LATEST):
+	// make run publishes what happens from its start, not the day of history a persistent
+	// local table's stream holds. Shards opened later are read from their beginning.
+	Latest bool
 	Handler    Handler
 	// OnFailure receives the on-failure record of a batch given up on, as Lambda sends it to
 	// the mapping's SQS destination.
@@ -139,9 +143,10 @@ func (m *Mapping) batchSize() int {
 }
 
 // discover learns of shards it does not know yet, each read from its beginning (the mapping's
-// StartingPosition: TRIM_HORIZON).
+// StartingPosition: TRIM_HORIZON) unless Latest says otherwise.
 func (m *Mapping) discover(ctx context.Context) error {
-	if m.shards == nil {
+	first := m.shards == nil
+	if first {
 		m.shards = map[string]*shard{}
 	}
 	var start *string
@@ -155,8 +160,12 @@ func (m *Mapping) discover(ctx context.Context) error {
 			if _, known := m.shards[id]; known {
 				continue
 			}
+			from := types.ShardIteratorTypeTrimHorizon
+			if first && m.Latest {
+				from = types.ShardIteratorTypeLatest
+			}
 			it, err := m.Streams.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{
-				StreamArn: aws.String(m.StreamARN), ShardId: s.ShardId, ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
+				StreamArn: aws.String(m.StreamARN), ShardId: s.ShardId, ShardIteratorType: from})
 			if err != nil {
 				return fmt.Errorf("streams: GetShardIterator on %s: %w", id, err)
 			}

@@ -108,12 +108,13 @@ func TestFunctionsAreWired(t *testing.T) {
 }
 
 func TestLoadConfig(t *testing.T) {
-	env := map[string]string{"TABLE_NAME": "T", "SESSION_IDLE_TIMEOUT": "15m", "SESSION_RETENTION": "7d", "ACTIVE_SHARDS": "4"}
+	env := map[string]string{"TABLE_NAME": "T", "SESSION_IDLE_TIMEOUT": "15m", "SESSION_RETENTION": "7d", "ACTIVE_SHARDS": "4", "NEW_DEVICE_WINDOW": "30d", "EVENT_BUS_NAME": "b"}
 	c, err := LoadConfig(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Policy.IdleTimeout != 15*time.Minute || c.Policy.Retention != 7*24*time.Hour || c.ActiveShards != 4 || c.Policy.MaxLifetime != 24*time.Hour {
+	if c.Policy.IdleTimeout != 15*time.Minute || c.Policy.Retention != 7*24*time.Hour || c.ActiveShards != 4 || c.Policy.MaxLifetime != 24*time.Hour ||
+		c.Policy.NewDeviceWindow != 30*24*time.Hour || c.EventBus != "b" {
 		t.Errorf("config = %+v", c)
 	}
 	for _, bad := range []map[string]string{
@@ -125,6 +126,8 @@ func TestLoadConfig(t *testing.T) {
 		{"TABLE_NAME": "T", "SESSION_RETENTION": "12h"},  // shorter than a session can live
 		{"TABLE_NAME": "T", "SESSION_RETENTION": "401d"}, // more day counters than a user item should hold
 		{"TABLE_NAME": "T", "ACTIVE_WINDOW": "5x"},
+		{"TABLE_NAME": "T", "NEW_DEVICE_WINDOW": "12h"},  // less than the day it counts in
+		{"TABLE_NAME": "T", "NEW_DEVICE_WINDOW": "401d"}, // longer than anything else is kept
 	} {
 		if _, err := LoadConfig(func(k string) string { return bad[k] }); err == nil {
 			t.Errorf("LoadConfig(%v) succeeded, want an error", bad)
@@ -177,6 +180,27 @@ func TestClientFromEnv(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), missing) {
 			t.Errorf("without %s: %v, want an error naming it", missing, err)
 		}
+	}
+}
+
+// The publisher's EventBridge client is built the same way, and AWS_ENDPOINT_URL_EVENTBRIDGE
+// points it at a stand-in (the tests, make run).
+func TestEventBridgeFromEnv(t *testing.T) {
+	env := map[string]string{"AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret",
+		"AWS_ENDPOINT_URL_EVENTBRIDGE": "http://127.0.0.1:9999"}
+	c, err := EventBridgeFromEnv(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := c.Options(); o.Region != "eu-west-1" || o.BaseEndpoint == nil || *o.BaseEndpoint != "http://127.0.0.1:9999" || o.Retryer.MaxAttempts() != 3 {
+		t.Errorf("client options: region %q, endpoint %v", o.Region, o.BaseEndpoint)
+	}
+	if _, err := EventBridgeFromEnv(func(k string) string { return map[string]string{"AWS_REGION": "eu-west-1"}[k] }); err == nil {
+		t.Error("no credentials: want an error")
+	}
+	// Only the publisher is given a bus; without one it refuses to start.
+	if _, err := Publish(&Deps{}); err == nil {
+		t.Error("Publish without EVENT_BUS_NAME: want a cold-start error")
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/pulse-sessions/pulse/internal/apptest"
 	"github.com/pulse-sessions/pulse/internal/ddbtest"
 	"github.com/pulse-sessions/pulse/internal/demo"
+	"github.com/pulse-sessions/pulse/internal/eventbus"
 	"github.com/pulse-sessions/pulse/internal/lambdarun"
 	"github.com/pulse-sessions/pulse/internal/template"
 	"github.com/pulse-sessions/pulse/shared/app"
@@ -184,6 +185,45 @@ func TestEventsReplay(t *testing.T) {
 		sum, err := app.Cleanup(e.Deps)(ctx, ev)
 		if err != nil || !sum.Complete || sum.Ended == 0 {
 			t.Errorf("cleanup: %+v, %v; want a complete run that ended the demo's sessions", sum, err)
+		}
+	})
+	t.Run("publish-events", func(t *testing.T) {
+		seen["publish-events"] = true
+		raw, err := os.ReadFile("../../events/publish-events.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ev events.DynamoDBEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			t.Fatal(err)
+		}
+		bus := eventbus.New("pulse-replay")
+		defer bus.Close()
+		d := *e.Deps
+		d.Config.EventBus = bus.Bus
+		if d.Events, err = app.EventBridgeFromEnv(func(k string) string {
+			return map[string]string{"AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_ENDPOINT_URL_EVENTBRIDGE": bus.URL}[k]
+		}); err != nil {
+			t.Fatal(err)
+		}
+		h, err := app.Publish(&d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := h(ctx, ev)
+		if err != nil || len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("%+v, %v", resp, err)
+		}
+		// A login, a heartbeat (nothing), a revoke, an erasure.
+		var got []string
+		for _, pe := range bus.Events() {
+			got = append(got, pe.DetailType)
+			if strings.Contains(string(pe.Detail), "ADD18897C6BF0AB785C53B010285CE3779FA2ECE3D7FD4AD0514E7FACC3CD9E5") {
+				t.Errorf("%s carries the session key: %s", pe.DetailType, pe.Detail)
+			}
+		}
+		if strings.Join(got, ", ") != "Session Started, Session Ended, User Erased" {
+			t.Errorf("published %q", got)
 		}
 	})
 	for _, id := range tpl.Functions() {

@@ -18,6 +18,7 @@ import (
 	"github.com/pulse-sessions/pulse/internal/ddblocal"
 	"github.com/pulse-sessions/pulse/internal/ddbtest"
 	"github.com/pulse-sessions/pulse/internal/demo"
+	"github.com/pulse-sessions/pulse/internal/eventbus"
 	"github.com/pulse-sessions/pulse/internal/lambdarun"
 	"github.com/pulse-sessions/pulse/internal/template"
 	"github.com/pulse-sessions/pulse/shared/pulse"
@@ -58,8 +59,11 @@ func TestBuiltFunctionsUnderRuntimeAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	vars := strings.NewReplacer("$PULSE_API_KEY", e.Key, "$PULSE_USER_ID", demo.Admin, "$PULSE_AUTH_TOKEN", tok)
+	bus := eventbus.New("pulse-invoke-events") // EventBridge's stand-in: the publisher's PutEvents land here
+	defer bus.Close()
 	local := []string{"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=" + e.AccessKey, "AWS_SECRET_ACCESS_KEY=local",
-		"AWS_ENDPOINT_URL_DYNAMODB=" + ddbtest.Endpoint()}
+		"AWS_ENDPOINT_URL_DYNAMODB=" + ddbtest.Endpoint(), "AWS_ENDPOINT_URL_EVENTBRIDGE=" + bus.URL}
+	refs := map[string]string{ddbtest.Table: e.Table, "PulseEventBus": bus.Bus}
 	folder := folders(t)
 	// In this order: the token is created before it is revoked, the user deleted last.
 	for _, c := range []struct {
@@ -73,14 +77,14 @@ func TestBuiltFunctionsUnderRuntimeAPI(t *testing.T) {
 		{"ListActiveSessionsFunction", 200}, {"DashboardFunction", 200},
 		{"CreateTokenFunction", 201}, {"RevokeTokenFunction", 204},
 		{"RevokeSessionFunction", 204}, {"RevokeUserSessionsFunction", 204}, {"DeleteUserFunction", 204},
-		{"CleanupExpiredSessionsFunction", 0},
+		{"CleanupExpiredSessionsFunction", 0}, {"PublishEventsFunction", -1},
 	} {
 		t.Run(c.fn, func(t *testing.T) {
 			raw, err := os.ReadFile(filepath.Join(root, "events", folder[c.fn]+".json"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			f, err := lambdarun.FromTemplate(tpl, c.fn, bins[c.fn], map[string]string{ddbtest.Table: e.Table}, local...)
+			f, err := lambdarun.FromTemplate(tpl, c.fn, bins[c.fn], refs, local...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -104,6 +108,16 @@ func TestBuiltFunctionsUnderRuntimeAPI(t *testing.T) {
 			}
 			if !res.Cold || res.InitDuration <= 0 || res.MaxMemoryKB <= 0 {
 				t.Errorf("cold %v init %v memory %d kB: want a measured cold start", res.Cold, res.InitDuration, res.MaxMemoryKB)
+			}
+			if c.status == -1 { // the publisher returns the records to retry, and publishes
+				var resp events.DynamoDBEventResponse
+				if err := json.Unmarshal(res.Payload, &resp); err != nil || resp.BatchItemFailures == nil || len(resp.BatchItemFailures) != 0 {
+					t.Errorf("publisher answered %s, want no batch item failures", res.Payload)
+				}
+				if n := len(bus.Events()); n != 3 {
+					t.Errorf("%d events published, want 3 (a start, an end, an erasure)", n)
+				}
+				return
 			}
 			if c.status == 0 { // the scheduled cleanup returns its summary
 				var sum struct{ Complete bool }

@@ -86,7 +86,12 @@ func remember(upd expression.UpdateBuilder, attr string, seen map[string]string,
 	last, known := seen[key]
 	isNew := !known || last < first
 	if len(kept) >= maxSeen { // make room: the least recently seen go first
-		sort.Slice(kept, func(i, j int) bool { return seen[kept[i]] < seen[kept[j]] })
+		sort.Slice(kept, func(i, j int) bool {
+			if seen[kept[i]] != seen[kept[j]] {
+				return seen[kept[i]] < seen[kept[j]]
+			}
+			return kept[i] < kept[j]
+		})
 		for _, k := range kept[:len(kept)-maxSeen+1] {
 			upd = upd.Remove(path(k))
 		}

@@ -78,6 +78,9 @@ func New(db API, o Options) *Store {
 	if s.policy.LimitPolicy == "" {
 		s.policy.LimitPolicy = pulse.DefaultSessionPolicy.LimitPolicy
 	}
+	if s.policy.NewDeviceWindow <= 0 {
+		s.policy.NewDeviceWindow = pulse.DefaultSessionPolicy.NewDeviceWindow
+	}
 	if s.shards < 1 {
 		s.shards = DefaultActiveShards
 	}
