@@ -38,8 +38,8 @@ type Mapping struct {
 	// Latest starts at the end of the stream's shards found first (StartingPosition LATEST):
 	// make run publishes what happens from its start, not the day of history a persistent
 	// local table's stream holds. Shards opened later are read from their beginning.
-	Latest bool
-	Handler    Handler
+	Latest  bool
+	Handler Handler
 	// OnFailure receives the on-failure record of a batch given up on, as Lambda sends it to
 	// the mapping's SQS destination.
 	OnFailure func(ctx context.Context, record []byte)
@@ -231,7 +231,7 @@ func (m *Mapping) failed(ctx context.Context, shardID string, batch []events.Dyn
 			"shardId": shardID, "startSequenceNumber": first.Change.SequenceNumber, "endSequenceNumber": last.Change.SequenceNumber,
 			"approximateArrivalOfFirstRecord": first.Change.ApproximateCreationDateTime.UTC().Format(time.RFC3339),
 			"approximateArrivalOfLastRecord":  last.Change.ApproximateCreationDateTime.UTC().Format(time.RFC3339),
-			"batchSize": len(batch), "streamArn": m.StreamARN,
+			"batchSize":                       len(batch), "streamArn": m.StreamARN,
 		},
 	}
 	b, _ := json.Marshal(rec)
