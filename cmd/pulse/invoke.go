@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/pulse-sessions/pulse/internal/ddblocal"
+	"github.com/pulse-sessions/pulse/internal/eventbus"
 	"github.com/pulse-sessions/pulse/internal/lambdarun"
 	"github.com/pulse-sessions/pulse/internal/template"
 )
@@ -64,10 +65,14 @@ func invoke(ctx context.Context, args []string, getenv func(string) string, out 
 	if err != nil {
 		return err
 	}
-	f, err := lambdarun.FromTemplate(tpl, *fn, bins[*fn], map[string]string{tableID: tableName(getenv)},
+	// The publisher's PutEvents go to a stand-in of EventBridge, which prints what it receives.
+	bus := eventbus.New("pulse-local-events")
+	defer bus.Close()
+	bus.OnEvent = func(e eventbus.Event) { fmt.Fprintf(out, "event  %-20s %s\n", e.DetailType, e.Detail) }
+	f, err := lambdarun.FromTemplate(tpl, *fn, bins[*fn], map[string]string{tableID: tableName(getenv), "PulseEventBus": bus.Bus},
 		"AWS_REGION="+localRegion, "AWS_DEFAULT_REGION="+localRegion,
 		"AWS_ACCESS_KEY_ID="+localAccessKey, "AWS_SECRET_ACCESS_KEY=local",
-		"AWS_ENDPOINT_URL_DYNAMODB="+endpoint)
+		"AWS_ENDPOINT_URL_DYNAMODB="+endpoint, "AWS_ENDPOINT_URL_EVENTBRIDGE="+bus.URL)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
+	"github.com/pb33f/libopenapi-validator/schema_validation"
 	"io"
 	"log/slog"
 	"net/http"
@@ -330,6 +331,7 @@ func CostBounded(t testing.TB, small, large float64, beside string) {
 var (
 	specOnce sync.Once
 	spec     validator.Validator
+	specDoc  libopenapi.Document
 	specErr  error
 )
 
@@ -351,6 +353,7 @@ func openAPI() (validator.Validator, error) {
 			specErr = err
 			return
 		}
+		specDoc = doc
 		v, errs := validator.NewValidator(doc)
 		if len(errs) > 0 {
 			specErr = fmt.Errorf("openapi.yaml: %v", errs)
@@ -386,6 +389,32 @@ func CheckWire(t testing.TB, req *http.Request, resp *http.Response, body []byte
 				detail += "; " + strings.Join(s.InstancePath, "/") + ": " + s.Reason
 			}
 			t.Errorf("%s %s answered %d, which openapi.yaml does not describe: %s (%s)", req.Method, req.URL.Path, resp.StatusCode, e.Message, detail)
+		}
+	}
+}
+
+// CheckEvent fails t when an event, as EventBridge delivers it (eventbus.Event.Envelope), does
+// not match openapi.yaml's PulseEvent (the webhook's body).
+func CheckEvent(t testing.TB, envelope []byte) {
+	t.Helper()
+	if _, err := openAPI(); err != nil {
+		t.Fatal(err)
+	}
+	model, err := specDoc.BuildV3Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := model.Model.Components.Schemas.GetOrZero("PulseEvent").Schema()
+	if schema == nil {
+		t.Fatal("openapi.yaml has no PulseEvent schema")
+	}
+	if ok, verrs := schema_validation.NewSchemaValidator().ValidateSchemaBytes(schema, envelope); !ok {
+		for _, e := range verrs {
+			detail := e.Reason
+			for _, s := range e.SchemaValidationErrors {
+				detail += "; " + strings.Join(s.InstancePath, "/") + ": " + s.Reason
+			}
+			t.Errorf("event %.300s does not match openapi.yaml's PulseEvent: %s (%s)", envelope, e.Message, detail)
 		}
 	}
 }

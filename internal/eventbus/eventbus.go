@@ -24,6 +24,14 @@ type Event struct {
 	Detail     json.RawMessage `json:"detail"`
 }
 
+// Envelope is the event as EventBridge delivers it to a rule's target (and to the webhook):
+// the entry inside EventBridge's envelope, with a placeholder account and region.
+func (e Event) Envelope() []byte {
+	b, _ := json.Marshal(map[string]any{"version": "0", "id": e.ID, "detail-type": e.DetailType, "source": e.Source,
+		"account": "123456789012", "time": e.Time.UTC().Format(time.RFC3339), "region": "us-east-1", "resources": []string{}, "detail": e.Detail})
+	return b
+}
+
 // Server is the stand-in. The zero value is not usable; call New.
 type Server struct {
 	Bus string // the one bus that exists

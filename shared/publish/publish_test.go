@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -78,6 +79,7 @@ func (w *world) published() []string {
 // returns its summary.
 func (w *world) check(ev eventbus.Event) string {
 	w.T.Helper()
+	apptest.CheckEvent(w.T, ev.Envelope())
 	raw := string(ev.Detail)
 	for _, s := range w.secrets {
 		if strings.Contains(raw, s) {
@@ -337,4 +339,64 @@ func TestFailingRecordReachesTheDeadLetterQueue(t *testing.T) {
 	if strings.Contains(string(dl[0]), doomed) {
 		t.Errorf("the on-failure record carries the record itself: %s", dl[0])
 	}
+}
+
+// recorder is a testing.TB that records failures instead of failing the test.
+type recorder struct {
+	testing.TB
+	failed bool
+}
+
+func (r *recorder) Errorf(string, ...any) { r.failed = true }
+func (r *recorder) Fatal(...any)          { r.failed = true }
+
+// openapi.yaml's PulseEvent, which every published event is checked against, refuses what an
+// event must never be: a session_key in it, an unknown detail type, a detail missing its record ID.
+func TestEventSchemaRefuses(t *testing.T) {
+	w := newWorld(t, apptest.Options{})
+	w.login("alice", chromeLinux, "US")
+	w.published()
+	good := w.ev.Bus.Events()[0]
+	apptest.CheckEvent(t, good.Envelope())
+	for name, mutate := range map[string]func(env, detail, session map[string]any){
+		"session_key":         func(_, _, s map[string]any) { s["session_key"] = "ABC" },
+		"unknown detail type": func(e, _, _ map[string]any) { e["detail-type"] = "Session Resumed" },
+		"no record_id":        func(_, d, _ map[string]any) { delete(d, "record_id") },
+		"erasure shape":       func(e, _, _ map[string]any) { e["detail-type"] = "User Erased" },
+		"another source":      func(e, _, _ map[string]any) { e["source"] = "aws.events" },
+	} {
+		var env map[string]any
+		if err := json.Unmarshal(good.Envelope(), &env); err != nil {
+			t.Fatal(err)
+		}
+		d := env["detail"].(map[string]any)
+		mutate(env, d, d["session"].(map[string]any))
+		b, _ := json.Marshal(env)
+		r := &recorder{TB: t}
+		apptest.CheckEvent(r, b)
+		if !r.failed {
+			t.Errorf("%s: the schema accepted %s", name, b)
+		}
+	}
+}
+
+// The README's example event is one: it matches openapi.yaml's PulseEvent.
+func TestReadmeExampleEvent(t *testing.T) {
+	raw, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(raw)
+	i := strings.Index(s, "## Events")
+	j := strings.Index(s[i:], "```json\n")
+	if i < 0 || j < 0 {
+		t.Fatal("README.md has no example under ## Events")
+	}
+	body := s[i+j+len("```json\n"):]
+	body = body[:strings.Index(body, "```")]
+	var v map[string]any
+	if err := json.Unmarshal([]byte(body), &v); err != nil {
+		t.Fatalf("the README's example event is not JSON: %v", err)
+	}
+	apptest.CheckEvent(t, []byte(body))
 }
