@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pulse-sessions/pulse/internal/demo"
+	"github.com/pulse-sessions/pulse/internal/eventbus"
 	"github.com/pulse-sessions/pulse/internal/lambdarun"
 	"github.com/pulse-sessions/pulse/internal/template"
 )
@@ -73,8 +74,10 @@ func coldStarts(ctx context.Context, root string, tpl *template.Template, e *env
 		return nil, coldRow{}, err
 	}
 	vars := strings.NewReplacer("$PULSE_API_KEY", e.key, "$PULSE_USER_ID", demo.Admin, "$PULSE_AUTH_TOKEN", tok)
+	bus := eventbus.New("pulse-bench-events") // the publisher's PutEvents go to EventBridge's stand-in
+	defer bus.Close()
 	local := []string{"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=" + e.accessKey, "AWS_SECRET_ACCESS_KEY=local",
-		"AWS_ENDPOINT_URL_DYNAMODB=" + e.endpoint}
+		"AWS_ENDPOINT_URL_DYNAMODB=" + e.endpoint, "AWS_ENDPOINT_URL_EVENTBRIDGE=" + bus.URL}
 	folders, err := lambdarun.Targets(root)
 	if err != nil {
 		return nil, coldRow{}, err
@@ -107,7 +110,7 @@ func coldStarts(ctx context.Context, root string, tpl *template.Template, e *env
 		if err != nil {
 			return nil, coldRow{}, err
 		}
-		f, err := lambdarun.FromTemplate(tpl, id, host[id], map[string]string{"PulseTable": e.table}, local...)
+		f, err := lambdarun.FromTemplate(tpl, id, host[id], map[string]string{"PulseTable": e.table, "PulseEventBus": bus.Bus}, local...)
 		if err != nil {
 			return nil, coldRow{}, err
 		}

@@ -16,6 +16,7 @@ const (
 	priceLambdaGBSecond = 0.0000133334   // $ per GB-second, arm64
 	priceHTTPAPIRequest = 1.00 / 1e6     // $ per request, HTTP API, first 300 million a month
 	lambdaMemoryGB      = 128.0 / 1024.0 // the template's MemorySize
+	pricePutEvent       = 1.00 / 1e6     // $ per custom event put on an EventBridge bus (64 KB chunks)
 )
 
 // Markdown renders the report.
@@ -193,6 +194,7 @@ func (r *Report) Markdown() string {
 	p("")
 
 	r.costModel(p)
+	r.eventsSection(p)
 	return b.String()
 }
 

@@ -38,6 +38,7 @@ type Report struct {
 	Scale     []scaleRow
 	Cold      []coldRow
 	Minimal   coldRow
+	Events    eventsResult
 	ColdReps  int
 }
 
@@ -112,6 +113,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep.Heartbeat, err = hb.heartbeat(ctx, 50)
 	closeHB()
 	if err != nil {
+		return nil, err
+	}
+
+	say("events: a login, a heartbeat and a revoke through the stream and the publisher…")
+	if rep.Events, err = eventsCost(ctx, proc.Endpoint, tpl, time.Now().Truncate(time.Second)); err != nil {
 		return nil, err
 	}
 
