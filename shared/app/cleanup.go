@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -44,6 +45,13 @@ func Publish(d *Deps) (PublishHandler, error) {
 	}
 	p := &publish.Publisher{Bus: d.Config.EventBus, Client: d.Events, Log: d.Log, Attempts: 4}
 	return func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+		// Stop putting a little before the deadline, so that the records not published are
+		// reported (and retried from) rather than the whole batch failing with a timeout.
+		if deadline, ok := ctx.Deadline(); ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, deadline.Add(-answerReserve(time.Until(deadline))))
+			defer cancel()
+		}
 		inv := *p // the invocation's own logger, which names its request ID on every line
 		if lc, ok := lambdacontext.FromContext(ctx); ok {
 			inv.Log = d.Log.With("request_id", lc.AwsRequestID)
