@@ -647,8 +647,8 @@ func (s *Store) RevokeUserSessions(ctx context.Context, tenant, user string) (in
 			ids = append(ids, ss.ID)
 		}
 	}
-	// One conditional write per session, revokeParallel at a time: thousands end in about a
-	// second instead of one round trip after another.
+	// Conditional writes in transactions of 100, endParallel transactions at a time: thousands
+	// end in a few round trips instead of one after another.
 	if err := s.endAll(ctx, op, tenant, user, ids, pulse.EndRevoked); err != nil {
 		return 0, err
 	}
