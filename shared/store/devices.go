@@ -63,7 +63,7 @@ func (s *Store) noteSeen(upd expression.UpdateBuilder, u *userItem, device, coun
 
 // remember updates one of the user's maps (attr, read as seen) for key seen today, pruning
 // what was last seen before first and, past maxSeen entries, the oldest. It reports whether
-// key was new: absent, or last seen before first. Each entry is its own path, so concurrent
+// key was new: absent, or last seen before first, in a map that was not empty. Each entry is its own path, so concurrent
 // logins from two devices both land.
 func remember(upd expression.UpdateBuilder, attr string, seen map[string]string, key, today, first string) (expression.UpdateBuilder, bool) {
 	path := func(k string) expression.NameBuilder {
@@ -83,8 +83,10 @@ func remember(upd expression.UpdateBuilder, attr string, seen map[string]string,
 	if key == "" {
 		return upd, false
 	}
+	// Nothing to compare with (the user's sessions so far told no device, or no country): a
+	// baseline, not news.
 	last, known := seen[key]
-	isNew := !known || last < first
+	isNew := len(seen) > 0 && (!known || last < first)
 	if len(kept) >= maxSeen { // make room: the least recently seen go first
 		sort.Slice(kept, func(i, j int) bool {
 			if seen[kept[i]] != seen[kept[j]] {

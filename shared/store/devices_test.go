@@ -54,3 +54,26 @@ func TestDevicesAreBounded(t *testing.T) {
 		t.Error("the most recent device was forgotten")
 	}
 }
+
+// A first session that told no device or country leaves nothing to compare with: the first
+// session that does tell them is not "new" either, and the empty memory fails nothing.
+func TestFirstKnownDeviceIsNotNew(t *testing.T) {
+	ctx := context.Background()
+	c := newClock(start)
+	s := newStore(t, c)
+	for i, n := range []store.NewSession{
+		{},
+		{Device: pulse.Device{Browser: "Chrome", OS: "Linux"}, Location: pulse.Location{CountryCode: "US"}},
+		{Device: pulse.Device{Browser: "Firefox", OS: "macOS"}, Location: pulse.Location{CountryCode: "FR"}},
+	} {
+		c.Add(time.Hour)
+		n.TenantID, n.UserID, n.ClientID = "acme", "carol", "web"
+		ss, _, err := s.CreateSession(ctx, n)
+		if err != nil {
+			t.Fatalf("login %d: %v", i, err)
+		}
+		if want := i == 2; ss.NewDevice != want || ss.NewLocation != want {
+			t.Errorf("login %d: new_device %v new_location %v, want %v", i, ss.NewDevice, ss.NewLocation, want)
+		}
+	}
+}
