@@ -32,7 +32,7 @@ test: lint tools assets
 ## fuzz: every fuzz target for FUZZTIME each (CI: a short bounded run); crashers land in testdata
 FUZZTIME ?= 10s
 FUZZ_TARGETS = shared/pulse:FuzzValidID shared/useragent:FuzzParse shared/engage:FuzzISOParam \
-	shared/admin:FuzzPaging shared/manage:FuzzListQuery shared/manage:FuzzBodies
+	shared/admin:FuzzPaging shared/manage:FuzzListQuery shared/manage:FuzzBodies shared/store:FuzzMapKey
 ##   Go 1.26's fuzzing coordinator can fail a target with a bare "context deadline exceeded"
 ##   when -fuzztime ends mid-run (golang/go#75804, fixed in Go 1.27): such a run, with no failing
 ##   input written, is run once more; anything else fails at once.

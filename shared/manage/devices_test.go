@@ -84,3 +84,28 @@ func TestFirstLoginOfAProfileIsNotNew(t *testing.T) {
 		t.Errorf("first login of a profile: %d new_device %v new_location %v, want 201 false false", r.Status, s["new_device"], s["new_location"])
 	}
 }
+
+// What a client sends becomes a key of the user's device memory: a user agent or a viewer
+// country shaped like a document path ("a.b", "x[1]") is stored and recognised like any other,
+// never a failed write.
+func TestDeviceKeysFromHostileInput(t *testing.T) {
+	e := apptest.New(t)
+	key := apptest.Key(e.Key)
+	for i, h := range [][]string{
+		{"User-Agent", chromeUA, "CloudFront-Viewer-Country", "US"},
+		{"User-Agent", "we.ird[0]/1.0 (x.y[1]; #:name)", "CloudFront-Viewer-Country", "[1"},
+		{"User-Agent", "we.ird[0]/1.0 (x.y[1]; #:name)", "CloudFront-Viewer-Country", "[1"},
+		{"User-Agent", "a.b.c/2", "CloudFront-Viewer-Country", "]."},
+	} {
+		e.Clock.Add(time.Minute)
+		r := e.Do("POST", "/api/users/mallory/sessions", `{"client_id":"web"}`, append(key, h...)...)
+		if r.Status != 201 {
+			t.Fatalf("login %d: %d %s", i, r.Status, r.Body)
+		}
+		var s map[string]any
+		r.JSON(t, &s)
+		if want := i == 1 || i == 3; s["new_device"] != want || s["new_location"] != want {
+			t.Errorf("login %d: new_device %v new_location %v, want %v", i, s["new_device"], s["new_location"], want)
+		}
+	}
+}

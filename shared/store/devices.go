@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/pulse-sessions/pulse/shared/pulse"
@@ -27,15 +28,22 @@ func deviceKey(d pulse.Device) string {
 	if d.Browser == "" && d.OS == "" {
 		return ""
 	}
-	return clip(d.Browser) + " / " + clip(d.OS)
+	return mapKey(d.Browser) + " / " + mapKey(d.OS)
 }
 
-// clip bounds one part of a device key: the user agent is the client's to choose.
-func clip(s string) string {
+// mapKey makes what a client sent (a user agent's browser, a viewer country header) a safe
+// key of the user's maps: at most 60 bytes of letters, digits and a few marks, so that no
+// value can read as a document path ("a.b", "x[1]") in the update that stores it.
+func mapKey(s string) string {
 	if len(s) > 60 {
 		s = strings.ToValidUTF8(s[:60], "")
 	}
-	return s
+	return strings.Map(func(r rune) rune {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune(" _-+()", r) {
+			return r
+		}
+		return '_'
+	}, s)
 }
 
 // noteSeen adds the login's device and country to the user's memory in upd, and reports
@@ -51,13 +59,13 @@ func (s *Store) noteSeen(upd expression.UpdateBuilder, u *userItem, device, coun
 			devices[device] = today
 		}
 		if country != "" {
-			places[country] = today
+			places[mapKey(country)] = today
 		}
 		return upd.Set(expression.Name(attrDevices), expression.Value(devices)).Set(expression.Name(attrPlaces), expression.Value(places)),
 			expression.AttributeNotExists(expression.Name(attrDevices)), false, false
 	}
 	upd, newDevice := remember(upd, attrDevices, u.Devices, device, today, first)
-	upd, newPlace := remember(upd, attrPlaces, u.Places, country, today, first)
+	upd, newPlace := remember(upd, attrPlaces, u.Places, mapKey(country), today, first)
 	return upd, expression.AttributeExists(expression.Name(attrDevices)), newDevice, newPlace
 }
 
