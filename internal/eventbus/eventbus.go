@@ -58,6 +58,13 @@ func New(bus string) *Server {
 	return s
 }
 
+// ClientEnv is the environment under which app.EventBridgeFromEnv builds a client of this
+// stand-in (any credentials: it checks none).
+func (s *Server) ClientEnv(k string) string {
+	return map[string]string{"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+		"AWS_ENDPOINT_URL_EVENTBRIDGE": s.URL}[k]
+}
+
 // Close stops the server.
 func (s *Server) Close() { s.srv.Close() }
 

@@ -53,9 +53,9 @@ type Stack struct {
 }
 
 // Start wires the publishing of deps's table. Close stops the stand-in bus.
-func Start(ctx context.Context, deps *app.Deps, tpl *template.Template, o Options) (*Stack, error) {
-	db := dynamodb.New(dynamodb.Options{Region: localRegion, BaseEndpoint: aws.String(o.Endpoint),
-		Credentials: credentials.NewStaticCredentialsProvider(o.AccessKey, "local", "")})
+func Start(ctx context.Context, deps *app.Deps, tpl *template.Template, o Options) (_ *Stack, err error) {
+	creds := credentials.NewStaticCredentialsProvider(o.AccessKey, "local", "")
+	db := dynamodb.New(dynamodb.Options{Region: localRegion, BaseEndpoint: aws.String(o.Endpoint), Credentials: creds})
 	desc, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(o.Table)})
 	if err != nil {
 		return nil, err
@@ -64,46 +64,44 @@ func Start(ctx context.Context, deps *app.Deps, tpl *template.Template, o Option
 	if arn == "" {
 		return nil, fmt.Errorf("localevents: table %s has no stream", o.Table)
 	}
+	m, ok := tpl.Resources[mappingID]
+	if !ok {
+		return nil, fmt.Errorf("localevents: template.yaml has no %s", mappingID)
+	}
+	mapping := &streams.Mapping{
+		Streams:   dynamodbstreams.New(dynamodbstreams.Options{Region: localRegion, BaseEndpoint: aws.String(o.Endpoint), Credentials: creds}),
+		StreamARN: arn, Log: o.Log, Latest: o.Latest,
+	}
+	if err := mapping.FromTemplate(m.Properties); err != nil {
+		return nil, err
+	}
 	env, err := tpl.Environment(functionID, map[string]string{"PulseTable": o.Table, busID: localBus})
 	if err != nil {
 		return nil, err
 	}
+
 	bus := eventbus.New(env["EVENT_BUS_NAME"])
 	bus.OnEvent = o.OnEvent
-	getenv := func(k string) string {
-		return map[string]string{"AWS_REGION": localRegion, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
-			"AWS_ENDPOINT_URL_EVENTBRIDGE": bus.URL}[k]
-	}
+	defer func() {
+		if err != nil {
+			bus.Close()
+		}
+	}()
 	d := *deps
 	d.Config.EventBus = env["EVENT_BUS_NAME"]
-	if d.Events, err = app.EventBridgeFromEnv(getenv); err != nil {
-		bus.Close()
+	if d.Events, err = app.EventBridgeFromEnv(bus.ClientEnv); err != nil {
 		return nil, err
 	}
 	handler, err := app.Publish(&d)
 	if err != nil {
-		bus.Close()
 		return nil, err
 	}
-	s := &Stack{Bus: bus}
-	s.Mapping = &streams.Mapping{
-		Streams: dynamodbstreams.New(dynamodbstreams.Options{Region: localRegion, BaseEndpoint: aws.String(o.Endpoint),
-			Credentials: credentials.NewStaticCredentialsProvider(o.AccessKey, "local", "")}),
-		StreamARN: arn, Handler: streams.Handler(handler), Log: o.Log, Latest: o.Latest,
-		OnFailure: func(_ context.Context, rec []byte) {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			s.dead = append(s.dead, rec)
-		},
-	}
-	m, ok := tpl.Resources[mappingID]
-	if !ok {
-		bus.Close()
-		return nil, fmt.Errorf("localevents: template.yaml has no %s", mappingID)
-	}
-	if err := s.Mapping.FromTemplate(m.Properties); err != nil {
-		bus.Close()
-		return nil, err
+	s := &Stack{Bus: bus, Mapping: mapping}
+	mapping.Handler = streams.Handler(handler)
+	mapping.OnFailure = func(_ context.Context, rec []byte) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.dead = append(s.dead, rec)
 	}
 	return s, nil
 }

@@ -96,9 +96,7 @@ func EventBridgeFromEnv(getenv func(string) string) (*eventbridge.Client, error)
 	if u := cmp.Or(getenv("AWS_ENDPOINT_URL_EVENTBRIDGE"), getenv("AWS_ENDPOINT_URL")); u != "" {
 		o.BaseEndpoint = aws.String(u)
 	}
-	return eventbridge.New(o, func(o *eventbridge.Options) {
-		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) { so.MaxAttempts = 3; so.MaxBackoff = time.Second })
-	}), nil
+	return eventbridge.New(o, func(o *eventbridge.Options) { o.Retryer = retryer() }), nil
 }
 
 // awsFromEnv reads the region and the execution role's credentials that Lambda sets.
@@ -114,12 +112,15 @@ func awsFromEnv(getenv func(string) string) (string, aws.CredentialsProvider, er
 	return region, aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(id, secret, getenv("AWS_SESSION_TOKEN"))), nil
 }
 
-// ClientOptions sets how the DynamoDB client retries: 3 attempts with jittered backoff capped
-// at 1 second (the SDK's default cap is 20 seconds, longer than a function's whole timeout), so
-// that a throttled or unreachable DynamoDB becomes a quick 503 with Retry-After, and a passing
-// hiccup is absorbed.
-func ClientOptions(o *dynamodb.Options) {
-	o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+// ClientOptions sets how the DynamoDB client retries (retryer).
+func ClientOptions(o *dynamodb.Options) { o.Retryer = retryer() }
+
+// retryer is how Pulse's SDK clients retry: 3 attempts with jittered backoff capped at 1 second
+// (the SDK's default cap is 20 seconds, longer than a function's whole timeout), so that a
+// throttled or unreachable service becomes a quick 503 with Retry-After (or a reported batch
+// failure), and a passing hiccup is absorbed.
+func retryer() aws.Retryer {
+	return retry.NewStandard(func(so *retry.StandardOptions) {
 		so.MaxAttempts = 3
 		so.MaxBackoff = time.Second
 	})
@@ -182,11 +183,8 @@ func Lambda(d *Deps, keys ...string) (LambdaHandler, error) {
 	}
 	first := proxies[keys[0]]
 	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-		if deadline, ok := ctx.Deadline(); ok {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithDeadline(ctx, deadline.Add(-answerReserve(time.Until(deadline))))
-			defer cancel()
-		}
+		ctx, cancel := beforeDeadline(ctx)
+		defer cancel()
 		// A function that serves several routes (the dashboard's page and assets) picks by the
 		// event's routeKey; the route's own matching then checks the path.
 		proxy, ok := proxies[ev.RouteKey]
@@ -195,6 +193,16 @@ func Lambda(d *Deps, keys ...string) (LambdaHandler, error) {
 		}
 		return proxy(ctx, ev)
 	}, nil
+}
+
+// beforeDeadline returns ctx ending answerReserve before the invocation's deadline (ctx itself
+// when it has none).
+func beforeDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return ctx, func() {}
+	}
+	return context.WithDeadline(ctx, deadline.Add(-answerReserve(time.Until(deadline))))
 }
 
 // answerReserve is how long before the deadline a request gives up on DynamoDB so that its

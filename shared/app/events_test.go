@@ -201,9 +201,7 @@ func TestEventsReplay(t *testing.T) {
 		defer bus.Close()
 		d := *e.Deps
 		d.Config.EventBus = bus.Bus
-		if d.Events, err = app.EventBridgeFromEnv(func(k string) string {
-			return map[string]string{"AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_ENDPOINT_URL_EVENTBRIDGE": bus.URL}[k]
-		}); err != nil {
+		if d.Events, err = app.EventBridgeFromEnv(bus.ClientEnv); err != nil {
 			t.Fatal(err)
 		}
 		h, err := app.Publish(&d)

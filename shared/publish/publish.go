@@ -177,17 +177,8 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// Events returns the events one stream record stands for, none when it is not one of Pulse's
+// entries returns the events one stream record stands for, none when it is not one of Pulse's
 // changes (store.Classify).
-func Events(rec events.DynamoDBEventRecord) ([]ebtypes.PutEventsRequestEntry, error) {
-	es, err := entries(rec)
-	out := make([]ebtypes.PutEventsRequestEntry, len(es))
-	for i, e := range es {
-		out[i] = e.event
-	}
-	return out, err
-}
-
 func entries(rec events.DynamoDBEventRecord) ([]entry, error) {
 	old, err := image(rec.Change.OldImage)
 	if err != nil {
