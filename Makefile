@@ -25,9 +25,15 @@ run: assets
 ##   shared/app runs after the others, alone: its built-function tests hold a function to its
 ##   template timeout (4,000 sessions revoked within 10 s), and DynamoDB Local, which writes the
 ##   table's stream in the write path where AWS does not, gets slow when it shares the CPU.
+##   Every AWS call a function's handler makes is held to its IAM policy as it happens
+##   (internal/iamcheck) and written to $(IAM_RECORD); `pulse iam` then lists, over the whole
+##   suite, the grants no call used, and fails on any that no comment in template.yaml explains.
+IAM_RECORD = .cache/iam
 test: lint tools assets
-	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v '/shared/app$$')
-	$(GO) test -race -count=1 ./shared/app
+	rm -rf $(IAM_RECORD)
+	PULSE_IAM_RECORD=$(CURDIR)/$(IAM_RECORD) $(GO) test -race -count=1 $$($(GO) list ./... | grep -v '/shared/app$$')
+	PULSE_IAM_RECORD=$(CURDIR)/$(IAM_RECORD) $(GO) test -race -count=1 ./shared/app
+	$(GO) run ./cmd/pulse iam -records $(IAM_RECORD)
 
 ## fuzz: every fuzz target for a fixed number of inputs each, about 5 s on this project's
 ##   2-core machine (CI); FUZZTIME=1m (or 10000x) runs each for that long instead. Crashers land

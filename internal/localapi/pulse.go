@@ -1,6 +1,10 @@
 package localapi
 
 import (
+	"context"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/pulse-sessions/pulse/internal/iamcheck"
 	"github.com/pulse-sessions/pulse/internal/template"
 	"github.com/pulse-sessions/pulse/shared/app"
 )
@@ -19,7 +23,10 @@ func Pulse(d *app.Deps, tpl *template.Template) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		functions[fn] = Invoke(h)
+		// Each request's AWS calls are made by its function (iamcheck holds them to its policy).
+		functions[fn] = func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+			return h(iamcheck.WithFunction(ctx, fn), ev)
+		}
 	}
 	return New(tpl.Routes(), functions, d.IDs.NewID)
 }

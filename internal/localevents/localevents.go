@@ -16,7 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/pulse-sessions/pulse/internal/eventbus"
+	"github.com/pulse-sessions/pulse/internal/iamcheck"
 	"github.com/pulse-sessions/pulse/internal/streams"
 	"github.com/pulse-sessions/pulse/internal/template"
 	"github.com/pulse-sessions/pulse/shared/app"
@@ -24,10 +26,11 @@ import (
 
 // The template's logical IDs this package reads.
 const (
-	mappingID   = "PublishEventsStream"
-	functionID  = "PublishEventsFunction"
-	busID       = "PulseEventBus"
-	localBus    = "pulse-local-events"
+	mappingID  = "PublishEventsStream"
+	functionID = "PublishEventsFunction"
+	busID      = "PulseEventBus"
+	// BusName is what the stand-in bus is called (PulseEventBus's name here).
+	BusName     = "pulse-local-events"
 	localRegion = "us-east-1"
 )
 
@@ -41,6 +44,10 @@ type Options struct {
 	Latest bool
 	// OnEvent sees every event the stand-in bus accepts (make run prints them).
 	OnEvent func(eventbus.Event)
+	// IAM, when set, holds the publisher's calls to its template policy: the stream reads and
+	// the dead-letter sends the event source mapping makes with the function's role, and the
+	// function's own calls (tests).
+	IAM *iamcheck.Recorder
 }
 
 // Stack is the running publishing: Bus holds what was published, Mapping reads the stream.
@@ -64,18 +71,23 @@ func Start(ctx context.Context, deps *app.Deps, tpl *template.Template, o Option
 	if arn == "" {
 		return nil, fmt.Errorf("localevents: table %s has no stream", o.Table)
 	}
+	var streamOpts []func(*dynamodbstreams.Options)
+	var busOpts []func(*eventbridge.Options)
+	if o.IAM != nil {
+		streamOpts, busOpts = append(streamOpts, o.IAM.Streams), append(busOpts, o.IAM.EventBridge)
+	}
 	m, ok := tpl.Resources[mappingID]
 	if !ok {
 		return nil, fmt.Errorf("localevents: template.yaml has no %s", mappingID)
 	}
 	mapping := &streams.Mapping{
-		Streams:   dynamodbstreams.New(dynamodbstreams.Options{Region: localRegion, BaseEndpoint: aws.String(o.Endpoint), Credentials: creds}),
+		Streams:   dynamodbstreams.New(dynamodbstreams.Options{Region: localRegion, BaseEndpoint: aws.String(o.Endpoint), Credentials: creds}, streamOpts...),
 		StreamARN: arn, Log: o.Log, Latest: o.Latest,
 	}
 	if err := mapping.FromTemplate(m.Properties); err != nil {
 		return nil, err
 	}
-	env, err := tpl.Environment(functionID, map[string]string{"PulseTable": o.Table, busID: localBus})
+	env, err := tpl.Environment(functionID, map[string]string{"PulseTable": o.Table, busID: BusName})
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +101,7 @@ func Start(ctx context.Context, deps *app.Deps, tpl *template.Template, o Option
 	}()
 	d := *deps
 	d.Config.EventBus = env["EVENT_BUS_NAME"]
-	if d.Events, err = app.EventBridgeFromEnv(bus.ClientEnv); err != nil {
+	if d.Events, err = app.EventBridgeFromEnv(bus.ClientEnv, busOpts...); err != nil {
 		return nil, err
 	}
 	handler, err := app.Publish(&d)
@@ -98,7 +110,15 @@ func Start(ctx context.Context, deps *app.Deps, tpl *template.Template, o Option
 	}
 	s := &Stack{Bus: bus, Mapping: mapping}
 	mapping.Handler = streams.Handler(handler)
-	mapping.OnFailure = func(_ context.Context, rec []byte) {
+	dlq := deadLetterQueue(m.Properties)
+	mapping.OnFailure = func(ctx context.Context, rec []byte) {
+		if o.IAM != nil {
+			// Lambda sends the on-failure record with the function's role.
+			if err := o.IAM.Record(ctx, "sqs:SendMessage", iamcheck.QueueARN(dlq)); err != nil {
+				o.Log.ErrorContext(ctx, "on-failure record refused", "error", err.Error())
+				return
+			}
+		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.dead = append(s.dead, rec)
@@ -108,7 +128,7 @@ func Start(ctx context.Context, deps *app.Deps, tpl *template.Template, o Option
 
 // Poll publishes what the stream holds so far.
 func (s *Stack) Poll(ctx context.Context) error {
-	_, err := s.Mapping.Poll(ctx)
+	_, err := s.Mapping.Poll(iamcheck.WithFunction(ctx, functionID))
 	return err
 }
 
@@ -121,3 +141,14 @@ func (s *Stack) DeadLetters() [][]byte {
 
 // Close stops the stand-in bus.
 func (s *Stack) Close() { s.Bus.Close() }
+
+// deadLetterQueue is the logical ID of the queue the mapping's on-failure destination names.
+func deadLetterQueue(props map[string]any) string {
+	dc, _ := props["DestinationConfig"].(map[string]any)
+	of, _ := dc["OnFailure"].(map[string]any)
+	dest, _ := of["Destination"].(map[string]any)
+	if att, _ := dest["Fn::GetAtt"].([]any); len(att) > 0 {
+		return fmt.Sprint(att[0])
+	}
+	return ""
+}

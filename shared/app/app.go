@@ -87,7 +87,7 @@ func ClientFromEnv(getenv func(string) string) (*dynamodb.Client, error) {
 // EventBridgeFromEnv builds the EventBridge client as ClientFromEnv builds DynamoDB's:
 // AWS_ENDPOINT_URL_EVENTBRIDGE (or AWS_ENDPOINT_URL) points it elsewhere, which is how local
 // runs and tests reach the PutEvents stand-in (internal/eventbus).
-func EventBridgeFromEnv(getenv func(string) string) (*eventbridge.Client, error) {
+func EventBridgeFromEnv(getenv func(string) string, optFns ...func(*eventbridge.Options)) (*eventbridge.Client, error) {
 	region, creds, err := awsFromEnv(getenv)
 	if err != nil {
 		return nil, err
@@ -96,7 +96,7 @@ func EventBridgeFromEnv(getenv func(string) string) (*eventbridge.Client, error)
 	if u := cmp.Or(getenv("AWS_ENDPOINT_URL_EVENTBRIDGE"), getenv("AWS_ENDPOINT_URL")); u != "" {
 		o.BaseEndpoint = aws.String(u)
 	}
-	return eventbridge.New(o, func(o *eventbridge.Options) { o.Retryer = retryer() }), nil
+	return eventbridge.New(o, append([]func(*eventbridge.Options){func(o *eventbridge.Options) { o.Retryer = retryer() }}, optFns...)...), nil
 }
 
 // awsFromEnv reads the region and the execution role's credentials that Lambda sets.
@@ -128,7 +128,7 @@ func retryer() aws.Retryer {
 
 // Build wires the dependencies around a DynamoDB client; tests pass their own clock and IDs.
 func Build(cfg Config, db store.API, now pulse.Clock, ids pulse.IDs, log *slog.Logger) (*Deps, error) {
-	g, err := geo.Open(cfg.GeoIPDB)
+	g, err := geo.Open(cfg.GeoIPDB, cfg.OriginSecret)
 	if err != nil {
 		return nil, err
 	}

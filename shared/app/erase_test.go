@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/pulse-sessions/pulse/internal/apptest"
-	"github.com/pulse-sessions/pulse/shared/cleanup"
 )
 
 // Logins and token creations racing a user's deletion leave nothing usable, visible or stored:
@@ -90,7 +89,7 @@ func TestEraseRacingLoginsAndTokens(t *testing.T) {
 	}
 	// The scheduled sweep, past the grace: nothing of any of them is stored.
 	e.Clock.Add(10 * time.Minute)
-	if sum, err := (&cleanup.Cleaner{Store: e.Deps.Store, Now: e.Clock.Now}).Run(ctx); err != nil || sum.UsersErased != 20 {
+	if sum, err := e.Cleanup(ctx); err != nil || sum.UsersErased != 20 {
 		t.Fatalf("sweep: %+v, %v; want the 20 erasures finished", sum, err)
 	}
 	out, err := e.DB.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(e.Table)})

@@ -15,7 +15,9 @@ import (
 	"github.com/pulse-sessions/pulse/internal/ddbtest"
 	"github.com/pulse-sessions/pulse/internal/demo"
 	"github.com/pulse-sessions/pulse/internal/eventbus"
+	"github.com/pulse-sessions/pulse/internal/iamcheck"
 	"github.com/pulse-sessions/pulse/internal/lambdarun"
+	"github.com/pulse-sessions/pulse/internal/localevents"
 	"github.com/pulse-sessions/pulse/internal/template"
 	"github.com/pulse-sessions/pulse/shared/app"
 )
@@ -149,7 +151,7 @@ func TestEventsReplay(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			resp, err := h(ctx, ev)
+			resp, err := h(iamcheck.WithFunction(ctx, fn), ev)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -182,7 +184,7 @@ func TestEventsReplay(t *testing.T) {
 			t.Errorf("not a scheduled event: %+v", ev)
 		}
 		e.Clock.Add(time.Hour) // the demo's live sessions have gone idle by now
-		sum, err := app.Cleanup(e.Deps)(ctx, ev)
+		sum, err := app.Cleanup(e.Deps)(iamcheck.WithFunction(ctx, apptest.CleanupFunction), ev)
 		if err != nil || !sum.Complete || sum.Ended == 0 {
 			t.Errorf("cleanup: %+v, %v; want a complete run that ended the demo's sessions", sum, err)
 		}
@@ -197,18 +199,18 @@ func TestEventsReplay(t *testing.T) {
 		if err := json.Unmarshal(raw, &ev); err != nil {
 			t.Fatal(err)
 		}
-		bus := eventbus.New("pulse-replay")
+		bus := eventbus.New(localevents.BusName) // PulseEventBus as the tests name it (its policy is checked)
 		defer bus.Close()
 		d := *e.Deps
 		d.Config.EventBus = bus.Bus
-		if d.Events, err = app.EventBridgeFromEnv(bus.ClientEnv); err != nil {
+		if d.Events, err = app.EventBridgeFromEnv(bus.ClientEnv, e.IAM.EventBridge); err != nil {
 			t.Fatal(err)
 		}
 		h, err := app.Publish(&d)
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp, err := h(ctx, ev)
+		resp, err := h(iamcheck.WithFunction(ctx, "PublishEventsFunction"), ev)
 		if err != nil || len(resp.BatchItemFailures) != 0 {
 			t.Fatalf("%+v, %v", resp, err)
 		}

@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/pulse-sessions/pulse/internal/apptest"
 	"github.com/pulse-sessions/pulse/internal/ddblocal"
-	"github.com/pulse-sessions/pulse/shared/cleanup"
 	"github.com/pulse-sessions/pulse/shared/store"
 )
 
@@ -246,7 +245,7 @@ func TestFaultUnprocessedBatchItems(t *testing.T) {
 	e := apptest.NewWith(t, apptest.Options{Client: opt})
 	key := apptest.Key(e.Key)
 	sweep := func() {
-		if _, err := (&cleanup.Cleaner{Store: e.Deps.Store, Now: e.Clock.Now}).Run(context.Background()); err != nil {
+		if _, err := e.Cleanup(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}

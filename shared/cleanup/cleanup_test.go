@@ -11,6 +11,7 @@ import (
 
 	"github.com/pulse-sessions/pulse/internal/apptest"
 	"github.com/pulse-sessions/pulse/internal/ddbtest"
+	"github.com/pulse-sessions/pulse/internal/iamcheck"
 	"github.com/pulse-sessions/pulse/shared/cleanup"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 	"github.com/pulse-sessions/pulse/shared/store"
@@ -58,6 +59,11 @@ func cleaner(e *apptest.Env) *cleanup.Cleaner {
 	return &cleanup.Cleaner{Store: e.Deps.Store, Now: e.Clock.Now}
 }
 
+// asCleanup runs under the scheduled function's identity: its calls are held to its policy.
+func asCleanup(ctx context.Context) context.Context {
+	return iamcheck.WithFunction(ctx, apptest.CleanupFunction)
+}
+
 // countEnded counts the sessions with an end recorded, and checks each one's reason and time.
 func countEnded(t *testing.T, e *apptest.Env, expired int) int {
 	t.Helper()
@@ -96,7 +102,7 @@ func TestRunEndsExactlyTheExpired(t *testing.T) {
 		c := cleaner(e)
 		c.Metrics, c.Function = &out, "cleanup-expired-sessions"
 		e.Meter.Reset()
-		sum, err := c.Run(context.Background())
+		sum, err := c.Run(asCleanup(context.Background()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,7 +147,7 @@ func TestCancelledRunResumes(t *testing.T) {
 			cancel()
 		}
 	}
-	first, err := c.Run(ctx)
+	first, err := c.Run(asCleanup(ctx))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +155,7 @@ func TestCancelledRunResumes(t *testing.T) {
 		t.Fatalf("cut-off run: %+v, want 40 ended, 60 remaining, incomplete", first)
 	}
 	c.AfterEnd = nil
-	second, err := cleaner(e).Run(context.Background())
+	second, err := cleaner(e).Run(asCleanup(context.Background()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +165,7 @@ func TestCancelledRunResumes(t *testing.T) {
 	if n := countEnded(t, e, 100); n != 100 {
 		t.Errorf("%d ended after both runs, want 100", n)
 	}
-	third, _ := cleaner(e).Run(context.Background())
+	third, _ := cleaner(e).Run(asCleanup(context.Background()))
 	if third.Ended != 0 || third.Examined != 0 {
 		t.Errorf("a re-run: %+v, want nothing to do", third)
 	}
@@ -173,11 +179,11 @@ func TestStopsBeforeTheDeadline(t *testing.T) {
 	defer cancel()
 	c := cleaner(e)
 	c.Margin = 2 * time.Second
-	sum, err := c.Run(ctx)
+	sum, err := c.Run(asCleanup(ctx))
 	if err != nil || sum.Ended != 0 || sum.Complete {
 		t.Fatalf("%+v %v, want an incomplete run that ended nothing", sum, err)
 	}
-	if sum, _ := cleaner(e).Run(context.Background()); sum.Ended != 10 {
+	if sum, _ := cleaner(e).Run(asCleanup(context.Background())); sum.Ended != 10 {
 		t.Errorf("next run ended %d, want 10", sum.Ended)
 	}
 }
@@ -193,7 +199,7 @@ func TestConcurrentRuns(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			var err error
-			if sums[i], err = cleaner(e).Run(context.Background()); err != nil {
+			if sums[i], err = cleaner(e).Run(asCleanup(context.Background())); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -238,7 +244,7 @@ func TestActivityRacesCleanup(t *testing.T) {
 				activity = e.Deps.Store.RecordActivity(ctx, store.Activity{TenantID: "acme", UserID: "u1", SessionID: "S1"})
 				e.Clock.Set(cleanupAt)
 			}
-			sum, err := c.Run(ctx)
+			sum, err := c.Run(asCleanup(ctx))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -269,7 +275,7 @@ func TestEndedSessionsLeaveTheReadAPIs(t *testing.T) {
 	e.Clock.Add(20 * time.Minute)
 	e.Do("POST", "/api/users/u1/sessions/S2/activity", "", key...)
 	e.Clock.Add(15 * time.Minute) // S1 idle since 35 minutes: expired; S2 active 15 minutes ago
-	sum, err := cleaner(e).Run(context.Background())
+	sum, err := cleaner(e).Run(asCleanup(context.Background()))
 	if err != nil || sum.Ended != 1 {
 		t.Fatalf("cleanup: %+v %v, want S1 ended", sum, err)
 	}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/pulse-sessions/pulse/internal/apptest"
-	"github.com/pulse-sessions/pulse/shared/cleanup"
 )
 
 // recordDays makes users u000…u<n> active on each of the last days days (UTC), as imported
@@ -57,13 +56,13 @@ func TestRollupsCostTheDays(t *testing.T) {
 	fromIndex := measure()
 	// The scheduled function rolls up every day that has ended in every time zone (here all
 	// but the last two): its first run looks back 31 days.
-	sum, err := (&cleanup.Cleaner{Store: e.Deps.Store, Now: e.Clock.Now}).Run(context.Background())
+	sum, err := e.Cleanup(context.Background())
 	if err != nil || !sum.Complete || sum.DaysClosed < 28 {
 		t.Fatalf("cleanup: %+v, %v; want the closed days rolled up", sum, err)
 	}
 	fromRollups := measure()
 	t.Logf("30 days × 300 users: %.1f RCU from the Days index, %.1f RCU once the scheduled function rolled up the closed days (%d tenant-days)", fromIndex, fromRollups, sum.DaysClosed)
-	if again, err := (&cleanup.Cleaner{Store: e.Deps.Store, Now: e.Clock.Now}).Run(context.Background()); err != nil || again.DaysClosed != 0 {
+	if again, err := e.Cleanup(context.Background()); err != nil || again.DaysClosed != 0 {
 		t.Errorf("a second run the same day: %+v, %v; want nothing more to roll up", again, err)
 	}
 	if fromRollups > fromIndex/4 {

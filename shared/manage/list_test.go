@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/pulse-sessions/pulse/internal/apptest"
-	"github.com/pulse-sessions/pulse/shared/cleanup"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 )
 
@@ -240,7 +239,7 @@ func TestTokens(t *testing.T) {
 	// Deleting the user deletes their tokens: nothing of alice is left.
 	e.Do("POST", "/api/users/alice/tokens", `{"name":"other"}`, key...)
 	sweep := func() {
-		if _, err := (&cleanup.Cleaner{Store: e.Deps.Store, Now: e.Clock.Now}).Run(context.Background()); err != nil {
+		if _, err := e.Cleanup(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/pulse-sessions/pulse/internal/eventbus"
 	"github.com/pulse-sessions/pulse/internal/localevents"
 	"github.com/pulse-sessions/pulse/shared/app"
-	"github.com/pulse-sessions/pulse/shared/cleanup"
 )
 
 func TestMain(m *testing.M) { ddbtest.Main(m) }
@@ -196,7 +195,7 @@ func TestSessionLifecycleEvents(t *testing.T) {
 	b := w.login("alice", firefoxMac, "DE")
 	w.expect("a new device and country", "Session Started "+b, "New Device Detected "+b+" device=true location=true")
 	w.Clock.Add(31 * time.Minute)
-	if _, err := (&cleanup.Cleaner{Store: w.Deps.Store, Now: w.Clock.Now}).Run(context.Background()); err != nil {
+	if _, err := w.Cleanup(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	w.expect("an idle session ended by the cleanup", "Session Ended "+b+" idle")
@@ -221,13 +220,13 @@ func TestSessionLifecycleEvents(t *testing.T) {
 		}
 	}
 	w.Clock.Add(time.Hour)
-	if _, err := (&cleanup.Cleaner{Store: w.Deps.Store, Now: w.Clock.Now}).Run(context.Background()); err != nil {
+	if _, err := w.Cleanup(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	w.expect("a session past its maximum lifetime", "Session Started "+d, "Session Ended "+d+" expired")
 
 	// The erasure's deletions and the sweep publish nothing more.
-	if _, err := (&cleanup.Cleaner{Store: w.Deps.Store, Now: w.Clock.Now}).Run(context.Background()); err != nil {
+	if _, err := w.Cleanup(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	w.expect("the sweep after an erasure")
