@@ -126,6 +126,12 @@ func (t *Template) Check() []string {
 		if p["Type"] == "String" && p["AllowedPattern"] == nil && p["AllowedValues"] == nil && name != "GeoIPDatabase" {
 			add("parameter %s: a String without AllowedPattern or AllowedValues takes anything", name)
 		}
+		if p["Type"] == "Number" && p["AllowedValues"] == nil && (p["MinValue"] == nil || p["MaxValue"] == nil) {
+			add("parameter %s: a Number without MinValue and MaxValue", name)
+		}
+		if p["Description"] == nil {
+			add("parameter %s: no Description", name)
+		}
 	}
 	if env, _ := t.Globals["Function"].(map[string]any)["Environment"].(map[string]any); env != nil {
 		if vars, _ := env["Variables"].(map[string]any); vars["AWS_ENDPOINT_URL_DYNAMODB"] != "" {
@@ -170,9 +176,14 @@ func (t *Template) Check() []string {
 		}
 	}
 
+	problems = append(problems, t.checkOperations()...)
+
 	for id, r := range t.Resources {
 		if r.Type != "AWS::DynamoDB::Table" {
 			continue
+		}
+		if r.Properties["DeletionProtectionEnabled"] == nil {
+			add("%s: DeletionProtectionEnabled is not set", id)
 		}
 		if spec, _ := r.Properties["StreamSpecification"].(map[string]any); spec["StreamViewType"] != "NEW_AND_OLD_IMAGES" {
 			add("%s: StreamSpecification.StreamViewType is %v, want NEW_AND_OLD_IMAGES (the publisher tells a start, an end and an erasure by both images)", id, spec["StreamViewType"])
@@ -192,6 +203,81 @@ func (t *Template) Check() []string {
 		}
 	}
 	sort.Strings(problems)
+	return problems
+}
+
+// checkOperations checks what tells an operator that something failed: every SQS queue keeps
+// its messages (a retention, a DeletionPolicy) and has an alarm on the messages it holds; every
+// schedule retries and keeps what it could not deliver; every function's errors and throttles
+// are watched by an alarm; every alarm notifies someone; the alarm topic is an output.
+func (t *Template) checkOperations() []string {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	watched := map[string]bool{} // "<logical ID>/<metric>" of every alarm's metrics
+	topics := map[string]bool{}
+	for id, r := range t.Resources {
+		switch r.Type {
+		case "AWS::CloudWatch::Alarm":
+			if len(list(r.Properties["AlarmActions"])) == 0 && len(strings_(r.Properties["AlarmActions"])) == 0 {
+				add("%s: no AlarmActions: nobody hears it", id)
+			}
+			watch := func(metric map[string]any) {
+				for _, ref := range references(metric["Dimensions"]) {
+					watched[ref+"/"+fmt.Sprint(metric["MetricName"])] = true
+				}
+			}
+			watch(r.Properties)
+			for _, m := range list(r.Properties["Metrics"]) {
+				stat, _ := m["MetricStat"].(map[string]any)
+				metric, _ := stat["Metric"].(map[string]any)
+				watch(metric)
+			}
+		case "AWS::SNS::Topic":
+			topics[id] = true
+		}
+	}
+	for id, r := range t.Resources {
+		if r.Type != "AWS::SQS::Queue" {
+			continue
+		}
+		if r.Properties["MessageRetentionPeriod"] == nil {
+			add("%s: no MessageRetentionPeriod (SQS keeps messages 4 days by default)", id)
+		}
+		if r.DeletionPolicy == "" || r.UpdateReplacePolicy == "" {
+			add("%s: DeletionPolicy and UpdateReplacePolicy are not both set (what a queue holds goes with it; cfn-lint I3011)", id)
+		}
+		if !watched[id+"/ApproximateNumberOfMessagesVisible"] {
+			add("%s: no alarm watches the queue's ApproximateNumberOfMessagesVisible: what lands in it would go unnoticed", id)
+		}
+	}
+	for _, id := range t.Functions() {
+		for _, m := range []string{"Errors", "Throttles"} {
+			if !watched[id+"/"+m] {
+				add("%s: no alarm watches its %s", id, m)
+			}
+		}
+		events, _ := t.Resources[id].Properties["Events"].(map[string]any)
+		for name, e := range events {
+			ev, _ := e.(map[string]any)
+			if ev["Type"] != "Schedule" {
+				continue
+			}
+			p, _ := ev["Properties"].(map[string]any)
+			if p["RetryPolicy"] == nil || p["DeadLetterConfig"] == nil {
+				add("%s: schedule %s has no RetryPolicy and DeadLetterConfig: a run EventBridge could not deliver would vanish", id, name)
+			}
+		}
+	}
+	output := false
+	for _, o := range t.Outputs {
+		m, _ := o.(map[string]any)
+		for _, ref := range references(m["Value"]) {
+			output = output || topics[ref]
+		}
+	}
+	if len(topics) == 0 || !output {
+		add("no SNS topic for the alarms is an output (AlarmTopicArn)")
+	}
 	return problems
 }
 

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -128,9 +129,58 @@ func TestLoadConfig(t *testing.T) {
 		{"TABLE_NAME": "T", "ACTIVE_WINDOW": "5x"},
 		{"TABLE_NAME": "T", "NEW_DEVICE_WINDOW": "12h"},  // less than the day it counts in
 		{"TABLE_NAME": "T", "NEW_DEVICE_WINDOW": "401d"}, // longer than anything else is kept
+		{"TABLE_NAME": "T", "ACTIVE_WINDOW": "61m"},
+		{"TABLE_NAME": "T", "ACTIVE_WINDOW": "30s"},
+		{"TABLE_NAME": "T", "SESSION_IDLE_TIMEOUT": "25h", "SESSION_MAX_LIFETIME": "2d"},
+		{"TABLE_NAME": "T", "BEHIND_CLOUDFRONT": "true"},                           // without its secret
+		{"TABLE_NAME": "T", "BEHIND_CLOUDFRONT": "true", "ORIGIN_SECRET": "short"}, // guessable
+		{"TABLE_NAME": "T", "BEHIND_CLOUDFRONT": "yes"},
 	} {
 		if _, err := LoadConfig(func(k string) string { return bad[k] }); err == nil {
 			t.Errorf("LoadConfig(%v) succeeded, want an error", bad)
+		}
+	}
+}
+
+// What template.yaml lets a deployment set, the code accepts, and the code's extremes can be
+// set: every value a duration parameter's AllowedPattern matches is within the code's bounds,
+// and the least and the most the code allows are matched in some unit; every numeric
+// parameter's MinValue and MaxValue are the code's.
+func TestTemplateBoundsMatchCode(t *testing.T) {
+	tpl := load(t)
+	vars, _ := tpl.Globals["Function"].(map[string]any)["Environment"].(map[string]any)["Variables"].(map[string]any)
+	param := func(env string) map[string]any {
+		ref, _ := vars[env].(map[string]any)
+		p, _ := tpl.Parameters[fmt.Sprint(ref["Ref"])].(map[string]any)
+		if p == nil {
+			t.Fatalf("%s is not set from a parameter", env)
+		}
+		return p
+	}
+	units := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour, "d": 24 * time.Hour}
+	for env, b := range DurationBounds {
+		re := regexp.MustCompile(fmt.Sprint(param(env)["AllowedPattern"]))
+		minOK, maxOK := false, false
+		for u, unit := range units {
+			for _, n := range []int64{0, 1, 2, 23, 24, 25, 59, 60, 61, 99, 100, 399, 400, 401, 999, 1000, 1439, 1440, 1441, 9599, 9600, 9999, 10000} {
+				v, d := fmt.Sprintf("%d%s", n, u), time.Duration(n)*unit
+				if !re.MatchString(v) {
+					continue
+				}
+				if d < b[0] || d > b[1] {
+					t.Errorf("%s: the template allows %s, which the code refuses (%s..%s)", env, v, b[0], b[1])
+				}
+				minOK, maxOK = minOK || d == b[0], maxOK || d == b[1]
+			}
+		}
+		if !minOK || !maxOK {
+			t.Errorf("%s: the template's pattern %s does not allow the code's bounds %s and %s", env, re, b[0], b[1])
+		}
+	}
+	for env, b := range NumberBounds {
+		p := param(env)
+		if p["MinValue"] != int64(b[0]) || p["MaxValue"] != int64(b[1]) {
+			t.Errorf("%s: the template allows %v..%v, the code %d..%d", env, p["MinValue"], p["MaxValue"], b[0], b[1])
 		}
 	}
 }

@@ -19,12 +19,37 @@ type Config struct {
 	Policy       pulse.SessionPolicy
 	ActiveShards int
 	GeoIPDB      string
+	// OriginSecret is what the stack's CloudFront distribution sends in geo.OriginHeader, set
+	// only when BEHIND_CLOUDFRONT is true: then, and only then, viewer headers place a session.
+	OriginSecret string
 	LogLevel     string
 	// EventBus is the EventBridge bus the publisher puts Pulse's events on (EVENT_BUS_NAME);
 	// set for the publisher only.
 	EventBus string
 	// Meter, when set, adds up DynamoDB's consumed capacity of every call (tests, benchmarks).
 	Meter *store.Meter
+}
+
+// DurationBounds are the least and the most each duration setting may be, as template.yaml's
+// AllowedPattern of its parameter allows (TestTemplateBoundsMatchCode holds the two together).
+var DurationBounds = map[string][2]time.Duration{
+	"SESSION_IDLE_TIMEOUT": {time.Minute, 24 * time.Hour},
+	"SESSION_MAX_LIFETIME": {time.Minute, 400 * day},
+	// At least a day: sessions are listed and counted by the day they started.
+	"SESSION_RETENTION":  {day, 400 * day},
+	"ACTIVITY_RETENTION": {day, 9999 * day},
+	// The active index buckets last activity; an hour is far past what "active now" means.
+	"ACTIVE_WINDOW":     {time.Minute, time.Hour},
+	"NEW_DEVICE_WINDOW": {day, 400 * day},
+}
+
+const day = 24 * time.Hour
+
+// NumberBounds are the least and the most each numeric setting may be, as template.yaml's
+// MinValue and MaxValue of its parameter say.
+var NumberBounds = map[string][2]int{
+	"MAX_SESSIONS_PER_USER": {1, 10000},
+	"ACTIVE_SHARDS":         {1, 16},
 }
 
 // LoadConfig reads the configuration through getenv (os.Getenv in production); missing
@@ -51,6 +76,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			if err != nil {
 				return c, fmt.Errorf("config: %s: %w", d.env, err)
 			}
+			if b := DurationBounds[d.env]; dur < b[0] || dur > b[1] {
+				return c, fmt.Errorf("config: %s (%s) must be between %s and %s", d.env, v, b[0], b[1])
+			}
 			*d.dst = dur
 		}
 	}
@@ -68,9 +96,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("config: SESSION_IDLE_TIMEOUT (%s) exceeds SESSION_MAX_LIFETIME (%s)", c.Policy.IdleTimeout, c.Policy.MaxLifetime)
 	}
 	if v := getenv("MAX_SESSIONS_PER_USER"); v != "" {
+		b := NumberBounds["MAX_SESSIONS_PER_USER"]
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 10000 {
-			return c, fmt.Errorf("config: MAX_SESSIONS_PER_USER must be 1..10000, got %q", v)
+		if err != nil || n < b[0] || n > b[1] {
+			return c, fmt.Errorf("config: MAX_SESSIONS_PER_USER must be %d..%d, got %q", b[0], b[1], v)
 		}
 		c.Policy.MaxPerUser = n
 	}
@@ -80,10 +109,21 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		}
 		c.Policy.LimitPolicy = v
 	}
+	switch getenv("BEHIND_CLOUDFRONT") {
+	case "", "false":
+	case "true":
+		c.OriginSecret = getenv("ORIGIN_SECRET")
+		if n := len(c.OriginSecret); n < 32 || n > 128 {
+			return c, fmt.Errorf("config: BEHIND_CLOUDFRONT is true, so ORIGIN_SECRET must be 32 to 128 characters (it has %d)", n)
+		}
+	default:
+		return c, fmt.Errorf("config: BEHIND_CLOUDFRONT must be true or false, got %q", getenv("BEHIND_CLOUDFRONT"))
+	}
 	if v := getenv("ACTIVE_SHARDS"); v != "" {
+		b := NumberBounds["ACTIVE_SHARDS"]
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 16 {
-			return c, fmt.Errorf("config: ACTIVE_SHARDS must be 1..16, got %q", v)
+		if err != nil || n < b[0] || n > b[1] {
+			return c, fmt.Errorf("config: ACTIVE_SHARDS must be %d..%d, got %q", b[0], b[1], v)
 		}
 		c.ActiveShards = n
 	}

@@ -1,6 +1,6 @@
 // Package routes generates, from template.yaml and the surfaces' route lists, the files that
-// must agree with them: functions/<folder>/main.go, functions/functions.mk and the README's
-// route list. See internal/gen.
+// must agree with them: functions/<folder>/main.go, functions/functions.mk, the README's
+// route list and the template's own alarms on every function. See internal/gen.
 package routes
 
 import (
@@ -160,12 +160,64 @@ func Generate(root string) (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	updated, err := replaceRoutes(readme, routeTable(fns))
+	updated, err := replaceBlock(readme, beginRoutes, endRoutes, routeTable(fns), "README.md")
 	if err != nil {
 		return nil, err
 	}
 	files["README.md"] = updated
+
+	raw, err := os.ReadFile(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	if files["template.yaml"], err = replaceBlock(raw, beginAlarms, endAlarms, functionAlarms(fns), "template.yaml"); err != nil {
+		return nil, err
+	}
 	return files, nil
+}
+
+// The template's function alarms sit between these two lines.
+const (
+	beginAlarms = "  # BEGIN function alarms: generated from the functions above by go generate ./... (internal/gen)"
+	endAlarms   = "  # END function alarms"
+)
+
+// alarmGroup is how many functions one alarm watches: a metric-math alarm takes at most 10
+// metrics, and each function gives two (Errors and Throttles).
+const alarmGroup = 5
+
+// functionAlarms returns one metric-math alarm per alarmGroup functions: any error or throttle
+// of any of them in 5 minutes. Errors are what Lambda counts as failed invocations (a crash, a
+// timeout, a task's returned error), not the 4xx and 5xx a handler answers.
+func functionAlarms(fns []Function) string {
+	var b strings.Builder
+	for g := 0; g*alarmGroup < len(fns); g++ {
+		group := fns[g*alarmGroup : min((g+1)*alarmGroup, len(fns))]
+		var ids, names []string
+		for i, f := range group {
+			ids = append(ids, fmt.Sprintf("e%d, t%d", i, i))
+			names = append(names, f.ID)
+		}
+		fmt.Fprintf(&b, `  FunctionErrorsAlarm%d:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmDescription: "Errors or throttles of %s."
+      ComparisonOperator: GreaterThanOrEqualToThreshold
+      Threshold: 1
+      EvaluationPeriods: 1
+      TreatMissingData: notBreaching
+      AlarmActions: [!Ref AlarmTopic]
+      Metrics:
+        - { Id: total, Expression: "SUM([%s])", Label: Errors and throttles }
+`, g+1, strings.Join(names, ", "), strings.Join(ids, ", "))
+		for i, f := range group {
+			for _, m := range []struct{ id, name string }{{"e", "Errors"}, {"t", "Throttles"}} {
+				fmt.Fprintf(&b, "        - { Id: %s%d, ReturnData: false, MetricStat: { Period: 300, Stat: Sum, Metric: { Namespace: AWS/Lambda, MetricName: %s, Dimensions: [{ Name: FunctionName, Value: !Ref %s }] } } }\n", m.id, i, m.name, f.ID)
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }
 
 // The README's route list sits between these two lines.
@@ -199,13 +251,14 @@ func routeTable(fns []Function) string {
 	return b.String()
 }
 
-func replaceRoutes(readme []byte, table string) ([]byte, error) {
-	s := string(readme)
-	i, j := strings.Index(s, beginRoutes), strings.Index(s, endRoutes)
+// replaceBlock puts text between the lines begin and end of a file.
+func replaceBlock(file []byte, begin, end, text, name string) ([]byte, error) {
+	s := string(file)
+	i, j := strings.Index(s, begin), strings.Index(s, end)
 	if i < 0 || j < i {
-		return nil, fmt.Errorf("README.md has no %q … %q block", beginRoutes, endRoutes)
+		return nil, fmt.Errorf("%s has no %q … %q block", name, begin, end)
 	}
-	return []byte(s[:i+len(beginRoutes)] + "\n" + table + s[j:]), nil
+	return []byte(s[:i+len(begin)] + "\n" + text + s[j:]), nil
 }
 
 // Stale returns the generated files whose content on disk differs (or which are missing), and
