@@ -1,9 +1,11 @@
 // Package geo finds where a session's IP address is, once, when the session is written: from
-// CloudFront's viewer headers when the request came through CloudFront from that very address,
-// else from an optional MaxMind-format database, else nowhere (the location stays empty).
+// CloudFront's viewer headers when the request provably came through the stack's CloudFront
+// distribution from that very address, else from an optional MaxMind-format database, else
+// nowhere (the location stays empty).
 package geo
 
 import (
+	"crypto/subtle"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -14,29 +16,52 @@ import (
 	"github.com/pulse-sessions/pulse/shared/pulse"
 )
 
-// Locator resolves locations. The zero value knows only CloudFront headers.
+// OriginHeader carries the secret the stack's CloudFront distribution adds to every request it
+// forwards. Only a request that holds it came through CloudFront, whose viewer headers can then
+// be believed: anyone calling the API directly can set CloudFront-Viewer-Country themselves.
+const OriginHeader = "X-Pulse-Origin-Secret"
+
+// Locator resolves locations. The zero value locates nothing.
 type Locator struct {
-	db *maxminddb.Reader
+	db     *maxminddb.Reader
+	secret []byte // the origin secret; nil: no CloudFront in front, viewer headers ignored
 }
 
-// Open returns a Locator backed by the MaxMind-format database at path ("" for none). Open it
-// once per cold start: the reader maps the file and is safe for concurrent use.
-func Open(path string) (*Locator, error) {
+// Open returns a Locator backed by the MaxMind-format database at path ("" for none) that
+// believes CloudFront's viewer headers only on requests carrying originSecret in OriginHeader
+// ("": never). Open it once per cold start: the reader maps the file and is safe for concurrent
+// use.
+func Open(path, originSecret string) (*Locator, error) {
+	l := &Locator{}
+	if originSecret != "" {
+		l.secret = []byte(originSecret)
+	}
 	if path == "" {
-		return &Locator{}, nil
+		return l, nil
 	}
 	db, err := maxminddb.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("geo: open database: %w", err)
 	}
-	return &Locator{db: db}, nil
+	l.db = db
+	return l, nil
+}
+
+// throughCloudFront reports whether h came through the stack's CloudFront distribution: it
+// carries the origin secret (compared in constant time).
+func (l *Locator) throughCloudFront(h http.Header) bool {
+	if l == nil || l.secret == nil {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(h.Get(OriginHeader)), l.secret) == 1
 }
 
 // Locate returns the location of ip. viewer holds the request's headers; they describe ip only
-// when sameClient is true (the end user called Pulse through CloudFront), since a backend that
-// reports its users' sessions has CloudFront headers of its own location, not theirs.
+// when the request came through the stack's CloudFront distribution and sameClient is true (the
+// end user called Pulse through CloudFront), since a backend that reports its users' sessions
+// has CloudFront headers of its own location, not theirs.
 func (l *Locator) Locate(ip netip.Addr, viewer http.Header, sameClient bool) pulse.Location {
-	if sameClient {
+	if sameClient && l.throughCloudFront(viewer) {
 		if loc, ok := fromCloudFront(viewer); ok {
 			return loc
 		}

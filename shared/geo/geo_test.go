@@ -53,7 +53,7 @@ func writeDB(t *testing.T) string {
 }
 
 func TestLocateDatabase(t *testing.T) {
-	l, err := Open(writeDB(t))
+	l, err := Open(writeDB(t), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,11 +76,12 @@ func TestLocateDatabase(t *testing.T) {
 }
 
 func TestLocateCloudFrontFirst(t *testing.T) {
-	l, err := Open(writeDB(t))
+	l, err := Open(writeDB(t), testSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := http.Header{}
+	h.Set(OriginHeader, testSecret)
 	h.Set("CloudFront-Viewer-Country", "br")
 	h.Set("CloudFront-Viewer-City", "São Paulo")
 	h.Set("CloudFront-Viewer-Latitude", "-23.5475")
@@ -95,19 +96,53 @@ func TestLocateCloudFrontFirst(t *testing.T) {
 	}
 }
 
+// testSecret is the origin secret of a stack behind CloudFront.
+const testSecret = "0123456789abcdef0123456789abcdef"
+
+// Viewer headers anyone could set: believed only with the origin secret CloudFront adds.
+func TestLocateCloudFrontNeedsTheOriginSecret(t *testing.T) {
+	h := http.Header{}
+	h.Set("CloudFront-Viewer-Country", "FR")
+	for _, tc := range []struct {
+		name, secret, sent string
+	}{
+		{"not behind CloudFront", "", ""},
+		{"not behind CloudFront, a secret sent anyway", "", testSecret},
+		{"behind CloudFront, no secret sent", testSecret, ""},
+		{"behind CloudFront, a wrong secret", testSecret, testSecret[:31] + "X"},
+		{"behind CloudFront, a prefix of the secret", testSecret, testSecret[:16]},
+	} {
+		l, err := Open("", tc.secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Set(OriginHeader, tc.sent)
+		if got := l.Locate(netip.MustParseAddr("192.0.2.7"), h, true); got != (pulse.Location{}) {
+			t.Errorf("%s: got %+v, want no place", tc.name, got)
+		}
+	}
+	l, _ := Open("", testSecret)
+	h.Set(OriginHeader, testSecret)
+	if got := l.Locate(netip.MustParseAddr("192.0.2.7"), h, true); got.CountryCode != "FR" {
+		t.Errorf("with the secret: got %+v, want France", got)
+	}
+}
+
 func TestLocateCloudFrontRejectsBadCoordinates(t *testing.T) {
 	h := http.Header{}
+	h.Set(OriginHeader, testSecret)
 	h.Set("CloudFront-Viewer-Country", "US")
 	h.Set("CloudFront-Viewer-Latitude", "NaN")
 	h.Set("CloudFront-Viewer-Longitude", "999")
-	got := (&Locator{}).Locate(netip.Addr{}, h, true)
+	l, _ := Open("", testSecret)
+	got := l.Locate(netip.Addr{}, h, true)
 	if got.Latitude != "" || got.Longitude != "" || got.Continent != "North America" {
 		t.Errorf("got %+v, want no coordinates and continent North America", got)
 	}
 }
 
 func TestLocateNothing(t *testing.T) {
-	l, err := Open("")
+	l, err := Open("", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +152,7 @@ func TestLocateNothing(t *testing.T) {
 }
 
 func TestOpenMissingFile(t *testing.T) {
-	if _, err := Open(filepath.Join(t.TempDir(), "missing.mmdb")); err == nil {
+	if _, err := Open(filepath.Join(t.TempDir(), "missing.mmdb"), ""); err == nil {
 		t.Fatal("Open(missing) succeeded, want an error")
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/pulse-sessions/pulse/internal/apptest"
+	"github.com/pulse-sessions/pulse/shared/app"
+	"github.com/pulse-sessions/pulse/shared/geo"
 )
 
 const (
@@ -107,5 +109,37 @@ func TestDeviceKeysFromHostileInput(t *testing.T) {
 		if want := i == 1 || i == 3; s["new_device"] != want || s["new_location"] != want {
 			t.Errorf("login %d: new_device %v new_location %v, want %v", i, s["new_device"], s["new_location"], want)
 		}
+	}
+}
+
+// CloudFront-Viewer-* headers are anyone's to set unless CloudFront stands in front and proves
+// it with the origin secret: on a stack not behind CloudFront, or on a request without the
+// secret, a login that claims France stores no place at all.
+func TestViewerHeadersNeedCloudFront(t *testing.T) {
+	country := func(e *apptest.Env, user string, extra ...string) any {
+		h := append(apptest.Key(e.Key), append([]string{"CloudFront-Viewer-Country", "FR", "CloudFront-Viewer-City", "Paris"}, extra...)...)
+		if r := e.Do("POST", "/api/users/"+user+"/sessions", `{"client_id":"web","session_id":"S-`+user+`"}`, h...); r.Status != 201 {
+			t.Fatalf("login: %d %s", r.Status, r.Body)
+		}
+		r := e.Do("GET", "/api/users/"+user+"/sessions/S-"+user, "", apptest.Key(e.Key)...)
+		var s struct {
+			Metadata map[string]any `json:"last_metadata"`
+		}
+		r.JSON(t, &s)
+		if loc, ok := s.Metadata["location"].(map[string]any); ok {
+			return loc["country"]
+		}
+		return s.Metadata["country"]
+	}
+	direct := apptest.NewWith(t, apptest.Options{Config: func(c *app.Config) { c.OriginSecret = "" }})
+	if got := country(direct, "bob"); got != nil && got != "" {
+		t.Errorf("not behind CloudFront: stored country %v, want none", got)
+	}
+	behind := apptest.New(t)
+	if got := country(behind, "eve", geo.OriginHeader, "not-the-secret"); got != nil && got != "" {
+		t.Errorf("behind CloudFront, a caller without the secret: stored country %v, want none", got)
+	}
+	if got := country(behind, "ann"); got != "France" {
+		t.Errorf("behind CloudFront, through it: stored country %v, want France", got)
 	}
 }
