@@ -15,7 +15,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 	e := apptest.New(t)
 	ctx := context.Background()
 	key := apptest.Key(e.Key)
-	secrets := []string{e.Key, e.OKey}
+	secrets := []string{e.Key, e.OKey, apptest.OriginSecret}
 	revokedKey, k, err := e.Deps.Store.CreateAPIKey(ctx, "acme", "to revoke", pulse.AllScopes)
 	if err != nil {
 		t.Fatal(err)
@@ -37,7 +37,8 @@ func TestSecretsNeverLogged(t *testing.T) {
 		method, path, body string
 		headers            []string
 	}{
-		{"POST", "/api/users/u1/sessions", `{"client_id":"web","session_id":"S1"}`, key},
+		{"POST", "/api/users/u1/sessions", `{"client_id":"web","session_id":"S1"}`, append(key, "CloudFront-Viewer-Country", "FR")}, // with the origin secret
+		{"POST", "/api/users/u2/sessions", `{"client_id":"web"}`, append(key, "CloudFront-Viewer-Country", "FR", "X-Pulse-Origin-Secret", apptest.OriginSecret[:31])},
 		{"POST", "/api/users/u1/sessions/S1/activity", `{"client_id":"mobile"}`, key},
 		{"GET", "/api/users/u1/sessions", "", key},
 		{"GET", "/api/users/u1/sessions/S1", "", key},
