@@ -71,7 +71,7 @@ func Start(ctx context.Context, deps *app.Deps, tpl *template.Template, o Option
 	if arn == "" {
 		return nil, fmt.Errorf("localevents: table %s has no stream", o.Table)
 	}
-	var streamOpts []func(*dynamodbstreams.Options)
+	streamOpts := []func(*dynamodbstreams.Options){streams.DynamoDBLocal}
 	var busOpts []func(*eventbridge.Options)
 	if o.IAM != nil {
 		streamOpts, busOpts = append(streamOpts, o.IAM.Streams), append(busOpts, o.IAM.EventBridge)

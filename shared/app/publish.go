@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -19,7 +20,7 @@ func Publish(d *Deps) (PublishHandler, error) {
 	if d.Config.EventBus == "" || d.Events == nil {
 		return nil, fmt.Errorf("app: the publisher needs EVENT_BUS_NAME and an EventBridge client")
 	}
-	p := &publish.Publisher{Bus: d.Config.EventBus, Client: d.Events, Log: d.Log, Attempts: 4}
+	p := &publish.Publisher{Bus: d.Config.EventBus, Client: d.Events, Log: d.Log, Attempts: 4, Metrics: os.Stdout}
 	return func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 		// Stop putting a little before the deadline, so that the records not published are
 		// reported (and retried from) rather than the whole batch failing with a timeout.

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
@@ -50,6 +51,9 @@ type Publisher struct {
 	Attempts int
 	// Backoff is the pause before attempt n (1, 2, …); jittered exponential when nil.
 	Backoff func(n int) time.Duration
+	// Metrics receives one CloudWatch embedded-metric-format line per record that could not be
+	// read (metric UnreadableStreamRecords, namespace Pulse, which an alarm watches); nil: none.
+	Metrics io.Writer
 }
 
 // entry is one event, the stream record it comes from, and what its order matters within: the
@@ -64,15 +68,20 @@ type entry struct {
 // whose events could not all be put after Attempts is reported as the batch's failure, so that
 // Lambda retries from it (ReportBatchItemFailures): records before it are done, it and those
 // after it come again, and consumers drop what they saw twice by record_id. A record that is
-// not one of Pulse's changes publishes nothing; one that cannot be read is logged and skipped,
-// since no retry would read it better.
+// not one of Pulse's changes publishes nothing. A record that cannot be read is never skipped:
+// it is the batch's failure too (after the records before it are published), counted in the
+// UnreadableStreamRecords metric, so that Lambda retries it and, past the mapping's retries,
+// names it in the dead-letter queue, where an operator finds it (docs/operating.md).
 func (p *Publisher) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 	var batch []entry
+	unreadable := ""
 	for _, rec := range ev.Records {
 		evs, err := entries(rec)
 		if err != nil {
-			p.Log.ErrorContext(ctx, "stream record skipped", "record_id", rec.EventID, "sequence", rec.Change.SequenceNumber, "error", err.Error())
-			continue
+			unreadable = rec.Change.SequenceNumber
+			p.Log.ErrorContext(ctx, "stream record unreadable: reported as the batch's failure", "record_id", rec.EventID, "sequence", unreadable, "error", err.Error())
+			p.countUnreadable()
+			break // it and the records after it come again
 		}
 		for _, e := range evs {
 			e.event.EventBusName = aws.String(p.Bus)
@@ -86,8 +95,30 @@ func (p *Publisher) Handle(ctx context.Context, ev events.DynamoDBEvent) (events
 		p.Log.WarnContext(ctx, "events not published: the batch is retried from their record", "from_sequence", batch[failed].seq, "records", len(ev.Records))
 		return resp, nil
 	}
+	if unreadable != "" {
+		resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: unreadable})
+		return resp, nil
+	}
 	p.Log.InfoContext(ctx, "events published", "records", len(ev.Records), "events", len(batch))
 	return resp, nil
+}
+
+// countUnreadable writes one embedded-metric-format line: UnreadableStreamRecords 1.
+func (p *Publisher) countUnreadable() {
+	if p.Metrics == nil {
+		return
+	}
+	line, _ := json.Marshal(map[string]any{
+		"_aws": map[string]any{
+			"Timestamp": time.Now().UnixMilli(),
+			"CloudWatchMetrics": []any{map[string]any{
+				"Namespace": "Pulse", "Dimensions": [][]string{{"function"}},
+				"Metrics": []map[string]string{{"Name": "UnreadableStreamRecords", "Unit": "Count"}},
+			}},
+		},
+		"level": "ERROR", "msg": "unreadable stream record", "function": "publish-events", "UnreadableStreamRecords": 1,
+	})
+	_, _ = p.Metrics.Write(append(line, '\n'))
 }
 
 // put sends entries in order, in calls of at most maxEntries, putting again the entries a call

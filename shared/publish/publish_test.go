@@ -1,20 +1,25 @@
 package publish_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/pulse-sessions/pulse/internal/apptest"
 	"github.com/pulse-sessions/pulse/internal/ddbtest"
 	"github.com/pulse-sessions/pulse/internal/eventbus"
 	"github.com/pulse-sessions/pulse/internal/localevents"
 	"github.com/pulse-sessions/pulse/shared/app"
+	"github.com/pulse-sessions/pulse/shared/publish"
 )
 
 func TestMain(m *testing.M) { ddbtest.Main(m) }
@@ -398,4 +403,103 @@ func TestReadmeExampleEvent(t *testing.T) {
 		t.Fatalf("the README's example event is not JSON: %v", err)
 	}
 	apptest.CheckEvent(t, []byte(body))
+}
+
+// DynamoDB Local writes an empty map untyped in its stream; read as it was, the images of users
+// who logged in without a country could not be decoded, and their User Erased was skipped with
+// a log line (13 of 20 erasures lost). Every erasure is published, with places and without.
+func TestErasuresWithAndWithoutPlaces(t *testing.T) {
+	w := newWorld(t, apptest.Options{})
+	var want []string
+	for i := range 6 {
+		user := fmt.Sprintf("u%d", i)
+		h := append(apptest.Key(w.Key), "User-Agent", chromeLinux)
+		if i%2 == 0 {
+			h = append(h, "CloudFront-Viewer-Country", "US")
+		}
+		if r := w.Do("POST", "/api/users/"+user+"/sessions", `{"client_id":"web"}`, h...); r.Status != 201 {
+			t.Fatalf("login: %d %s", r.Status, r.Body)
+		}
+		w.do("DELETE", "/api/users/"+user, 204)
+		want = append(want, user)
+	}
+	if err := w.ev.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ev := range w.ev.Bus.Events() {
+		if ev.DetailType == publish.UserErased {
+			var d struct {
+				UserID string `json:"user_id"`
+			}
+			if err := json.Unmarshal(ev.Detail, &d); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, d.UserID)
+		}
+	}
+	sort.Strings(got)
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("User Erased for %v, want %v", got, want)
+	}
+	if n := len(w.ev.DeadLetters()); n != 0 {
+		t.Errorf("%d batches in the dead-letter queue, want none", n)
+	}
+}
+
+// A record the publisher cannot read is never skipped: the records before it are published, it
+// is reported as the batch's failure (Lambda retries it, then names it in the dead-letter
+// queue), and it is counted in UnreadableStreamRecords, which an alarm watches.
+func TestUnreadableRecordIsAFailure(t *testing.T) {
+	raw, err := os.ReadFile("../../events/publish-events.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev events.DynamoDBEvent
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	// The fourth record (an erasure) made unreadable as DynamoDB Local's stream once was read:
+	// the user's map of places decoded as a string.
+	bad := ev.Records[3]
+	bad.Change.NewImage["places"] = events.NewStringAttribute("u1")
+	ev.Records[3] = bad
+	bus := eventbus.New("pulse-unreadable")
+	defer bus.Close()
+	client, err := app.EventBridgeFromEnv(bus.ClientEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var metrics, logs bytes.Buffer
+	p := &publish.Publisher{Bus: bus.Bus, Client: client, Log: slog.New(slog.NewJSONHandler(&logs, nil)), Attempts: 1, Metrics: &metrics}
+	resp, err := p.Handle(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != bad.Change.SequenceNumber {
+		t.Errorf("failures %+v, want the unreadable record's %s", resp.BatchItemFailures, bad.Change.SequenceNumber)
+	}
+	var got []string
+	for _, e := range bus.Events() {
+		got = append(got, e.DetailType)
+	}
+	if strings.Join(got, ",") != publish.SessionStarted+","+publish.SessionEnded {
+		t.Errorf("published %v, want the login and the revoke before the unreadable record", got)
+	}
+	var line struct {
+		AWS struct {
+			CloudWatchMetrics []struct {
+				Namespace string
+				Metrics   []struct{ Name string }
+			}
+		} `json:"_aws"`
+		Count int `json:"UnreadableStreamRecords"`
+	}
+	if err := json.Unmarshal(metrics.Bytes(), &line); err != nil || line.Count != 1 || len(line.AWS.CloudWatchMetrics) != 1 ||
+		line.AWS.CloudWatchMetrics[0].Namespace != "Pulse" || line.AWS.CloudWatchMetrics[0].Metrics[0].Name != "UnreadableStreamRecords" {
+		t.Errorf("metric line %q (%v), want UnreadableStreamRecords 1 in namespace Pulse", metrics.String(), err)
+	}
+	if !strings.Contains(logs.String(), bad.Change.SequenceNumber) {
+		t.Errorf("the log does not name the record: %s", logs.String())
+	}
 }
