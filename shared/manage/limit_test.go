@@ -156,3 +156,124 @@ func TestListPageIgnoresHistory(t *testing.T) {
 	apptest.CostBounded(t, small, all50, "status=all, page 50 of 5,000 sessions")
 	apptest.CostBounded(t, small, ended50, "status=ended, page 50 of 5,000 sessions")
 }
+
+// The cap is exact under bursts, with either policy: a user at the cap (100) takes bursts of 50
+// concurrent logins; after every burst exactly 100 sessions are live (never 101, never 99),
+// with evict each login past the cap ended exactly one session, the oldest live; with refuse
+// every login past the cap was refused and nothing was ended. (Before, a reconciliation that
+// read the login counter as 100 could set it back to 99 after it had gone 100 → 99 → 100: 101
+// and 103 live; concurrent reconciliations evicted different "oldest" sessions: 99 live.)
+func TestSessionCapHoldsUnderBursts(t *testing.T) {
+	const limit, burst, rounds = 100, 50, 3
+	for _, policy := range []string{pulse.LimitEvict, pulse.LimitRefuse} {
+		t.Run(policy, func(t *testing.T) {
+			e := apptest.NewWith(t, withCap(limit, policy))
+			live := []string{} // oldest first
+			for i := range limit {
+				sid := fmt.Sprintf("a%03d", i)
+				if r := loginAs(t, e, "alice", sid); r.Status != 201 {
+					t.Fatalf("login %d: %d %s", i, r.Status, r.Body)
+				}
+				live = append(live, sid)
+				e.Clock.Add(time.Millisecond)
+			}
+			for round := range rounds {
+				e.Clock.Add(time.Second)
+				status := make([]int, burst)
+				var wg sync.WaitGroup
+				for i := range burst {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						status[i] = loginAs(t, e, "alice", fmt.Sprintf("r%d-%02d", round, i)).Status
+					}()
+				}
+				wg.Wait()
+				created, refused := 0, 0
+				for _, s := range status {
+					switch {
+					case s == 201:
+						created++
+					case s == 409 && policy == pulse.LimitRefuse:
+						refused++
+					default:
+						t.Errorf("round %d: a login answered %d", round, s)
+					}
+				}
+				got := liveIDs(t, e, "alice")
+				if len(got) != limit {
+					t.Fatalf("round %d (%s): %d live after the burst, want exactly %d", round, policy, len(got), limit)
+				}
+				if policy == pulse.LimitRefuse {
+					if created != 0 || strings.Join(got, ",") != strings.Join(live, ",") {
+						t.Errorf("round %d: %d created at the cap, live changed", round, created)
+					}
+					continue
+				}
+				// Evict: the burst's sessions are in, and the ones that went are the oldest.
+				if created < burst-3 {
+					t.Errorf("round %d: %d of %d logins created", round, created, burst)
+				}
+				want := append([]string{}, live[created:]...)
+				if strings.Join(got[:len(want)], ",") != strings.Join(want, ",") {
+					t.Errorf("round %d: the live sessions left of the old ones are not the newest %d", round, len(want))
+				}
+				live = got
+			}
+		})
+	}
+}
+
+// liveIDs returns the user's live session IDs, oldest first, reading every page.
+func liveIDs(t *testing.T, e *apptest.Env, user string) []string {
+	t.Helper()
+	var out []string
+	for page := 1; ; page++ {
+		r := e.Do("GET", fmt.Sprintf("/api/users/%s/sessions?status=active&sort=initiated_at:1&size=100&page=%d", user, page), "", apptest.Key(e.Key)...)
+		if r.Status != 200 {
+			t.Fatalf("list: %d %s", r.Status, r.Body)
+		}
+		var body []map[string]any
+		r.JSON(t, &body)
+		for _, s := range body {
+			out = append(out, s["session_id"].(string))
+		}
+		if len(body) < 100 {
+			return out
+		}
+	}
+}
+
+// Sixty logins at once for a user nobody has seen: they contend for one new user item, and at
+// most 3 are refused (503 with Retry-After); before, 46 to 49 were, after 5 rounds of reading
+// the user again.
+func TestLoginBurstForOneNewUser(t *testing.T) {
+	e := apptest.New(t)
+	status := make([]int, 60)
+	var wg sync.WaitGroup
+	for i := range status {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status[i] = loginAs(t, e, "newcomer", fmt.Sprintf("b%02d", i)).Status
+		}()
+	}
+	wg.Wait()
+	created, refused := 0, 0
+	for _, s := range status {
+		switch s {
+		case 201:
+			created++
+		case 503:
+			refused++
+		default:
+			t.Errorf("a login answered %d", s)
+		}
+	}
+	if refused > 3 {
+		t.Errorf("%d of 60 concurrent logins refused, want at most 3", refused)
+	}
+	if got := len(liveIDs(t, e, "newcomer")); got != created {
+		t.Errorf("%d live, %d created", got, created)
+	}
+}

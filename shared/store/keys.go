@@ -25,6 +25,7 @@ const (
 	attrExpSK    = "exp_sk"
 	attrTTL      = "ttl"
 	attrStarts   = "starts"
+	attrLiveVer  = "lver" // the version of a user's login counter (userItem.LiveVer)
 
 	indexDays    = "Days"
 	indexActive  = "Active"

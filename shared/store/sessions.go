@@ -4,7 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
+	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -178,9 +179,13 @@ func (s *Store) CreateSession(ctx context.Context, n NewSession) (*pulse.Session
 		ClientIDs: []string{n.ClientID}, InitiatedAt: now, LastActivity: now, ExpiresAt: s.policy.Expiry(now, hard), HardExpires: hard,
 		IPAddress: n.IP, Device: n.Device, Location: n.Location,
 	}
-	// A login races a rename, another login at the cap, or a deletion: each round reads the user,
-	// writes on the condition that nothing of it changed, and reads again when something did.
-	for range 5 {
+	// A login races a rename, other logins, a reconciliation at the cap, or a deletion: each
+	// round reads the user, writes on the condition that nothing of it changed, and reads again
+	// when something did, after a jittered pause, for as long as the request's deadline allows.
+	for round := 0; ; round++ {
+		if round > 0 && !nextRound(ctx, round) {
+			return nil, false, fail(op, fmt.Errorf("the user kept changing: gave up after %d rounds", round))
+		}
 		var u userItem
 		found, err := s.get(ctx, op, userPK(n.TenantID, n.UserID), userSK(), true, &u)
 		if err != nil {
@@ -212,7 +217,8 @@ func (s *Store) CreateSession(ctx context.Context, n NewSession) (*pulse.Session
 			Set(expression.Name("roles"), expression.IfNotExists(expression.Name("roles"), expression.Value([]string{}))).
 			Set(expression.Name("created"), expression.IfNotExists(expression.Name("created"), expression.Value(ms))).
 			Set(expression.Name("updated"), expression.IfNotExists(expression.Name("updated"), expression.Value(ms))).
-			Add(expression.Name("live"), expression.Value(1))
+			Add(expression.Name("live"), expression.Value(1)).
+			Add(expression.Name(attrLiveVer), expression.Value(1))
 		cond := seen.And(expression.AttributeNotExists(expression.Name(attrPK)))
 		if found {
 			cond = seen.And(expression.Name("updated").Equal(expression.Value(u.Updated))).And(expression.AttributeNotExists(expression.Name("erased"))).And(expression.Or(
@@ -273,7 +279,7 @@ func (s *Store) CreateSession(ctx context.Context, n NewSession) (*pulse.Session
 			if old == nil || !found || cur.Updated != u.Updated || cur.Live < s.policy.MaxPerUser {
 				continue // created, renamed or deleted meanwhile: read the user again
 			}
-			if err := s.makeRoom(ctx, n.TenantID, n.UserID, cur.Live); err != nil {
+			if err := s.makeRoom(ctx, n.TenantID, n.UserID, &cur); err != nil {
 				return nil, false, err
 			}
 			continue
@@ -284,7 +290,39 @@ func (s *Store) CreateSession(ctx context.Context, n NewSession) (*pulse.Session
 		}
 		return it.session(), true, nil
 	}
-	return nil, false, fail(op, errors.New("the user kept changing: gave up after 5 rounds"))
+}
+
+// Rounds of a write that contends for one item: a pause with full jitter between them, growing
+// from pauseBase to pauseMax, and none that would end past the request's deadline less
+// pauseReserve (what the round after it and the answer need). Without a deadline, at most
+// maxRounds.
+const (
+	pauseBase    = 5 * time.Millisecond
+	pauseMax     = 200 * time.Millisecond
+	pauseReserve = 500 * time.Millisecond
+	maxRounds    = 200
+)
+
+// nextRound waits before round n (1, 2, …) of a contended write and reports whether that round
+// may run: false when ctx is done, or its deadline too near, or after maxRounds without one.
+func nextRound(ctx context.Context, n int) bool {
+	d := min(pauseMax, pauseBase<<min(n, 10))
+	d = time.Duration(rand.Int64N(int64(d)) + 1)
+	if deadline, ok := ctx.Deadline(); ok {
+		if time.Until(deadline) < d+pauseReserve {
+			return false
+		}
+	} else if n >= maxRounds {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // countStart adds the session starting at now to the user's start counters (userItem.Starts)
@@ -316,12 +354,15 @@ func (s *Store) horizon(now time.Time) string { return startDay(now.Add(-s.polic
 // plus the retention after it, never before its start day leaves the horizon.
 func (s *Store) keepUntil(t time.Time) int64 { return t.Add(24*time.Hour + s.policy.Retention).Unix() }
 
-// makeRoom runs when the user's login counter has reached the cap. It counts the user's live
-// sessions for real (ending those that expired and wait for the cleanup), then either evicts
-// the oldest so that one more fits (LimitEvict) or refuses (LimitRefuse: ECONFLICT naming the
-// limit), and sets the counter to what is live, on the condition that nobody moved it since it
-// was read as counted.
-func (s *Store) makeRoom(ctx context.Context, tenant, user string, counted int) error {
+// makeRoom runs when the user's login counter u.Live has reached the cap. It counts the user's
+// live sessions for real (ending those that expired and wait for the cleanup), then either
+// evicts the oldest so that one more fits (LimitEvict) or refuses (LimitRefuse: ECONFLICT
+// naming the limit). The evictions and the counter's new value are one transaction,
+// conditioned on the counter's version being the one read before the sessions were: a login
+// or another reconciliation since then cancels it, and the caller reads again. So concurrent
+// logins at the cap evict one session each, the oldest live, and the counter never falls below
+// the live sessions.
+func (s *Store) makeRoom(ctx context.Context, tenant, user string, u *userItem) error {
 	const op = "make room for a session"
 	now := s.now()
 	live, err := s.liveSessions(ctx, op, tenant, user, true)
@@ -336,31 +377,45 @@ func (s *Store) makeRoom(ctx context.Context, tenant, user string, counted int) 
 			return err
 		}
 	}
+	var evict []*pulse.Session
 	if len(still) >= s.policy.MaxPerUser {
 		if s.policy.LimitPolicy == pulse.LimitRefuse {
 			return &pulse.Error{Code: pulse.ECONFLICT, Op: op, Entity: pulse.EntityUser, ID: user,
 				Reason: pulse.ReasonLimit, Need: strconv.Itoa(s.policy.MaxPerUser)}
 		}
-		// liveSessions reads them oldest first.
-		for _, ss := range still[:len(still)-s.policy.MaxPerUser+1] {
-			if err := s.end(ctx, op, tenant, user, ss.ID, pulse.EndEvicted); err != nil && pulse.ErrorCode(err) != pulse.ENOTFOUND {
-				return err
-			}
-		}
-		still = still[:s.policy.MaxPerUser-1]
+		// liveSessions reads them oldest first. A transaction holds 100 items: past 99
+		// evictions (a cap lowered a lot), the next round evicts the rest.
+		evict = still[:min(len(still)-s.policy.MaxPerUser+1, 99)]
 	}
-	expr, err := expression.NewBuilder().WithUpdate(expression.Set(expression.Name("live"), expression.Value(len(still)))).
-		WithCondition(expression.Name("live").Equal(expression.Value(counted))).Build()
+	ver := expression.Name(attrLiveVer).Equal(expression.Value(u.LiveVer))
+	if u.LiveVer == 0 {
+		ver = expression.AttributeNotExists(expression.Name(attrLiveVer))
+	}
+	expr, err := expression.NewBuilder().WithUpdate(expression.Set(expression.Name("live"), expression.Value(len(still)-len(evict))).
+		Add(expression.Name(attrLiveVer), expression.Value(1))).WithCondition(ver).Build()
 	if err != nil {
 		return fail(op, err)
 	}
-	_, err = s.updateItem(ctx, op, &dynamodb.UpdateItemInput{Key: key(userPK(tenant, user), userSK()),
+	items := []types.TransactWriteItem{{Update: &types.Update{Key: key(userPK(tenant, user), userSK()),
 		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
-	if failed, _ := conditionFailed(err); failed {
-		return nil // another login or reconciliation moved it: the caller reads again
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()}}}
+	endedAt := now.Truncate(time.Millisecond)
+	for _, ss := range evict {
+		e, err := expression.NewBuilder().WithUpdate(s.endUpdate(endedAt, pulse.EndEvicted)).
+			WithCondition(expression.Name("status").Equal(expression.Value(pulse.StatusActive))).Build()
+		if err != nil {
+			return fail(op, err)
+		}
+		items = append(items, types.TransactWriteItem{Update: &types.Update{Key: key(userPK(tenant, user), sessionSK(ss.ID)),
+			UpdateExpression: e.Update(), ConditionExpression: e.Condition(),
+			ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values()}})
 	}
-	return err
+	if err := s.transact(ctx, op, items...); err != nil && !conflicted(err) {
+		return err
+	}
+	// Done, or a login, a revoke or another reconciliation came first: either way the caller
+	// reads the user again.
+	return nil
 }
 
 // liveSessions returns the user's sessions that have not recorded an end (expired ones

@@ -27,9 +27,13 @@ type userItem struct {
 	// a session or a token for the user, and every read of theirs, checks. It stays until the
 	// scheduled sweep has found the partition empty after eraseGrace.
 	Erased int64 `dynamodbav:"erased,omitempty"`
-	// Live counts the logins since it was last set to the user's live sessions: at least that
-	// many live sessions, never fewer. Logins are conditioned on it (the session cap).
-	Live int `dynamodbav:"live,omitempty"`
+	// Live is an upper bound of the user's live sessions: logins add to it (on the condition
+	// that it is below the cap), ends leave it, and a reconciliation sets it to the live
+	// sessions counted (makeRoom). LiveVer grows with every login and every reconciliation,
+	// never back: a reconciliation is conditioned on it, so that it cannot act on a count that
+	// a login has changed since, even one that came back to the same number.
+	Live    int   `dynamodbav:"live,omitempty"`
+	LiveVer int64 `dynamodbav:"lver,omitempty"`
 	// Starts counts the user's sessions by the UTC day they started (YYYY-MM-DD), for the days
 	// still listed (see Store.horizon): the session list's total_count, and where in the
 	// user's history a page begins, without counting sessions. Logins add to it and prune the
