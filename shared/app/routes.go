@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 
 	"github.com/pulse-sessions/pulse/shared/admin"
 	"github.com/pulse-sessions/pulse/shared/dashboard"
@@ -71,6 +72,13 @@ func (d *Deps) Handler(key string) (http.Handler, error) {
 		return httpx.Middleware(d.Log, d.IDs, writeErr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if !httpx.Match(key, r) {
 				writeErr(w, r, pulse.NotFound("route", pulse.EntityRoute, r.Method+" "+r.URL.Path))
+				return
+			}
+			// A query string that does not parse (a bad %-escape, a ';') is refused on every
+			// route, whether or not it reads a parameter: what a route ignores today it may read
+			// tomorrow, and a client should learn of its mistake either way.
+			if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+				writeErr(w, r, pulse.Errorf(pulse.EINVALID, "The query string cannot be parsed: use & between parameters and valid percent-encoding."))
 				return
 			}
 			r.Pattern = key

@@ -143,6 +143,8 @@ func ErrorWriter(log *slog.Logger) httpx.ErrorWriter {
 		switch pulse.ErrorCode(err) {
 		case pulse.ENOTFOUND:
 			status = http.StatusNotFound
+		case pulse.EINVALID:
+			status = http.StatusBadRequest
 		case pulse.EUNAVAILABLE:
 			status = http.StatusServiceUnavailable
 		}

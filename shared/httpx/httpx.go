@@ -18,6 +18,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 	"time"
 
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
@@ -150,10 +151,11 @@ func WriteJSON(w http.ResponseWriter, status int, contentType string, v any) {
 	_, _ = w.Write(append(body, '\n')) // a final newline, as curl users expect
 }
 
-// DecodeJSON reads a JSON object body into v. It refuses a body that is not JSON by
-// Content-Type (EUNSUPPORTED), over MaxBody (ETOOLARGE), malformed or followed by more data
-// (EINVALID), or whose fields have the wrong type (EINVALID naming the field). An empty body
-// decodes as {} when allowEmpty.
+// DecodeJSON reads a JSON object body into v. It refuses a body that is not declared JSON by
+// its Content-Type, or declares none (EUNSUPPORTED), over MaxBody (ETOOLARGE), not valid UTF-8,
+// malformed, not an object (null, an array), with a key twice in one object, or followed by
+// more data (EINVALID), or whose fields have the wrong type (EINVALID naming the field). An
+// empty body decodes as {} when allowEmpty.
 func DecodeJSON(r *http.Request, v any, allowEmpty bool) error {
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
 	if err != nil {
@@ -168,11 +170,15 @@ func DecodeJSON(r *http.Request, v any, allowEmpty bool) error {
 		}
 		return pulse.Errorf(pulse.EINVALID, "A JSON request body is required.")
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			return pulse.Errorf(pulse.EUNSUPPORTED, "The request body must be application/json.")
-		}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		return pulse.Errorf(pulse.EUNSUPPORTED, "The request body must be application/json (Content-Type).")
+	}
+	if !utf8.Valid(body) {
+		return pulse.Errorf(pulse.EINVALID, "The request body is not valid UTF-8.")
+	}
+	if err := strictObject(body); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(v); err != nil {
@@ -187,6 +193,60 @@ func DecodeJSON(r *http.Request, v any, allowEmpty bool) error {
 	}
 	if dec.More() {
 		return pulse.Errorf(pulse.EINVALID, "The request body must hold exactly one JSON object.")
+	}
+	return nil
+}
+
+// strictObject checks what encoding/json lets pass: the body is one JSON object (not null, an
+// array or a scalar), and no object in it names a key twice (which of two values a decoder
+// keeps is a guess, and two components reading one body may guess differently).
+func strictObject(body []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	first, err := dec.Token()
+	if err != nil {
+		return pulse.Errorf(pulse.EINVALID, "The request body is not valid JSON.")
+	}
+	if first != json.Delim('{') {
+		return pulse.Errorf(pulse.EINVALID, "The request body must be a JSON object.")
+	}
+	// keys holds, for each object open, the keys seen; nil for an array.
+	keys := []map[string]bool{{}}
+	expectKey := true
+	for len(keys) > 0 {
+		tok, err := dec.Token()
+		if err != nil {
+			return pulse.Errorf(pulse.EINVALID, "The request body is not valid JSON.")
+		}
+		top := keys[len(keys)-1]
+		inObject := top != nil
+		if inObject && expectKey {
+			if tok == json.Delim('}') {
+				keys = keys[:len(keys)-1]
+				expectKey = len(keys) > 0 && keys[len(keys)-1] != nil
+				continue
+			}
+			k, _ := tok.(string)
+			if top[k] {
+				return pulse.Errorf(pulse.EINVALID, "The request body names %q twice in one object.", k)
+			}
+			top[k] = true
+			expectKey = false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'):
+			keys = append(keys, map[string]bool{})
+			expectKey = true
+			continue
+		case json.Delim('['):
+			keys = append(keys, nil)
+			continue
+		case json.Delim(']'):
+			keys = keys[:len(keys)-1]
+		}
+		// A value ended: in an object the next token is a key.
+		expectKey = len(keys) > 0 && keys[len(keys)-1] != nil
 	}
 	return nil
 }

@@ -2,10 +2,13 @@ package manage
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/pulse-sessions/pulse/shared/geo"
 	"github.com/pulse-sessions/pulse/shared/pulse"
@@ -59,12 +62,25 @@ func FuzzBodies(f *testing.F) {
 		f.Add([]byte(b), "application/json", "curl/8.5.0")
 	}
 	f.Add([]byte(`{"client_id":"w"}`), "text/plain", "")
+	f.Add([]byte(`{"client_id":"w"}`), "", "")
+	f.Add([]byte(`{"client_id":"w","client_id":"x"}`), "application/json", "")
+	f.Add([]byte("{\"name\":\"\xff\"}"), "application/json", "")
 	a := &API{geo: &geo.Locator{}}
 	f.Fuzz(func(t *testing.T, body []byte, contentType, ua string) {
 		newReq := func() *httptestRequest { return newRequest(body, contentType, ua) }
+		// What any decoder accepts is one JSON object in UTF-8, declared JSON (an empty body
+		// aside, where the route allows none); duplicate keys are the table test's
+		// (httpx.TestDecodeJSONIsStrict).
+		accepted := func(what string) {
+			if trimmed := bytes.TrimSpace(body); len(trimmed) > 0 &&
+				(!utf8.Valid(body) || !json.Valid(body) || trimmed[0] != '{' || !strings.Contains(contentType, "json")) {
+				t.Fatalf("%s accepted %q as %q", what, body, contentType)
+			}
+		}
 		if s, err := a.decodeNewSession(newReq().r); err != nil {
 			rejected(t, "new session", err)
 		} else {
+			accepted("new session")
 			if pulse.ValidID(s.ClientID) != nil || (s.SessionID != "" && pulse.ValidID(s.SessionID) != nil) {
 				t.Fatalf("accepted IDs %q %q", s.ClientID, s.SessionID)
 			}
@@ -74,12 +90,13 @@ func FuzzBodies(f *testing.F) {
 		}
 		if act, err := a.decodeActivity(newReq().r); err != nil {
 			rejected(t, "activity", err)
-		} else if act.ClientID != "" && pulse.ValidID(act.ClientID) != nil {
+		} else if accepted("activity"); act.ClientID != "" && pulse.ValidID(act.ClientID) != nil {
 			t.Fatalf("accepted client_id %q", act.ClientID)
 		}
 		if u, err := decodeUser(newReq().r); err != nil {
 			rejected(t, "user", err)
 		} else {
+			accepted("user")
 			if len(u.Name) > 256 || len(u.Type) > 64 || len(u.Roles) > 50 {
 				t.Fatalf("accepted user %+v", u)
 			}
@@ -91,7 +108,7 @@ func FuzzBodies(f *testing.F) {
 		}
 		if name, ttl, err := decodeToken(newReq().r); err != nil {
 			rejected(t, "token", err)
-		} else if pulse.ValidID(name) != nil || ttl < 0 {
+		} else if accepted("token"); pulse.ValidID(name) != nil || ttl < 0 {
 			t.Fatalf("accepted token %q %v", name, ttl)
 		}
 	})
