@@ -53,6 +53,16 @@ func TestStrictInputEverywhere(t *testing.T) {
 		}
 	}
 
+	// Rocket.Chat's order holds: authentication before parameters, a malformed query included,
+	// and the refusal in its words.
+	engage := "/api/v1/engagement-dashboard/users/chat-busier/hourly-data?start=2026-03-10T00:00:00.000Z&x=%ZZ"
+	if r := e.Do("GET", engage, ""); r.Status != 401 {
+		t.Errorf("engagement, no token, malformed query: %d %s, want 401 first", r.Status, r.Body)
+	}
+	if r := e.Do("GET", engage, "", rc...); r.Status != 400 || !strings.Contains(string(r.Body), "Match error: Failed Match.Where validation in field x") {
+		t.Errorf("engagement, malformed query: %d %s, want Rocket.Chat's Match error", r.Status, r.Body)
+	}
+
 	bodies := []struct {
 		name, body, contentType string
 		want                    int

@@ -76,8 +76,9 @@ func (d *Deps) Handler(key string) (http.Handler, error) {
 			}
 			// A query string that does not parse (a bad %-escape, a ';') is refused on every
 			// route, whether or not it reads a parameter: what a route ignores today it may read
-			// tomorrow, and a client should learn of its mistake either way.
-			if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+			// tomorrow, and a client should learn of its mistake either way. The engagement
+			// surface does it itself, after authentication, as Rocket.Chat orders its checks.
+			if _, err := url.ParseQuery(r.URL.RawQuery); err != nil && !checksQuery(s) {
 				writeErr(w, r, pulse.Errorf(pulse.EINVALID, "The query string cannot be parsed: use & between parameters and valid percent-encoding."))
 				return
 			}
@@ -86,6 +87,12 @@ func (d *Deps) Handler(key string) (http.Handler, error) {
 		})), nil
 	}
 	return nil, fmt.Errorf("app: no surface serves the route %q", key)
+}
+
+// checksQuery reports whether a surface refuses malformed query strings itself.
+func checksQuery(s surface) bool {
+	q, ok := s.(interface{ ChecksQuery() bool })
+	return ok && q.ChecksQuery()
 }
 
 // tasks are the functions that serve no HTTP route, by logical ID: what each passes to

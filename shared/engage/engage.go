@@ -10,7 +10,9 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/pulse-sessions/pulse/shared/auth"
@@ -60,7 +62,12 @@ func (a *API) Handler(key string) (http.Handler, bool) {
 	for _, rt := range Routes {
 		if rt.Key == key {
 			serve := rt.Serve
-			h := func(w http.ResponseWriter, r *http.Request) error { return serve(a, w, r) }
+			h := func(w http.ResponseWriter, r *http.Request) error {
+				if name, bad := malformedPair(r.URL.RawQuery); bad {
+					return failedWhere(name)
+				}
+				return serve(a, w, r)
+			}
 			return httpx.Handle(auth.RequireToken(a.store, a.tenants, rt.Permission, h), a.fail), true
 		}
 	}
@@ -180,6 +187,31 @@ func (a *answer) send(w http.ResponseWriter) error {
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(a.buf.Bytes())
 	return nil
+}
+
+// ChecksQuery says that this surface refuses a query string that does not parse itself: in
+// Rocket.Chat's order, after the token and the permission, and in Rocket.Chat's words (package
+// app refuses it for the other surfaces before their handlers).
+func (a *API) ChecksQuery() bool { return true }
+
+// malformedPair finds the first pair of a raw query string that does not parse strictly (a bad
+// %-escape, or a ';', which Node's parser would keep inside the value) and returns its name as
+// Node would read it: such a parameter is one that fails its check, whether or not the route
+// reads it.
+func malformedPair(raw string) (string, bool) {
+	for _, pair := range strings.Split(raw, "&") {
+		k, v, _ := strings.Cut(pair, "=")
+		_, kerr := url.QueryUnescape(k)
+		_, verr := url.QueryUnescape(v)
+		if kerr != nil || verr != nil || strings.Contains(pair, ";") {
+			name, _, _ := strings.Cut(k, ";")
+			if u, err := url.QueryUnescape(name); err == nil {
+				name = u
+			}
+			return name, true
+		}
+	}
+	return "", false
 }
 
 // toISOString is the exact form of JavaScript's Date.prototype.toISOString for years 0–9999.
