@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/pulse-sessions/pulse/internal/apptest"
+	"github.com/pulse-sessions/pulse/shared/store"
+	"golang.org/x/sync/errgroup"
 )
 
 // Logins and token creations racing a user's deletion leave nothing usable, visible or stored:
@@ -119,4 +122,73 @@ func contains(s, sub string) bool {
 		}
 	}
 	return false
+}
+
+// countingWrites counts BatchWriteItem requests.
+type countingWrites struct {
+	store.API
+	n *atomic.Int64
+}
+
+func (c countingWrites) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	c.n.Add(1)
+	return c.API.BatchWriteItem(ctx, in, o...)
+}
+
+// The erasure looks at its deadline between requests of at most 25 deletions, not between
+// rounds of a thousand items: asked to stop after its first request, the scheduled sweep makes
+// no second one (before: a round of 1,000 items and their tokens' credentials, some 60
+// requests, ran to its end first; under AWS's emulator that took a DELETE past its 10 s). What
+// it leaves, the next run finishes.
+func TestErasureStopsBetweenBatches(t *testing.T) {
+	var writes atomic.Int64
+	e := apptest.NewWith(t, apptest.Options{WrapDB: func(api store.API) store.API { return countingWrites{api, &writes} }})
+	ctx := context.Background()
+	key := apptest.Key(e.Key)
+	before := e.ItemsBesideCounters()
+	if r := e.Do("POST", "/api/users/heavy/sessions", `{"client_id":"web"}`, key...); r.Status != 201 {
+		t.Fatalf("login: %d %s", r.Status, r.Body)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i := range 600 {
+		g.Go(func() error {
+			_, _, err := e.Deps.Store.CreateToken(gctx, e.Tenant, "heavy", fmt.Sprintf("t%03d", i), 0)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	// The request's part: a context already at its deadline ends the live sessions, deletes
+	// nothing more, and answers.
+	near, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	if err := e.Deps.Store.DeleteUser(near, e.Tenant, "heavy"); err != nil {
+		t.Fatal(err)
+	}
+	if n := writes.Load(); n != 0 {
+		t.Errorf("a DELETE at its deadline made %d batch writes", n)
+	}
+	e.Clock.Add(3 * time.Minute) // past the tombstone's grace: the sweep's turn
+	stopAfterFirst := func() bool { return writes.Load() >= 1 }
+	if done, complete, err := e.Deps.Store.SweepErased(ctx, stopAfterFirst); err != nil || done != 0 || complete {
+		t.Fatalf("sweep told to stop: %d done, complete %v, %v", done, complete, err)
+	}
+	if n := writes.Load(); n != 1 {
+		t.Errorf("told to stop after its first request, the sweep made %d", n)
+	}
+	for run := range 100 {
+		if _, complete, err := e.Deps.Store.SweepErased(ctx, func() bool { return false }); err != nil {
+			t.Fatal(err)
+		} else if complete {
+			break
+		}
+		if run == 99 {
+			t.Fatal("the sweep never finished")
+		}
+	}
+	if n := e.ItemsBesideCounters(); n != before {
+		t.Errorf("%d items after the sweep, want the %d from before the user", n, before)
+	}
 }

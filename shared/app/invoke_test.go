@@ -23,6 +23,7 @@ import (
 	"github.com/pulse-sessions/pulse/internal/template"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 	"github.com/pulse-sessions/pulse/shared/store"
+	"golang.org/x/sync/errgroup"
 )
 
 // Every function's bootstrap, built by its Makefile target, answers its events/ file under AWS's
@@ -183,6 +184,91 @@ func TestBuiltFunctionsUnderRuntimeAPI(t *testing.T) {
 		}
 		if page.Total < 4000 {
 			t.Errorf("%d sessions stored, want at least 4,000", page.Total)
+		}
+	})
+	t.Run("erasing a user with 2,500 tokens and 300 sessions within the deadline", func(t *testing.T) {
+		// Before, one round of the erasure read 1,000 items and deleted them and their tokens'
+		// credentials before looking at the clock again: the built function answered 503 after
+		// 9 s of its 10. Now it answers 204 in time, the user is gone at once, and the scheduled
+		// function, held to its own timeout, finishes the rest.
+		now := time.Now()
+		var sessions []*pulse.Session
+		for i := range 300 {
+			sessions = append(sessions, &pulse.Session{TenantID: e.Tenant, UserID: "bulky", ID: fmt.Sprintf("bs%04d", i), Key: "K",
+				ClientIDs: []string{"web"}, InitiatedAt: now.Add(-time.Hour), LastActivity: now.Add(-time.Minute),
+				ExpiresAt: now.Add(29 * time.Minute), HardExpires: now.Add(23 * time.Hour)})
+		}
+		users := []pulse.User{{TenantID: e.Tenant, ID: "bulky", Name: "Bulky", CreatedAt: now, UpdatedAt: now}}
+		if err := e.Deps.Store.Import(ctx, users, sessions, time.UTC); err != nil {
+			t.Fatal(err)
+		}
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(8)
+		tokens := make([]string, 2500)
+		for i := range tokens {
+			g.Go(func() error {
+				var err error
+				tokens[i], _, err = e.Deps.Store.CreateToken(gctx, e.Tenant, "bulky", fmt.Sprintf("t%04d", i), 0)
+				return err
+			})
+		}
+		if err := g.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := os.ReadFile(filepath.Join(root, "events", "delete-user.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := strings.ReplaceAll(vars.Replace(string(raw)), "/api/users/ben", "/api/users/bulky")
+		ev = strings.ReplaceAll(ev, `"user_id": "ben"`, `"user_id": "bulky"`)
+		f, err := lambdarun.FromTemplate(tpl, "DeleteUserFunction", bins["DeleteUserFunction"], map[string]string{ddbtest.Table: e.Table}, local...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := lambdarun.NewRIE(f, rie)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		res, err := r.Invoke(ctx, []byte(ev))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var resp events.APIGatewayV2HTTPResponse
+		if res.Error != nil || json.Unmarshal(res.Payload, &resp) != nil || resp.StatusCode != 204 {
+			t.Fatalf("erasure: %+v %s, want 204 within the %s timeout", res.Error, res.Payload, f.Timeout)
+		}
+		t.Logf("the erasure answered 204 in %s (timeout %s)", res.Duration, f.Timeout)
+		if _, err := e.Deps.Store.GetUser(ctx, e.Tenant, "bulky"); pulse.ErrorCode(err) != pulse.ENOTFOUND {
+			t.Errorf("the user after the erasure: %v, want not found at once", err)
+		}
+		if _, err := e.Deps.Store.AuthenticateToken(ctx, "bulky", tokens[2499]); err == nil {
+			t.Error("a token of the erased user still authenticates")
+		}
+		// The schedule finishes it: runs held to the cleanup's template timeout, past the grace.
+		e.Clock.Set(time.Now().Add(3 * time.Minute))
+		timeout := time.Duration(tpl.Setting("CleanupExpiredSessionsFunction", "Timeout").(int64)) * time.Second
+		for run := 1; ; run++ {
+			rctx, cancel := context.WithTimeout(ctx, timeout)
+			started := time.Now()
+			sum, err := e.Cleanup(rctx)
+			cancel()
+			if err != nil {
+				t.Fatalf("cleanup run %d: %v", run, err)
+			}
+			if time.Since(started) > timeout {
+				t.Errorf("cleanup run %d took %s, past its %s timeout", run, time.Since(started), timeout)
+			}
+			if sum.UsersErased == 1 {
+				break
+			}
+			if run == 5 {
+				t.Fatalf("the erasure is not finished after %d cleanup runs: %+v", run, sum)
+			}
+		}
+		page, err := e.Deps.Store.SessionsPage(ctx, e.Tenant, "bulky", store.SessionQuery{Status: "all", Sort: "session_id", Limit: 100})
+		if err == nil && len(page.Sessions) > 0 {
+			t.Errorf("%d sessions of the erased user remain", len(page.Sessions))
 		}
 	})
 	t.Run("DynamoDB hangs: 503 before the deadline, then recovery", func(t *testing.T) {

@@ -18,8 +18,10 @@ import (
 // that began before the tombstone can still be writing (a function's timeout is seconds).
 const eraseGrace = 2 * time.Minute
 
-// erasePageSize is how many of a user's items one round of the erasure reads and deletes.
-const erasePageSize = 1000
+// erasePageSize is how many of a user's items one round of the erasure reads and deletes: with
+// a token's credential beside each token, up to twice as many deletions, 25 a request, checked
+// against the deadline between requests (a round of 1,000 took 9 s under AWS's emulator).
+const erasePageSize = 100
 
 type erasedItem struct {
 	PK     string `dynamodbav:"pk"`
@@ -133,16 +135,37 @@ func (s *Store) eraseItems(ctx context.Context, tenant, user string, stop func()
 		if len(keys) == 0 {
 			return true, nil
 		}
-		if err := s.deleteAll(ctx, op, keys); err != nil {
-			return false, err
-		}
+		// The rollups first: once a day's item is deleted, nothing would say to drop the user
+		// from that day's rollup.
 		for _, d := range days {
+			if stop() {
+				return false, nil
+			}
 			if err := s.dropFromRollup(ctx, tenant, d, user); err != nil {
 				return false, err
 			}
 		}
+		if done, err := s.deleteUntil(ctx, op, keys, stop); err != nil || !done {
+			return false, err
+		}
 	}
 	return false, nil
+}
+
+// deleteUntil deletes items by key, 25 a request, and stops between requests when stop says
+// so; it reports whether it deleted them all. What it leaves, the next round reads again.
+func (s *Store) deleteUntil(ctx context.Context, op string, keys []map[string]types.AttributeValue, stop func() bool) (bool, error) {
+	for len(keys) > 0 {
+		if stop() {
+			return false, nil
+		}
+		n := min(25, len(keys))
+		if err := s.deleteAll(ctx, op, keys[:n]); err != nil {
+			return false, err
+		}
+		keys = keys[n:]
+	}
+	return true, nil
 }
 
 // dropFromRollup rewrites the chunk of a closed day's rollup that lists user, without them.
