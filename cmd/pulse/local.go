@@ -11,11 +11,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -132,7 +134,7 @@ func runLocal(ctx context.Context, getenv func(string) string, out io.Writer) er
 	if err := ensureTable(ctx, db, tpl, tableName(getenv), !external, out); err != nil {
 		return err
 	}
-	env, err := tpl.Environment(tpl.Functions()[0], map[string]string{tableID: tableName(getenv)})
+	env, err := localSettings(tpl, tableName(getenv), getenv)
 	if err != nil {
 		return err
 	}
@@ -153,10 +155,16 @@ func runLocal(ctx context.Context, getenv func(string) string, out io.Writer) er
 	if err != nil {
 		return err
 	}
-	srv, err := localapi.Pulse(deps, tpl)
+	srv, err := localapi.PulseWith(deps, tpl, localapi.Options{Deadlines: true})
 	if err != nil {
 		return err
 	}
+	every, err := cleanupEvery(tpl, getenv)
+	if err != nil {
+		return err
+	}
+	go runSchedule(ctx, deps, tpl, every, out)
+	go keepDemoActive(ctx, deps, out)
 	events, err := startEvents(ctx, deps, tpl, getenv, external, out)
 	if err != nil {
 		return err
@@ -170,6 +178,7 @@ func runLocal(ctx context.Context, getenv func(string) string, out io.Writer) er
 		fmt.Fprintf(out, "  %s=%s\n", k, creds[k])
 	}
 	fmt.Fprintf(out, "\nThe dashboard: open %s/dashboard and sign in with user ID %s and token %s\n", url, creds["PULSE_USER_ID"], creds["PULSE_AUTH_TOKEN"])
+	fmt.Fprintf(out, "\nAs in AWS: each request is held to its function's timeout, the scheduled cleanup runs every %s (PULSE_CLEANUP_EVERY shortens it), and the template's parameters come from the environment (README, Configuration). The demo's active users send a heartbeat every minute.\n", every)
 	fmt.Fprintf(out, "\nThese are saved in .pulse/local.env; the demo tenant has users active now and 30 days of history. Try:\n\n")
 	fmt.Fprintf(out, "  source .pulse/local.env\n")
 	fmt.Fprintf(out, "  curl -s \"$PULSE_URL/settings/users/active-users\" -H \"X-API-KEY: $PULSE_API_KEY\"\n")
@@ -291,10 +300,14 @@ func sameIndexes(have *types.TableDescription, want *dynamodb.CreateTableInput) 
 var envKeys = []string{"PULSE_URL", "PULSE_TENANT", "PULSE_API_KEY", "PULSE_USER_ID", "PULSE_AUTH_TOKEN"}
 
 // demoCredentials makes sure the demo tenant exists and has a working all-scopes API key,
-// reusing the one in local.env when it still works, and writes local.env.
+// reusing the one in local.env when it still works, and writes local.env. The demo's data is
+// seeded once, with the tenant: a restart on the same data changes no count (keepDemoActive
+// brings its users back as logins and heartbeats would).
 func demoCredentials(ctx context.Context, s *store.Store, path, url string) (map[string]string, error) {
 	creds := readEnv(path)
-	if _, err := s.CreateTenant(ctx, pulse.Tenant{ID: demoTenant, Name: "Demo"}); err != nil && pulse.ErrorCode(err) != pulse.ECONFLICT {
+	_, err := s.CreateTenant(ctx, pulse.Tenant{ID: demoTenant, Name: "Demo"})
+	seed := err == nil
+	if err != nil && pulse.ErrorCode(err) != pulse.ECONFLICT {
 		return nil, err
 	}
 	if k, err := s.Authenticate(ctx, creds["PULSE_API_KEY"]); err != nil || k.TenantID != demoTenant {
@@ -305,8 +318,10 @@ func demoCredentials(ctx context.Context, s *store.Store, path, url string) (map
 		creds["PULSE_API_KEY"] = secret
 	}
 	creds["PULSE_URL"], creds["PULSE_TENANT"] = url, demoTenant
-	if err := demo.Seed(ctx, s, demoTenant, time.Now()); err != nil {
-		return nil, err
+	if seed {
+		if err := demo.Seed(ctx, s, demoTenant, time.Now()); err != nil {
+			return nil, err
+		}
 	}
 	if _, err := s.AuthenticateToken(ctx, demo.Admin, creds["PULSE_AUTH_TOKEN"]); err != nil {
 		_ = s.RevokeToken(ctx, demoTenant, demo.Admin, "make-run") // a stale one from an older run
@@ -341,4 +356,94 @@ func readEnv(path string) map[string]string {
 		}
 	}
 	return env
+}
+
+// localSettings is every function's environment as the template sets it with its default
+// parameters, each variable overridden by the environment of make run when set there: the same
+// names the functions read (README, Configuration).
+func localSettings(tpl *template.Template, table string, getenv func(string) string) (map[string]string, error) {
+	env := map[string]string{}
+	for _, fn := range tpl.Functions() {
+		fe, err := tpl.Environment(fn, map[string]string{tableID: table, "PulseEventBus": localevents.BusName})
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range fe {
+			env[k] = v
+		}
+	}
+	for k := range env {
+		if v := getenv(k); v != "" && k != "TABLE_NAME" && k != "AWS_ENDPOINT_URL_DYNAMODB" {
+			env[k] = v
+		}
+	}
+	return env, nil
+}
+
+// cleanupEvery is how often make run runs the scheduled cleanup: PULSE_CLEANUP_EVERY (a Go
+// duration, to shorten it), else CLEANUP_SCHEDULE or the template's CleanupSchedule default,
+// rate(N minutes) or rate(1 hour).
+func cleanupEvery(tpl *template.Template, getenv func(string) string) (time.Duration, error) {
+	if v := getenv("PULSE_CLEANUP_EVERY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second {
+			return 0, fmt.Errorf("PULSE_CLEANUP_EVERY: want a duration of at least 1s, got %q", v)
+		}
+		return d, nil
+	}
+	p, _ := tpl.Parameters["CleanupSchedule"].(map[string]any)
+	expr := cmp.Or(getenv("CLEANUP_SCHEDULE"), fmt.Sprint(p["Default"]))
+	if pattern, ok := p["AllowedPattern"].(string); ok && !regexp.MustCompile(pattern).MatchString(expr) {
+		return 0, fmt.Errorf("CLEANUP_SCHEDULE %q is not what the template's CleanupSchedule allows (%s)", expr, pattern)
+	}
+	var n int
+	var unit string
+	if _, err := fmt.Sscanf(expr, "rate(%d %s", &n, &unit); err != nil || n < 1 {
+		return 0, fmt.Errorf("CleanupSchedule %q: want rate(N minutes) or rate(1 hour)", expr)
+	}
+	if strings.HasPrefix(unit, "hour") {
+		return time.Duration(n) * time.Hour, nil
+	}
+	return time.Duration(n) * time.Minute, nil
+}
+
+// runSchedule invokes the cleanup's handler every period, as EventBridge's schedule does, each
+// run held to the function's template Timeout. A failed run is printed (and, in AWS, alarmed).
+func runSchedule(ctx context.Context, deps *app.Deps, tpl *template.Template, every time.Duration, out io.Writer) {
+	const fn = "CleanupExpiredSessionsFunction"
+	handler := app.Cleanup(deps)
+	timeout := tpl.Timeout(fn)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			rctx, cancel := context.WithTimeout(ctx, timeout)
+			_, err := handler(rctx, events.EventBridgeEvent{ID: fmt.Sprint(now.Unix()), DetailType: "Scheduled Event", Source: "aws.events", Time: now})
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				fmt.Fprintf(out, "scheduled cleanup failed: %v\n", err)
+			}
+		}
+	}
+}
+
+// keepDemoActive sends the demo's active users' heartbeats every minute (demo.Keeper), so that
+// "Active now" shows them for as long as make run runs.
+func keepDemoActive(ctx context.Context, deps *app.Deps, out io.Writer) {
+	k := &demo.Keeper{Store: deps.Store, Tenant: demoTenant}
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		if _, _, _, err := k.Beat(ctx); err != nil && ctx.Err() == nil {
+			fmt.Fprintf(out, "demo heartbeat failed: %v\n", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -57,10 +57,7 @@ func Seed(ctx context.Context, s *store.Store, tenant string, now time.Time) err
 	users := []pulse.User{{TenantID: tenant, ID: Admin, Name: "admin", Type: "System", Roles: []string{pulse.AdminRole},
 		CreatedAt: now.AddDate(0, 0, -30), UpdatedAt: now}}
 	for i, n := range demoNames {
-		id := strings.ToLower(strings.ReplaceAll(n, "é", "e")) // IDs are ASCII (pulse.ValidID)
-		if i%3 == 0 {                                          // some tenants use numeric user IDs: the admin API shows them as numbers
-			id = fmt.Sprint(10000000000100 + i)
-		}
+		id := userID(i, n)
 		typ := "Member"
 		if i%5 == 0 {
 			typ = "Guest"
@@ -127,7 +124,7 @@ func Seed(ctx context.Context, s *store.Store, tenant string, now time.Time) err
 				u.CreatedAt = old.InitiatedAt.Add(-time.Hour)
 			}
 		}
-		if i == 0 || i%4 != 3 { // most users are active right now, on a session a few hours old
+		if activeNow(i) { // most users are active right now, on a session a few hours old
 			live := session(*u, 0, now.Add(-time.Duration(10+rnd.IntN(300))*time.Minute), now.Add(-time.Duration(rnd.IntN(240))*time.Second))
 			sessions = append(sessions, live)
 			span(u.ID, live.InitiatedAt, live.LastActivity)
@@ -144,6 +141,70 @@ func Seed(ctx context.Context, s *store.Store, tenant string, now time.Time) err
 		all = append(all, now.AddDate(0, 0, -d).UTC().Format(time.DateOnly))
 	}
 	return s.RollUp(ctx, tenant, all) // the closed days, as the scheduled function would
+}
+
+// userID is the ID of the demo's i-th named user: ASCII (pulse.ValidID), and numeric for some,
+// as some tenants' IDs are (the admin API shows those as numbers).
+func userID(i int, name string) string {
+	if i%3 == 0 {
+		return fmt.Sprint(10000000000100 + i)
+	}
+	return strings.ToLower(strings.ReplaceAll(name, "é", "e"))
+}
+
+// activeNow reports whether the demo's user i (0: the admin) is active right now.
+func activeNow(i int) bool { return i == 0 || i%4 != 3 }
+
+// Keeper keeps the demo's active users active while make run runs, as their browsers would:
+// a heartbeat on each one's live session, and a new login for a user whose session has ended
+// (idle while make run was stopped, revoked from the dashboard, or evicted).
+type Keeper struct {
+	Store  *store.Store
+	Tenant string
+
+	sessions map[string]string // user → their live session
+}
+
+// Beat records one heartbeat for each of the demo's active users, logging in again those whose
+// session ended. It returns the heartbeats and the logins it made; a user it could do neither
+// for (erased meanwhile) is counted in skipped.
+func (k *Keeper) Beat(ctx context.Context) (beats, logins, skipped int, err error) {
+	if k.sessions == nil {
+		k.sessions = map[string]string{}
+	}
+	users := []string{Admin}
+	for i, n := range demoNames {
+		if activeNow(i + 1) {
+			users = append(users, userID(i, n))
+		}
+	}
+	for i, u := range users {
+		sid, ok := k.sessions[u]
+		if !ok {
+			sid = fmt.Sprintf("demo-%s-0", u)
+		}
+		err := k.Store.RecordActivity(ctx, store.Activity{TenantID: k.Tenant, UserID: u, SessionID: sid, ClientID: "web"})
+		switch code := pulse.ErrorCode(err); {
+		case err == nil:
+			beats++
+			k.sessions[u] = sid
+			continue
+		case code != pulse.ECONFLICT && code != pulse.ENOTFOUND:
+			return beats, logins, skipped, err
+		}
+		s, _, err := k.Store.CreateSession(ctx, store.NewSession{TenantID: k.Tenant, UserID: u, ClientID: "web",
+			IP: fmt.Sprintf("203.0.113.%d", 1+i), Device: useragent.Parse(demoAgents[i%len(demoAgents)])})
+		switch code := pulse.ErrorCode(err); {
+		case err == nil:
+			logins++
+			k.sessions[u] = s.ID
+		case code == pulse.ECONFLICT: // being erased
+			skipped++
+		default:
+			return beats, logins, skipped, err
+		}
+	}
+	return beats, logins, skipped, nil
 }
 
 func minTime(a, b time.Time) time.Time {

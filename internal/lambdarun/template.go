@@ -23,8 +23,8 @@ func FromTemplate(tpl *template.Template, id, binary string, refs map[string]str
 		return Function{}, err
 	}
 	fn := Function{Name: id, Binary: binary, Timeout: 3 * time.Second, MemoryMB: 128}
-	if v, ok := tpl.Setting(id, "Timeout").(int64); ok {
-		fn.Timeout = time.Duration(v) * time.Second
+	if d := tpl.Timeout(id); d > 0 {
+		fn.Timeout = d
 	}
 	if v, ok := tpl.Setting(id, "MemorySize").(int64); ok {
 		fn.MemoryMB = int(v)

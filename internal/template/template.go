@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -272,4 +273,13 @@ func (t *Template) Setting(function, name string) any {
 		merged[k] = x
 	}
 	return merged
+}
+
+// Timeout returns a function's Timeout as SAM resolves it (its own, or the Globals'); zero when
+// neither sets one.
+func (t *Template) Timeout(function string) time.Duration {
+	if v, ok := t.Setting(function, "Timeout").(int64); ok {
+		return time.Duration(v) * time.Second
+	}
+	return 0
 }
