@@ -315,10 +315,8 @@ func nextRound(ctx context.Context, n int) bool {
 	} else if n >= maxRounds {
 		return false
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
 	select {
-	case <-t.C:
+	case <-time.After(d):
 		return true
 	case <-ctx.Done():
 		return false
