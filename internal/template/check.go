@@ -132,6 +132,15 @@ func (t *Template) Check() []string {
 		if p["Description"] == nil {
 			add("parameter %s: no Description", name)
 		}
+		// cfn-lint (W2031) and CloudFormation refuse a default its own pattern does not allow.
+		if pattern, ok := p["AllowedPattern"].(string); ok {
+			re, err := regexp.Compile(pattern)
+			if err != nil {
+				add("parameter %s: AllowedPattern does not compile: %v", name, err)
+			} else if d, ok := p["Default"]; ok && !re.MatchString(fmt.Sprint(d)) {
+				add("parameter %s: Default %q does not match its AllowedPattern", name, d)
+			}
+		}
 	}
 	if env, _ := t.Globals["Function"].(map[string]any)["Environment"].(map[string]any); env != nil {
 		if vars, _ := env["Variables"].(map[string]any); vars["AWS_ENDPOINT_URL_DYNAMODB"] != "" {

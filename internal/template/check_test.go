@@ -51,6 +51,7 @@ func TestBrokenTemplates(t *testing.T) {
 		{"schedule without retries", "            RetryPolicy:\n", "            NoRetryPolicy:\n", "schedule Schedule has no RetryPolicy"},
 		{"topic not an output", "    Value: !Ref AlarmTopic", "    Value: alarms", "no SNS topic for the alarms is an output"},
 		{"unbounded number", "    MaxValue: 10000 # an HTTP API's account-level quota per Region\n", "", "parameter ThrottlingRateLimit: a Number without MinValue and MaxValue"},
+		{"default outside its pattern", "    Default: 30m\n", "    Default: 30s\n", "parameter SessionIdleTimeout: Default \"30s\" does not match"},
 		{"undescribed parameter", "    Description: The least severe application log entry the functions write (Lambda's ApplicationLogLevel).\n", "", "parameter LogLevel: no Description"},
 		{"logs kept forever", "        LogGroup: !Ref GetUserFunctionLogs", "        LogGroup: GetUserLogs", "GetUserFunction: LoggingConfig.LogGroup"},
 		{"no throttling", "        ThrottlingRateLimit: !Ref ThrottlingRateLimit", "        Unthrottled: true", "no ThrottlingRateLimit"},
