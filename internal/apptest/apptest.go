@@ -174,6 +174,7 @@ func NewWith(t testing.TB, o Options) *Env {
 			t.Fatal(err)
 		}
 		rec = iamcheck.New(p)
+		rec.Persist = true // template.yaml's policies: its calls count for pulse iam
 		// Every call a handler made that its function's policy lacks: AccessDenied on AWS.
 		t.Cleanup(func() {
 			for _, c := range rec.Denied() {

@@ -46,6 +46,10 @@ func Function(ctx context.Context) string {
 
 // Recorder checks each attributed call against the policies and remembers what it saw.
 type Recorder struct {
+	// Persist writes each distinct call to $PULSE_IAM_RECORD, for `pulse iam`: set on the
+	// recorders that hold template.yaml's own policies, never on a test's made-up ones.
+	Persist bool
+
 	policies Policies
 
 	mu     sync.Mutex
@@ -76,7 +80,7 @@ func (r *Recorder) Record(ctx context.Context, action, resource string) error {
 		r.denied = append(r.denied, c)
 	}
 	r.mu.Unlock()
-	if first {
+	if first && r.Persist {
 		sink.write(c)
 	}
 	if !ok {
