@@ -1,5 +1,5 @@
 // Package admin is the admin surface (an IT-ops console's API): who is active right now, on
-// what browser and OS, from where. It reproduces spec/admin-active-users.txt, envelope and
+// what browser and OS, from where. It reproduces the IT-ops console's active-users API, envelope and
 // error bodies included.
 package admin
 

@@ -8,7 +8,7 @@ import (
 	"github.com/pulse-sessions/pulse/shared/pulse"
 )
 
-// The admin surface's error bodies (spec/admin-active-users.txt). Keys are literal dotted names.
+// The admin surface's error bodies (the IT-ops console's). Keys are literal dotted names.
 type forbiddenBody struct {
 	ResponseCode int    `json:"response-code"`
 	Message      string `json:"message"`

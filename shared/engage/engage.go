@@ -1,5 +1,5 @@
 // Package engage is the engagement surface (Rocket.Chat's engagement dashboard API, its Users
-// tab): which users were active on each day of a period, new users, and when users are active. It reproduces spec/engagement-active-users.txt, with
+// tab): which users were active on each day of a period, new users, and when users are active. It reproduces Rocket.Chat's engagement dashboard API, with
 // two differences of substance: today counts (no one-day lag), and history is kept for the
 // activity retention (400 days by default) rather than 45 days.
 package engage

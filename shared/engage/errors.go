@@ -8,7 +8,7 @@ import (
 	"github.com/pulse-sessions/pulse/shared/pulse"
 )
 
-// Rocket.Chat's bodies (spec/engagement-active-users.txt).
+// Rocket.Chat's bodies (its engagement dashboard API).
 // loginError is Rocket.Chat's 401: the two keys of older releases (and of the spec document)
 // and the two that the route schemas of Rocket.Chat 8 require.
 type loginError struct {

@@ -99,7 +99,7 @@ func TestWalkthrough(t *testing.T) {
 	}
 }
 
-// A created session has exactly the keys and types of the spec's example (spec/user-sessions.txt,
+// A created session has exactly the keys and types of the spec's example (MonoCloud's user sessions API,
 // copied into testdata) plus Pulse's documented additions new_device and new_location, with
 // latitude and longitude as strings and region the continent.
 func TestSessionMatchesSpecShape(t *testing.T) {

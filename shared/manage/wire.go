@@ -7,7 +7,7 @@ import (
 	"github.com/pulse-sessions/pulse/shared/pulse"
 )
 
-// sessionJSON is a session as the management API shows it (spec/user-sessions.txt): keys in
+// sessionJSON is a session as the management API shows it (MonoCloud's user sessions API): keys in
 // the spec's order, times in Unix seconds, coordinates as strings, then Pulse's additions:
 // new_device and new_location on every session, ended_at and end_reason on ended ones.
 type sessionJSON struct {
