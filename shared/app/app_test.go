@@ -286,7 +286,7 @@ func TestSharedIsTheRuntime(t *testing.T) {
 			t.Errorf("a function links the tooling package %s", pkg)
 		}
 	}
-	all, err := exec.Command("go", "list", "../../shared/...").CombinedOutput()
+	all, err := exec.Command("go", "list", module+"shared/...").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, all)
 	}

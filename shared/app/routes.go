@@ -79,7 +79,7 @@ func (d *Deps) Handler(key string) (http.Handler, error) {
 			// tomorrow, and a client should learn of its mistake either way. The engagement
 			// surface does it itself, after authentication, as Rocket.Chat orders its checks.
 			if _, err := url.ParseQuery(r.URL.RawQuery); err != nil && !checksQuery(s) {
-				writeErr(w, r, pulse.Errorf(pulse.EINVALID, "The query string cannot be parsed: use & between parameters and valid percent-encoding."))
+				writeErr(w, r, manage.QueryUnparseable())
 				return
 			}
 			r.Pattern = key

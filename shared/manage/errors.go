@@ -146,6 +146,8 @@ func sortMalformed() error {
 	return pulse.Errorf(pulse.EINVALID, "The sort parameter must be in the 'sort_key:sort_order' format.")
 }
 
-func queryUnparseable() error {
+// QueryUnparseable refuses a query string that does not parse (a bad %-escape, a ';'). Package
+// app answers it on every route of the surfaces that leave that check to the router.
+func QueryUnparseable() error {
 	return pulse.Errorf(pulse.EINVALID, "The query string cannot be parsed: use & between parameters and valid percent-encoding.")
 }
