@@ -16,6 +16,7 @@ import (
 	"github.com/pulse-sessions/pulse/internal/ddbtest"
 	"github.com/pulse-sessions/pulse/shared/admin"
 	"github.com/pulse-sessions/pulse/shared/pulse"
+	"github.com/pulse-sessions/pulse/shared/store"
 )
 
 func TestMain(m *testing.M) { ddbtest.Main(m) }
@@ -87,29 +88,41 @@ func TestSemantics(t *testing.T) {
 	if otherTenant.Status != 201 {
 		t.Fatal(otherTenant.Status)
 	}
-	e.Clock.Add(3 * time.Minute)
+	var got struct {
+		Result []map[string]any `json:"result"`
+	}
+	users := func() []any {
+		got.Result = nil
+		r := e.Do("GET", path, "", key...)
+		r.JSON(t, &got)
+		var ids []any
+		for _, el := range got.Result {
+			ids = append(ids, el["user.id"])
+		}
+		return ids
+	}
+	// The window counts whole 5-minute buckets (store.ActiveSince): at 10:06:10 a session last
+	// active at 10:00 is in the bucket that holds now − 5 minutes, and still active.
+	e.Clock.Add(6*time.Minute + 10*time.Second)
+	if ids, want := users(), []any{"alice", "idler"}; !reflect.DeepEqual(ids, want) {
+		t.Fatalf("at 10:06:10: users %v, want %v", ids, want)
+	}
+	e.Clock.Add(4 * time.Minute)
 	second := login(t, e, "carol", "2001:db8::1", "curl/8.5.0")
-	e.Clock.Add(3 * time.Minute) // idle's last activity is now 6 minutes old: outside the 5-minute window
+	// 10:10:10: alice and idler were last active at 10:00, before the bucket of now − 5 minutes.
 	if r := e.Do("POST", "/api/users/alice/sessions/"+first+"/activity", "", key...); r.Status != 204 {
 		t.Fatal(r.Status)
 	}
 	e.Clock.Add(10 * time.Second)
+	ids := users()
+	if want := []any{"carol", "alice"}; !reflect.DeepEqual(ids, want) {
+		t.Fatalf("users %v, want %v (newest bucket first, then newest start; idle, revoked and other tenants' left out)", ids, want)
+	}
 	r := e.Do("GET", path, "", key...)
-	var got struct {
-		Result []map[string]any `json:"result"`
-	}
-	r.JSON(t, &got)
-	var ids []any
-	for _, el := range got.Result {
-		ids = append(ids, el["user.id"])
-	}
-	if want := []any{"alice", "carol"}; !reflect.DeepEqual(ids, want) {
-		t.Fatalf("users %v, want %v (newest activity first; idle, revoked and other tenants' left out)", ids, want)
-	}
-	if a := got.Result[0]; a["duration"] != float64(6*60) || a["user.name"] != "Alice" || a["last.active.timestamp"] != float64(apptest.Start.Add(6*time.Minute).Unix()) {
+	if a := got.Result[1]; a["duration"] != float64(10*60+10) || a["user.name"] != "Alice" || a["last.active.timestamp"] != float64(apptest.Start.Add(10*time.Minute+10*time.Second).Unix()) {
 		t.Errorf("alice: %v", a)
 	}
-	if c := got.Result[1]; c["remote.address"] != "2001:db8::1" || c["browser"] != "curl" || c["user.name"] != "" {
+	if c := got.Result[0]; c["remote.address"] != "2001:db8::1" || c["browser"] != "curl" || c["user.name"] != "" {
 		t.Errorf("carol: %v", c)
 	}
 	_ = idle
@@ -259,4 +272,103 @@ func TestCostGrowsWithActiveSessionsOnly(t *testing.T) {
 	alone, crowded := measure(0), measure(5000)
 	t.Logf("20 active alone: %.1f RCU; with 5,000 ended or idle: %.1f RCU", alone, crowded)
 	apptest.CostBounded(t, alone, crowded, "with 5,000 ended or idle sessions")
+}
+
+// TestTotalIsTheRows: while 300 sessions go idle, X-Total-Count on the admin list and on
+// /api/sessions/active equals the rows that paging through returns at that moment, and both are
+// the sessions the window holds by its definition (store.ActiveSince). The sessions started an
+// hour before and were last active across the last 10 minutes, so most of them sit in the
+// bucket that straddles the window's start: the rule that counted such sessions while more than
+// 200 were "in doubt" gave totals above the rows here.
+func TestTotalIsTheRows(t *testing.T) {
+	e := apptest.New(t)
+	p := e.Deps.Config.Policy
+	now := e.Clock.Now()
+	var sessions []*pulse.Session
+	want := map[string]time.Time{} // live session → its last activity
+	for i := range 330 {
+		last := now.Add(-time.Duration(i) * 2 * time.Second) // one every 2 s over 11 minutes
+		init := now.Add(-time.Hour)
+		if i%11 == 5 { // started over a lifetime ago, still heartbeating: past its absolute end
+			init = last.Add(-p.MaxLifetime - time.Minute)
+		}
+		s := &pulse.Session{TenantID: "acme", UserID: fmt.Sprintf("u%d", i%40), ID: fmt.Sprintf("S%03d", i), Key: "K",
+			ClientIDs: []string{"web"}, IPAddress: "192.0.2.1", Device: pulse.Device{UserAgent: chromeUA},
+			InitiatedAt: init, LastActivity: last, ExpiresAt: p.Expiry(last, init.Add(p.MaxLifetime)), HardExpires: init.Add(p.MaxLifetime)}
+		if i%11 == 7 { // revoked: never counted
+			s.EndReason, s.EndedAt = pulse.EndRevoked, last
+		}
+		if i%11 != 5 && i%11 != 7 {
+			want[s.ID] = last
+		}
+		sessions = append(sessions, s)
+	}
+	if len(want) != 270 {
+		t.Fatalf("%d live sessions, want 270", len(want))
+	}
+	if err := e.Deps.Store.Import(context.Background(), nil, sessions, time.UTC); err != nil {
+		t.Fatal(err)
+	}
+	// The management list names its sessions: check the set, not only the count.
+	manage := func() (ids []string, totals []string) {
+		for offset := 0; ; offset += 70 {
+			r := e.Do("GET", fmt.Sprintf("/api/sessions/active?limit=70&offset=%d", offset), "", apptest.Key(e.Key)...)
+			var rows []struct {
+				ID string `json:"session_id"`
+			}
+			r.JSON(t, &rows)
+			totals = append(totals, r.Header.Get("X-Total-Count"))
+			for _, row := range rows {
+				ids = append(ids, row.ID)
+			}
+			if len(rows) < 70 {
+				return ids, totals
+			}
+		}
+	}
+	admin := func() (rows int, totals []string) {
+		for offset := 0; ; offset += 100 {
+			r := e.Do("GET", fmt.Sprintf("%s?limit=100&offset=%d", path, offset), "", apptest.Key(e.Key)...)
+			var got struct {
+				Result []any `json:"result"`
+			}
+			r.JSON(t, &got)
+			totals = append(totals, r.Header.Get("X-Total-Count"))
+			rows += len(got.Result)
+			if len(got.Result) < 100 {
+				return rows, totals
+			}
+		}
+	}
+	// Every 20 seconds for 12 minutes: the sessions go idle one by one, then bucket by bucket.
+	for step := 0; step <= 36; step++ {
+		at := e.Clock.Now()
+		since := store.ActiveSince(at, p.ActiveWindow)
+		expect := 0
+		for _, last := range want {
+			if !last.Before(since) {
+				expect++
+			}
+		}
+		ids, mTotals := manage()
+		rows, aTotals := admin()
+		for _, total := range append(mTotals, aTotals...) {
+			if total != fmt.Sprint(expect) {
+				t.Fatalf("at +%v: X-Total-Count %s (management %v, admin %v); rows: management %d, admin %d; want %d",
+					at.Sub(now), total, mTotals, aTotals, len(ids), rows, expect)
+			}
+		}
+		if len(ids) != expect || rows != expect {
+			t.Fatalf("at +%v: management %d rows, admin %d, want %d", at.Sub(now), len(ids), rows, expect)
+		}
+		seen := map[string]bool{}
+		for _, id := range ids {
+			last, ok := want[id]
+			if !ok || last.Before(since) || seen[id] {
+				t.Fatalf("at +%v: row %s (live %v, last %v, since %v, twice %v)", at.Sub(now), id, ok, last, since, seen[id])
+			}
+			seen[id] = true
+		}
+		e.Clock.Add(20 * time.Second)
+	}
 }

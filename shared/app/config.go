@@ -92,6 +92,11 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if c.Policy.NewDeviceWindow < 24*time.Hour || c.Policy.NewDeviceWindow > 400*24*time.Hour {
 		return c, fmt.Errorf("config: NEW_DEVICE_WINDOW (%s) must be between 1d and 400d", c.Policy.NewDeviceWindow)
 	}
+	// The active list counts the window in whole 5-minute buckets (store.ActiveSince): a session
+	// must still be live for a bucket past the window, or the list would count expired sessions.
+	if c.Policy.IdleTimeout < c.Policy.ActiveWindow+store.ActiveBucket {
+		return c, fmt.Errorf("config: SESSION_IDLE_TIMEOUT (%s) must be at least ACTIVE_WINDOW (%s) + %s", c.Policy.IdleTimeout, c.Policy.ActiveWindow, store.ActiveBucket)
+	}
 	if c.Policy.IdleTimeout > c.Policy.MaxLifetime {
 		return c, fmt.Errorf("config: SESSION_IDLE_TIMEOUT (%s) exceeds SESSION_MAX_LIFETIME (%s)", c.Policy.IdleTimeout, c.Policy.MaxLifetime)
 	}

@@ -39,6 +39,10 @@ const (
 // partition at most once per bucket, so heartbeats within a bucket never write the index.
 const activeBucket = 5 * time.Minute
 
+// ActiveBucket is activeBucket for configuration checks: a session counts as active for up to
+// one bucket past the active window (ActiveSince), so an idle timeout must outlast both.
+const ActiveBucket = activeBucket
+
 // tenantPK: a tenant's settings and its API-key list (GetItem on the tenant; Query for keys).
 func tenantPK(tenant string) string { return "T#" + tenant }
 

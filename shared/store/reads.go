@@ -19,41 +19,50 @@ import (
 // ActivePage is one page of a tenant's active sessions.
 type ActivePage struct {
 	Sessions []*pulse.Session
-	// Total is how many entries the active index holds for the window: exact, except while more
-	// than resolveLimit sessions are in doubt (see ActiveSessions), when it also counts those.
+	// Total is how many sessions are active: the entries of the Active index for the window,
+	// less those the page's own reads found ended a moment ago (the index lags the table). It
+	// is the number of rows that paging through the list at this moment returns.
 	Total int
 }
 
-// resolveLimit is how many sessions in doubt ActiveSessions reads to decide whether they are
-// still active; beyond it, Total counts them and the pages leave out those that are not.
-const resolveLimit = 200
-
 // activeEntry is one entry of the Active index.
 type activeEntry struct {
-	bucket int64 // Unix seconds of its 5-minute bucket of last activity
-	start  int64 // Unix ms of the session's start (the index's range key)
-	key    map[string]types.AttributeValue
-	sk     string
+	start int64 // Unix ms of the session's start (the index's range key)
+	key   map[string]types.AttributeValue
+	sk    string
 }
 
-// ActiveSessions returns one page of the tenant's active sessions (live, and last active within
-// the active window): entries offset to offset+limit of the Active index, newest 5-minute bucket
-// of last activity first, within a bucket the most recently started session first.
+// ActiveSince is the start of the active window at now: the start of the 5-minute bucket that
+// holds now − window. A session's index entry moves at most once per bucket (so that a
+// heartbeat within a bucket writes no index item), so the index knows last activity to the
+// bucket, not to the second: counting the window in whole buckets is what lets the list and its
+// total be decided from the index alone. A session is therefore active for at least the window
+// and at most the window plus 5 minutes after its last activity.
+func ActiveSince(now time.Time, window time.Duration) time.Time {
+	return now.Add(-window).Truncate(activeBucket)
+}
+
+// ActiveSessions returns one page of the tenant's active sessions (live, and last active since
+// ActiveSince): entries offset to offset+limit of the Active index, newest 5-minute bucket of
+// last activity first, within a bucket the most recently started session first.
 //
-// It reads the keys of the index partitions that overlap the window (keys only: about 0.01 RCU
-// per active session), then the page's sessions by key, eventually consistent (0.5 RCU each;
-// the user's name and type are on the session). A session in a bucket wholly inside the window,
-// or started inside it, is active for sure; the others of the oldest bucket (it straddles the
-// window's start) are in doubt, and when there are at most resolveLimit of them they are read
-// to decide. Ended and long-idle sessions are not in these partitions and cost nothing.
+// It reads the keys of the index partitions of the window (keys only: about 0.01 RCU per
+// active session), then the page's sessions by key, eventually consistent (0.5 RCU each; the
+// user's name and type are on the session). Every entry of those partitions is active by the
+// window's definition, except a session past its absolute lifetime (its start, the range key,
+// tells) and one that ended a moment ago (the page's read tells): the total and the rows are
+// decided by the same snapshot. Ended and long-idle sessions are not in these partitions and
+// cost nothing.
 func (s *Store) ActiveSessions(ctx context.Context, tenant string, offset, limit int) (*ActivePage, error) {
 	const op = "active sessions"
 	now := s.now()
-	since := now.Add(-s.policy.ActiveWindow)
+	since := ActiveSince(now, s.policy.ActiveWindow)
+	// A session started before this has outlived its absolute lifetime, whatever its bucket.
+	born := now.Add(-s.policy.MaxLifetime).UnixMilli()
 	// Every partition of the window (buckets × shards) is read at once: the partitions are
 	// independent, and reading them one after another is what made the list slow at scale.
 	var buckets []time.Time
-	for b := now.Truncate(activeBucket); !b.Before(since.Truncate(activeBucket)); b = b.Add(-activeBucket) {
+	for b := now.Truncate(activeBucket); !b.Before(since); b = b.Add(-activeBucket) {
 		buckets = append(buckets, b)
 	}
 	parts := make([][]activeEntry, len(buckets)*s.shards)
@@ -62,7 +71,7 @@ func (s *Store) ActiveSessions(ctx context.Context, tenant string, offset, limit
 	for i, b := range buckets {
 		for shard := range s.shards {
 			g.Go(func() error {
-				got, err := s.activePartition(gctx, op, activeIndexPK(tenant, b, shard), b)
+				got, err := s.activePartition(gctx, op, activeIndexPK(tenant, b, shard))
 				parts[i*s.shards+shard] = got
 				return err
 			})
@@ -71,11 +80,19 @@ func (s *Store) ActiveSessions(ctx context.Context, tenant string, offset, limit
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	// The index is updated a moment after the table: an entry can show a session twice (it just
+	// moved bucket: the newest wins) or one that has just ended (the read by key below decides).
+	seen := map[string]bool{}
 	var entries []activeEntry
 	for i := range buckets {
 		var inBucket []activeEntry
 		for _, part := range parts[i*s.shards : (i+1)*s.shards] {
-			inBucket = append(inBucket, part...)
+			for _, e := range part {
+				if id := pkOf(e) + "|" + e.sk; e.start > born && !seen[id] {
+					seen[id] = true
+					inBucket = append(inBucket, e)
+				}
+			}
 		}
 		sort.SliceStable(inBucket, func(i, j int) bool {
 			if inBucket[i].start != inBucket[j].start {
@@ -85,62 +102,26 @@ func (s *Store) ActiveSessions(ctx context.Context, tenant string, offset, limit
 		})
 		entries = append(entries, inBucket...)
 	}
-	// The index is updated a moment after the table: an entry can show a session twice (it just
-	// moved bucket) or one that has just ended; reads by key below decide.
-	read := map[string]*pulse.Session{}
-	var doubt []map[string]types.AttributeValue
-	for _, e := range entries {
-		if time.Unix(e.bucket, 0).Before(since) && time.UnixMilli(e.start).Before(since) {
-			doubt = append(doubt, e.key)
-		}
-	}
-	if len(doubt) > 0 && len(doubt) <= resolveLimit {
-		got, err := s.sessionsByKey(ctx, op, doubt)
-		if err != nil {
-			return nil, err
-		}
-		for _, ss := range got {
-			read[userPK(ss.TenantID, ss.UserID)+"|"+sessionSK(ss.ID)] = ss
-		}
-		kept := entries[:0]
-		for _, e := range entries {
-			if !time.Unix(e.bucket, 0).Before(since) || !time.UnixMilli(e.start).Before(since) {
-				kept = append(kept, e)
-			} else if ss := read[pkOf(e)+"|"+e.sk]; ss != nil && active(ss, now, since) {
-				kept = append(kept, e)
-			}
-		}
-		entries = kept
-	}
-	// One entry per session: the newest wins.
-	seen := map[string]bool{}
-	unique := entries[:0]
-	for _, e := range entries {
-		if id := pkOf(e) + "|" + e.sk; !seen[id] {
-			seen[id] = true
-			unique = append(unique, e)
-		}
-	}
-	entries = unique
 	page := &ActivePage{Total: len(entries), Sessions: []*pulse.Session{}}
 	entries = entries[min(offset, len(entries)):]
 	entries = entries[:min(limit, len(entries))]
-	var missing []map[string]types.AttributeValue
+	keys := make([]map[string]types.AttributeValue, 0, len(entries))
 	for _, e := range entries {
-		if read[pkOf(e)+"|"+e.sk] == nil {
-			missing = append(missing, e.key)
-		}
+		keys = append(keys, e.key)
 	}
-	got, err := s.sessionsByKey(ctx, op, missing)
+	got, err := s.sessionsByKey(ctx, op, keys)
 	if err != nil {
 		return nil, err
 	}
+	read := map[string]*pulse.Session{}
 	for _, ss := range got {
 		read[userPK(ss.TenantID, ss.UserID)+"|"+sessionSK(ss.ID)] = ss
 	}
 	for _, e := range entries {
 		if ss := read[pkOf(e)+"|"+e.sk]; ss != nil && active(ss, now, since) {
 			page.Sessions = append(page.Sessions, ss)
+		} else {
+			page.Total-- // ended (or gone) since the index was written: not a row, not counted
 		}
 	}
 	return page, nil
@@ -149,8 +130,8 @@ func (s *Store) ActiveSessions(ctx context.Context, tenant string, offset, limit
 // readFanOut is how many reads one request has in flight at once (index partitions, batches).
 const readFanOut = 8
 
-// activePartition reads the keys of one partition of the Active index (bucket b).
-func (s *Store) activePartition(ctx context.Context, op, pk string, b time.Time) ([]activeEntry, error) {
+// activePartition reads the keys of one partition of the Active index.
+func (s *Store) activePartition(ctx context.Context, op, pk string) ([]activeEntry, error) {
 	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(attrActivePK).Equal(expression.Value(pk))).Build()
 	if err != nil {
 		return nil, fail(op, err)
@@ -160,7 +141,7 @@ func (s *Store) activePartition(ctx context.Context, op, pk string, b time.Time)
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), ScanIndexForward: aws.Bool(false),
 	}, func(page []map[string]types.AttributeValue) (bool, error) {
 		for _, it := range page {
-			e := activeEntry{bucket: b.Unix(), key: map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]}}
+			e := activeEntry{key: map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]}}
 			if n, ok := it[attrActiveSK].(*types.AttributeValueMemberN); ok {
 				e.start, _ = strconv.ParseInt(n.Value, 10, 64)
 			}
