@@ -132,8 +132,8 @@ func TestLoadConfig(t *testing.T) {
 		{"TABLE_NAME": "T", "ACTIVE_WINDOW": "61m"},
 		{"TABLE_NAME": "T", "ACTIVE_WINDOW": "30s"},
 		{"TABLE_NAME": "T", "SESSION_IDLE_TIMEOUT": "25h", "SESSION_MAX_LIFETIME": "2d"},
-		{"TABLE_NAME": "T", "SESSION_IDLE_TIMEOUT": "9m"}, // expires before the default 5m window plus its bucket
-		{"TABLE_NAME": "T", "ACTIVE_WINDOW": "26m"},        // the default 30m idle timeout would end sessions the list still counts
+		{"TABLE_NAME": "T", "SESSION_IDLE_TIMEOUT": "9m"},                          // expires before the default 5m window plus its bucket
+		{"TABLE_NAME": "T", "ACTIVE_WINDOW": "26m"},                                // the default 30m idle timeout would end sessions the list still counts
 		{"TABLE_NAME": "T", "BEHIND_CLOUDFRONT": "true"},                           // without its secret
 		{"TABLE_NAME": "T", "BEHIND_CLOUDFRONT": "true", "ORIGIN_SECRET": "short"}, // guessable
 		{"TABLE_NAME": "T", "BEHIND_CLOUDFRONT": "yes"},
