@@ -10,6 +10,7 @@ import (
 	"github.com/pulse-sessions/pulse/shared/httpx"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 	"github.com/pulse-sessions/pulse/shared/store"
+	"github.com/pulse-sessions/pulse/shared/wire"
 )
 
 // Paging and sorting of GET /api/users/{user_id}/sessions, as MonoCloud documents them. The
@@ -145,9 +146,9 @@ func (a *API) ListSessions(w http.ResponseWriter, r *http.Request) error {
 	now := a.now()
 	page := res.Sessions
 	from := (q.page - 1) * q.size
-	body := make([]sessionJSON, 0, len(page))
+	body := make([]wire.Session, 0, len(page))
 	for _, s := range page {
-		body = append(body, toSessionJSON(s, now))
+		body = append(body, wire.NewSession(s, now))
 	}
 	meta, _ := json.Marshal(pagination{PageSize: q.size, CurrentPage: q.page, TotalCount: res.Total,
 		HasPrevious: q.page > 1, HasNext: from+q.size < res.Total})

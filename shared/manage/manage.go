@@ -14,6 +14,7 @@ import (
 	"github.com/pulse-sessions/pulse/shared/httpx"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 	"github.com/pulse-sessions/pulse/shared/store"
+	"github.com/pulse-sessions/pulse/shared/wire"
 )
 
 // Route is one endpoint of the surface: its route key (API Gateway's routeKey, which Go's
@@ -174,7 +175,7 @@ func (a *API) CreateSession(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("Location", "/api/users/"+url.PathEscape(id[0])+"/sessions/"+url.PathEscape(s.ID))
-	httpx.WriteJSON(w, http.StatusCreated, "application/json", toSessionJSON(s, a.now()))
+	httpx.WriteJSON(w, http.StatusCreated, "application/json", wire.NewSession(s, a.now()))
 	return nil
 }
 
@@ -188,7 +189,7 @@ func (a *API) GetSession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, "application/json", toSessionJSON(s, a.now()))
+	httpx.WriteJSON(w, http.StatusOK, "application/json", wire.NewSession(s, a.now()))
 	return nil
 }
 

@@ -20,8 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
-	"github.com/pulse-sessions/pulse/shared/manage"
 	"github.com/pulse-sessions/pulse/shared/store"
+	"github.com/pulse-sessions/pulse/shared/wire"
 )
 
 // Source and detail types of Pulse's events (README, "Events").
@@ -283,7 +283,7 @@ func sessionDetail(recordID string, c store.Change) SessionDetail {
 	s := c.Session
 	return SessionDetail{RecordID: recordID, TenantID: c.Tenant, UserID: c.User, SessionID: s.ID,
 		Device:  DeviceJSON{Browser: s.Device.Browser, BrowserVersion: s.Device.Version, OS: s.Device.OS},
-		Session: manage.EventSession(s, c.At)}
+		Session: wire.EventSession(s, c.At)}
 }
 
 // image converts a stream record's image as Lambda delivers it into the SDK's attribute values.
