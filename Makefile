@@ -22,7 +22,7 @@ run: assets
 	$(GO) run ./cmd/pulse run
 
 ## test: lint, then every test with the race detector (DynamoDB Local is started by the tests).
-##   shared/app runs after the others, alone: its built-function tests hold a function to its
+##   internal/app runs after the others, alone: its built-function tests hold a function to its
 ##   template timeout (4,000 sessions revoked within 10 s), and DynamoDB Local, which writes the
 ##   table's stream in the write path where AWS does not, gets slow when it shares the CPU.
 ##   Every AWS call a function's handler makes is held to its IAM policy as it happens
@@ -31,8 +31,8 @@ run: assets
 IAM_RECORD = .cache/iam
 test: lint tools assets
 	rm -rf $(IAM_RECORD)
-	PULSE_IAM_RECORD=$(CURDIR)/$(IAM_RECORD) $(GO) test -race -count=1 $$($(GO) list ./... | grep -v '/shared/app$$')
-	PULSE_IAM_RECORD=$(CURDIR)/$(IAM_RECORD) $(GO) test -race -count=1 ./shared/app
+	PULSE_IAM_RECORD=$(CURDIR)/$(IAM_RECORD) $(GO) test -race -count=1 $$($(GO) list ./... | grep -v '/internal/app$$')
+	PULSE_IAM_RECORD=$(CURDIR)/$(IAM_RECORD) $(GO) test -race -count=1 ./internal/app
 	$(GO) run ./cmd/pulse iam -records $(IAM_RECORD)
 
 ## fuzz: every fuzz target for a fixed number of inputs each, about 5 s on this project's
@@ -58,7 +58,7 @@ fuzz:
 
 ## load: the load tests with their figures (requests, errors, duration), loopback only
 load:
-	$(GO) test -count=1 -run '^TestLoad(OneSession|ManySessions)$$' -v ./shared/app | grep -E '^(---|ok|FAIL)|load:'
+	$(GO) test -count=1 -run '^TestLoad(OneSession|ManySessions)$$' -v ./internal/app | grep -E '^(---|ok|FAIL)|load:'
 
 ## generate: functions/*/main.go, their build targets and the README's route list, from template.yaml
 generate:

@@ -16,6 +16,7 @@ import (
 func runBench(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	quick := fs.Bool("quick", false, "one small data size and few repetitions (a smoke test)")
+	cold := fs.Int("cold", 0, "measure only the cold starts, this many per function, and print section 4 (BENCHMARKS.md is left alone)")
 	file := fs.String("out", "BENCHMARKS.md", "where the report goes, relative to the repository")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -24,9 +25,13 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rep, err := bench.Run(ctx, bench.Options{Quick: *quick, Root: root, Progress: out})
+	rep, err := bench.Run(ctx, bench.Options{Quick: *quick, ColdOnly: *cold, Root: root, Progress: out})
 	if err != nil {
 		return err
+	}
+	if *cold > 0 {
+		fmt.Fprint(out, rep.ColdMarkdown())
+		return nil
 	}
 	path := *file
 	if !filepath.IsAbs(path) {

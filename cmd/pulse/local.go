@@ -22,13 +22,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/pulse-sessions/pulse/internal/app"
 	"github.com/pulse-sessions/pulse/internal/ddblocal"
 	"github.com/pulse-sessions/pulse/internal/demo"
 	"github.com/pulse-sessions/pulse/internal/eventbus"
 	"github.com/pulse-sessions/pulse/internal/localapi"
 	"github.com/pulse-sessions/pulse/internal/localevents"
 	"github.com/pulse-sessions/pulse/internal/template"
-	"github.com/pulse-sessions/pulse/shared/app"
+	"github.com/pulse-sessions/pulse/shared/boot"
+	"github.com/pulse-sessions/pulse/shared/cleanup"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 	"github.com/pulse-sessions/pulse/shared/store"
 )
@@ -138,7 +140,7 @@ func runLocal(ctx context.Context, getenv func(string) string, out io.Writer) er
 	if err != nil {
 		return err
 	}
-	cfg, err := app.LoadConfig(func(k string) string { return env[k] })
+	cfg, err := boot.LoadConfig(func(k string) string { return env[k] })
 	if err != nil {
 		return err
 	}
@@ -146,7 +148,7 @@ func runLocal(ctx context.Context, getenv func(string) string, out io.Writer) er
 	if logLevel == "" {
 		logLevel = "WARN" // keep the terminal for people; PULSE_LOG_LEVEL=INFO shows every request
 	}
-	deps, err := app.Build(cfg, db, pulse.SystemClock, pulse.RandomIDs{}, app.NewLogger(os.Stderr, logLevel))
+	deps, err := app.Build(cfg, db, pulse.SystemClock, pulse.RandomIDs{}, boot.NewLogger(os.Stderr, logLevel))
 	if err != nil {
 		return err
 	}
@@ -411,7 +413,11 @@ func cleanupEvery(tpl *template.Template, getenv func(string) string) (time.Dura
 // run held to the function's template Timeout. A failed run is printed (and, in AWS, alarmed).
 func runSchedule(ctx context.Context, deps *app.Deps, tpl *template.Template, every time.Duration, out io.Writer) {
 	const fn = "CleanupExpiredSessionsFunction"
-	handler := app.Cleanup(deps)
+	handler, err := cleanup.Open(deps.Base)
+	if err != nil {
+		fmt.Fprintf(out, "cleanup: %v\n", err)
+		return
+	}
 	timeout := tpl.Timeout(fn)
 	t := time.NewTicker(every)
 	defer t.Stop()

@@ -9,7 +9,7 @@ import (
 
 	"github.com/pulse-sessions/pulse/internal/ddbtest"
 	"github.com/pulse-sessions/pulse/internal/template"
-	"github.com/pulse-sessions/pulse/shared/app"
+	"github.com/pulse-sessions/pulse/shared/boot"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 	"github.com/pulse-sessions/pulse/shared/store"
 )
@@ -59,7 +59,7 @@ func TestLocalSettingsFromEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := app.LoadConfig(func(k string) string { return got[k] })
+	cfg, err := boot.LoadConfig(func(k string) string { return got[k] })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,10 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/pb33f/libopenapi"
-	validator "github.com/pb33f/libopenapi-validator"
-	"github.com/pb33f/libopenapi-validator/schema_validation"
-	"github.com/pb33f/libopenapi/datamodel/high/base"
 	"io"
 	"log/slog"
 	"net/http"
@@ -24,16 +20,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pb33f/libopenapi"
+	validator "github.com/pb33f/libopenapi-validator"
+	"github.com/pb33f/libopenapi-validator/schema_validation"
+	"github.com/pb33f/libopenapi/datamodel/high/base"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/pulse-sessions/pulse/internal/app"
 	"github.com/pulse-sessions/pulse/internal/ddblocal"
 	"github.com/pulse-sessions/pulse/internal/ddbtest"
 	"github.com/pulse-sessions/pulse/internal/iamcheck"
 	"github.com/pulse-sessions/pulse/internal/localapi"
 	"github.com/pulse-sessions/pulse/internal/localevents"
 	"github.com/pulse-sessions/pulse/internal/template"
-	"github.com/pulse-sessions/pulse/shared/app"
+	"github.com/pulse-sessions/pulse/shared/boot"
 	"github.com/pulse-sessions/pulse/shared/cleanup"
 	"github.com/pulse-sessions/pulse/shared/geo"
 	"github.com/pulse-sessions/pulse/shared/pulse"
@@ -122,7 +124,7 @@ type Options struct {
 	Client   func(*dynamodb.Options)   // changes to the SDK client (an HTTP transport that injects faults)
 	WrapDB   func(store.API) store.API // wraps what the store calls (a panic switch)
 	Now      func() time.Time          // the clock (default: Clock, pinned at Start)
-	Config   func(*app.Config)         // changes to the configuration template.yaml gives
+	Config   func(*boot.Config)        // changes to the configuration template.yaml gives
 	// IAM records and checks the functions' calls against policies of the test's own (a
 	// template with an action removed); the test then reads its denials itself. Default: the
 	// policies of template.yaml, and any call they do not grant fails the test.
@@ -182,7 +184,7 @@ func NewWith(t testing.TB, o Options) *Env {
 			}
 		})
 	}
-	fns := []func(*dynamodb.Options){app.ClientOptions, rec.DynamoDB} // production's retry policy
+	fns := []func(*dynamodb.Options){boot.ClientOptions, rec.DynamoDB} // production's retry policy
 	if o.Client != nil {
 		fns = append(fns, o.Client)
 	}
@@ -203,7 +205,7 @@ func NewWith(t testing.TB, o Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := app.LoadConfig(func(k string) string { return env[k] })
+	cfg, err := boot.LoadConfig(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}

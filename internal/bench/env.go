@@ -20,9 +20,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/pulse-sessions/pulse/internal/app"
 	"github.com/pulse-sessions/pulse/internal/localapi"
 	"github.com/pulse-sessions/pulse/internal/template"
-	"github.com/pulse-sessions/pulse/shared/app"
+	"github.com/pulse-sessions/pulse/shared/boot"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 	"github.com/pulse-sessions/pulse/shared/store"
 )
@@ -82,7 +83,7 @@ func newEnv(ctx context.Context, endpoint string, tpl *template.Template, now ti
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg, err := app.LoadConfig(func(k string) string { return envVars[k] })
+	cfg, err := boot.LoadConfig(func(k string) string { return envVars[k] })
 	if err != nil {
 		return nil, nil, err
 	}

@@ -155,44 +155,7 @@ func (r *Report) Markdown() string {
 	p("Goal: Pulse adds ≤ 1 ms at p50 over its DynamoDB calls: %s (largest: %s ms).", verdict, ms(worst))
 	p("")
 
-	p("## 4. Cold start")
-	p("")
-	p("Each function's bootstrap, built with its Makefile target (`-tags lambda.norpc -trimpath")
-	p("-ldflags='-s -w'`, CGO off) for this machine, started %d time(s) as a fresh process under the", r.ColdReps)
-	p("Runtime API harness (`internal/lambdarun`) and handed its `events/` file; medians. *Init* is")
-	p("process start to its first request for work (what Lambda reports as Init Duration); *first")
-	p("response* adds the first invocation. The floor is a minimal aws-lambda-go function built the")
-	p("same way, in the same run. Sizes are the deployable linux/arm64 binaries.")
-	p("")
-	p("| function | init ms | × minimal | first response ms | RSS at init MB | arm64 size MB |")
-	p("| --- | ---: | ---: | ---: | ---: | ---: |")
-	worstRatio, biggest := 0.0, int64(0)
-	for _, c := range r.Cold {
-		ratio := float64(c.Init) / float64(max(r.Minimal.Init, 1))
-		worstRatio, biggest = max(worstRatio, ratio), max(biggest, c.SizeARM64)
-		p("| %s | %s | %.1f | %s | %.1f | %.1f |", c.Function, ms(c.Init), ratio, ms(c.FirstResponse), float64(c.InitRSSKB)/1024, float64(c.SizeARM64)/(1<<20))
-	}
-	p("| *minimal aws-lambda-go function* | %s | 1.0 | %s | %.1f | %.1f |", ms(r.Minimal.Init), ms(r.Minimal.FirstResponse), float64(r.Minimal.InitRSSKB)/1024, float64(r.Minimal.SizeARM64)/(1<<20))
-	p("")
-	v1, v2 := "met", "met"
-	if worstRatio > 1.5 {
-		v1 = "**missed**"
-	}
-	if biggest > 12<<20 {
-		v2 = "**missed**"
-	}
-	p("Goals: init ≤ 1.5 × the minimal function: %s (worst %.1f×); every binary ≤ 12 MB: %s (largest %.1f MB).", v1, worstRatio, v2, float64(biggest)/(1<<20))
-	p("Pulse's init does more than the minimal function's: the Go runtime runs the AWS SDK's package")
-	p("initialisers (the DynamoDB client's operation schemas and endpoint tables alone take about half a")
-	p("millisecond here) and maps a binary half again as large, and main builds the DynamoDB client")
-	p("once per cold start (never per request). The SDK is already configured from the environment only")
-	p("(no config package, no SSO/STS clients linked: `TestFunctionsLinkOnlyWhatLambdaNeeds`), which took")
-	p("about a millisecond and 1.8 MB off every function. What is left is the SDK's own: the fix would be")
-	p("a DynamoDB client without the generated schema tables (a hand-written JSON-over-HTTP client), which")
-	p("Pulse does not make: it would trade about 1 ms once per container for maintaining a signer and a")
-	p("protocol the SDK keeps correct.")
-	p("")
-
+	r.coldSection(p)
 	r.costModel(p)
 	r.eventsSection(p)
 	return b.String()
@@ -306,4 +269,53 @@ func (r *Report) scaleSection(p func(string, ...any)) {
 		p("| %s | %s | %d | %d | %.1f | %.1f | %.1f | %.1f | %d | %s | %s |", s.Point, label, s.Status, s.Calls, s.RCU, s.AWSRCU, s.WCU, s.AWSWCU, s.Bytes, ms(s.P50), mem)
 	}
 	p("")
+}
+
+// ColdMarkdown is section 4 alone (bench -cold).
+func (r *Report) ColdMarkdown() string {
+	var b strings.Builder
+	r.coldSection(func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) })
+	return b.String()
+}
+
+// coldSection writes section 4: the functions' cold starts against the minimal function's.
+func (r *Report) coldSection(p func(string, ...any)) {
+	p("## 4. Cold start")
+	p("")
+	p("Each function's bootstrap, built with its Makefile target (`-tags lambda.norpc -trimpath")
+	p("-ldflags='-s -w'`, CGO off) for this machine, started %d time(s) as a fresh process under the", r.ColdReps)
+	p("Runtime API harness (`internal/lambdarun`) and handed its `events/` file; medians. *Init* is")
+	p("process start to its first request for work (what Lambda reports as Init Duration); *first")
+	p("response* adds the first invocation. The floor is a minimal aws-lambda-go function built the")
+	p("same way, in the same run. Sizes are the deployable linux/arm64 binaries.")
+	p("")
+	p("| function | init ms | × minimal | first response ms | RSS at init MB | arm64 size MB |")
+	p("| --- | ---: | ---: | ---: | ---: | ---: |")
+	worstRatio, biggest := 0.0, int64(0)
+	for _, c := range r.Cold {
+		ratio := float64(c.Init) / float64(max(r.Minimal.Init, 1))
+		worstRatio, biggest = max(worstRatio, ratio), max(biggest, c.SizeARM64)
+		p("| %s | %s | %.1f | %s | %.1f | %.1f |", c.Function, ms(c.Init), ratio, ms(c.FirstResponse), float64(c.InitRSSKB)/1024, float64(c.SizeARM64)/(1<<20))
+	}
+	p("| *minimal aws-lambda-go function* | %s | 1.0 | %s | %.1f | %.1f |", ms(r.Minimal.Init), ms(r.Minimal.FirstResponse), float64(r.Minimal.InitRSSKB)/1024, float64(r.Minimal.SizeARM64)/(1<<20))
+	p("")
+	v1, v2 := "met", "met"
+	if worstRatio > 1.5 {
+		v1 = "**missed**"
+	}
+	if biggest > 12<<20 {
+		v2 = "**missed**"
+	}
+	p("Goals: init ≤ 1.5 × the minimal function: %s (worst %.1f×); every binary ≤ 12 MB: %s (largest %.1f MB).", v1, worstRatio, v2, float64(biggest)/(1<<20))
+	p("Pulse's init does more than the minimal function's: the Go runtime runs the AWS SDK's package")
+	p("initialisers (the DynamoDB client's operation schemas and endpoint tables alone take about half a")
+	p("millisecond here) and maps a binary half again as large, and main builds the DynamoDB client")
+	p("once per cold start (never per request). The SDK is already configured from the environment only")
+	p("(no config package, no SSO/STS clients linked: `TestFunctionsLinkOnlyWhatLambdaNeeds`), which took")
+	p("about a millisecond and 1.8 MB off every function. What is left is the SDK's own: the fix would be")
+	p("a DynamoDB client without the generated schema tables (a hand-written JSON-over-HTTP client), which")
+	p("Pulse does not make: it would trade about 1 ms once per container for maintaining a signer and a")
+	p("protocol the SDK keeps correct.")
+	p("")
+
 }

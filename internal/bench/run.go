@@ -17,7 +17,10 @@ import (
 
 // Options says how big a run to make.
 type Options struct {
-	Quick    bool      // one small data size, few repetitions: a smoke test
+	Quick bool // one small data size, few repetitions: a smoke test
+	// ColdOnly, when positive, measures only the cold starts, that many times each: the
+	// before-and-after of a change to what the functions link, without the rest of the run.
+	ColdOnly int
 	Root     string    // the repository
 	Progress io.Writer // what the run is doing
 }
@@ -54,6 +57,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Quick {
 		rep.Sizes, rep.LatencyN, rep.ColdReps = []int{1000}, 30, 1
 	}
+	if o.ColdOnly > 0 {
+		rep.Command, rep.ColdReps = fmt.Sprintf("go run ./cmd/pulse bench -cold %d", o.ColdOnly), o.ColdOnly
+	}
 	tpl, err := template.Load(filepath.Join(o.Root, "template.yaml"))
 	if err != nil {
 		return nil, err
@@ -69,6 +75,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	defer proc.Stop()
 
+	if o.ColdOnly > 0 {
+		return rep, rep.measureCold(ctx, o.Root, proc.Endpoint, tpl, say)
+	}
 	for _, size := range rep.Sizes {
 		say("capacity: seeding %d sessions…", size)
 		now := time.Now().Truncate(time.Second)
@@ -125,18 +134,23 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 
-	say("cold starts: building every function, %d start(s) each…", rep.ColdReps)
-	ce, closeCE, err := newEnv(ctx, proc.Endpoint, tpl, time.Now())
-	if err != nil {
+	if err := rep.measureCold(ctx, o.Root, proc.Endpoint, tpl, say); err != nil {
 		return nil, err
 	}
-	rep.Cold, rep.Minimal, err = coldStarts(ctx, o.Root, tpl, ce, rep.ColdReps)
-	closeCE()
-	if err != nil {
-		return nil, err
-	}
-	rep.Elapsed = time.Since(rep.Started)
 	return rep, nil
+}
+
+// measureCold builds every function and starts each rep.ColdReps times (section 4).
+func (rep *Report) measureCold(ctx context.Context, root, endpoint string, tpl *template.Template, say func(string, ...any)) error {
+	say("cold starts: building every function, %d start(s) each…", rep.ColdReps)
+	ce, closeCE, err := newEnv(ctx, endpoint, tpl, time.Now())
+	if err != nil {
+		return err
+	}
+	defer closeCE()
+	rep.Cold, rep.Minimal, err = coldStarts(ctx, root, tpl, ce, rep.ColdReps)
+	rep.Elapsed = time.Since(rep.Started)
+	return err
 }
 
 // machine describes the CPU, cores and memory.

@@ -58,7 +58,7 @@ func New(bus string) *Server {
 	return s
 }
 
-// ClientEnv is the environment under which app.EventBridgeFromEnv builds a client of this
+// ClientEnv is the environment under which publish.EventBridgeFromEnv builds a client of this
 // stand-in (any credentials: it checks none).
 func (s *Server) ClientEnv(k string) string {
 	return map[string]string{"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",

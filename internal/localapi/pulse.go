@@ -5,9 +5,9 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/pulse-sessions/pulse/internal/app"
 	"github.com/pulse-sessions/pulse/internal/iamcheck"
 	"github.com/pulse-sessions/pulse/internal/template"
-	"github.com/pulse-sessions/pulse/shared/app"
 )
 
 // Options change how Pulse serves.

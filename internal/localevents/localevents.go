@@ -1,7 +1,7 @@
 // Package localevents runs Pulse's event publishing on the local stack, as template.yaml wires
 // it on AWS: the table's stream (DynamoDB Local's own) read by the event source mapping
 // stand-in (internal/streams) with PublishEventsStream's settings and filters, the publisher's
-// handler (app.Publish, the code PublishEventsFunction runs) with its EventBridge client pointed
+// handler (publish.NewHandler, the code PublishEventsFunction runs) with its EventBridge client pointed
 // at the PutEvents stand-in (internal/eventbus), and the dead-letter queue kept in memory.
 // `make run` and the tests use it.
 package localevents
@@ -17,11 +17,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/pulse-sessions/pulse/internal/app"
 	"github.com/pulse-sessions/pulse/internal/eventbus"
 	"github.com/pulse-sessions/pulse/internal/iamcheck"
 	"github.com/pulse-sessions/pulse/internal/streams"
 	"github.com/pulse-sessions/pulse/internal/template"
-	"github.com/pulse-sessions/pulse/shared/app"
+	"github.com/pulse-sessions/pulse/shared/publish"
 )
 
 // The template's logical IDs this package reads.
@@ -99,12 +100,13 @@ func Start(ctx context.Context, deps *app.Deps, tpl *template.Template, o Option
 			bus.Close()
 		}
 	}()
-	d := *deps
-	d.Config.EventBus = env["EVENT_BUS_NAME"]
-	if d.Events, err = app.EventBridgeFromEnv(bus.ClientEnv, busOpts...); err != nil {
+	base := *deps.Base // the publisher's own configuration: it alone names the bus
+	base.Config.EventBus = env["EVENT_BUS_NAME"]
+	client, err := publish.EventBridgeFromEnv(bus.ClientEnv, busOpts...)
+	if err != nil {
 		return nil, err
 	}
-	handler, err := app.Publish(&d)
+	handler, err := publish.NewHandler(&base, client)
 	if err != nil {
 		return nil, err
 	}

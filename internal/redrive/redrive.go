@@ -104,7 +104,7 @@ func Read(ctx context.Context, s StreamsAPI, b Batch) ([]events.DynamoDBEventRec
 	return out, nil
 }
 
-// Publisher is the publisher's handler (app.Publish, or publish.Publisher.Handle).
+// Publisher is the publisher's handler (publish.NewHandler, or publish.Publisher.Handle).
 type Publisher func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error)
 
 // QueueAPI is the part of the SQS client Run uses.

@@ -9,11 +9,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
 	"github.com/pulse-sessions/pulse/internal/apptest"
 	"github.com/pulse-sessions/pulse/internal/ddbtest"
 	"github.com/pulse-sessions/pulse/internal/eventbus"
 	"github.com/pulse-sessions/pulse/internal/redrive"
-	"github.com/pulse-sessions/pulse/shared/app"
+	"github.com/pulse-sessions/pulse/shared/publish"
 )
 
 func TestMain(m *testing.M) { ddbtest.Main(m) }
@@ -72,18 +73,18 @@ func TestRedrivePublishesWhatWasGivenUp(t *testing.T) {
 	}
 
 	failing = false
-	d := *e.Deps
-	d.Config.EventBus = stack.Bus.Bus
-	var err error
-	if d.Events, err = app.EventBridgeFromEnv(stack.Bus.ClientEnv); err != nil {
+	base := *e.Deps.Base
+	base.Config.EventBus = stack.Bus.Bus
+	client, err := publish.EventBridgeFromEnv(stack.Bus.ClientEnv)
+	if err != nil {
 		t.Fatal(err)
 	}
-	publish, err := app.Publish(&d)
+	publisher, err := publish.NewHandler(&base, client)
 	if err != nil {
 		t.Fatal(err)
 	}
 	q := &queue{msgs: map[string]string{"r1": string(dead[0]), "r2": `{"not":"an on-failure record"}`}}
-	sum, err := redrive.Run(ctx, q, "https://sqs.local/dead-letters", stack.Mapping.Streams, redrive.Publisher(publish))
+	sum, err := redrive.Run(ctx, q, "https://sqs.local/dead-letters", stack.Mapping.Streams, redrive.Publisher(publisher))
 	if err != nil {
 		t.Fatal(err)
 	}

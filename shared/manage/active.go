@@ -35,7 +35,7 @@ type activeSessionJSON struct {
 func (a *API) ActiveSessions(w http.ResponseWriter, r *http.Request) error {
 	values, err := httpx.Query(r)
 	if err != nil {
-		return QueryUnparseable()
+		return pulse.QueryUnparseable("parse query")
 	}
 	limit, offset := 100, 0
 	fields := map[string][]string{}

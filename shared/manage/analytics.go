@@ -29,7 +29,7 @@ type activeDay struct {
 func (a *API) ActiveUserCounts(w http.ResponseWriter, r *http.Request) error {
 	values, err := httpx.Query(r)
 	if err != nil {
-		return QueryUnparseable()
+		return pulse.QueryUnparseable("parse query")
 	}
 	tenant := pulse.PrincipalFrom(r.Context()).TenantID
 	loc, err := a.tenants.Location(r.Context(), tenant)

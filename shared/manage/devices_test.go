@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/pulse-sessions/pulse/internal/apptest"
-	"github.com/pulse-sessions/pulse/shared/app"
+	"github.com/pulse-sessions/pulse/shared/boot"
 	"github.com/pulse-sessions/pulse/shared/geo"
 )
 
@@ -131,7 +131,7 @@ func TestViewerHeadersNeedCloudFront(t *testing.T) {
 		}
 		return s.Metadata["country"]
 	}
-	direct := apptest.NewWith(t, apptest.Options{Config: func(c *app.Config) { c.OriginSecret = "" }})
+	direct := apptest.NewWith(t, apptest.Options{Config: func(c *boot.Config) { c.OriginSecret = "" }})
 	if got := country(direct, "bob"); got != nil && got != "" {
 		t.Errorf("not behind CloudFront: stored country %v, want none", got)
 	}

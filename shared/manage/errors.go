@@ -114,6 +114,9 @@ func detailOf(e *pulse.Error) string {
 	case pulse.EINTERNAL:
 		return "Internal error."
 	}
+	if e.Reason == pulse.ReasonQuery {
+		return "The query string cannot be parsed: use & between parameters and valid percent-encoding."
+	}
 	if e.Message == "" && e.Fields != nil {
 		return "One or more validation errors occurred."
 	}
@@ -144,10 +147,4 @@ func paramNotNumber(name string) error {
 
 func sortMalformed() error {
 	return pulse.Errorf(pulse.EINVALID, "The sort parameter must be in the 'sort_key:sort_order' format.")
-}
-
-// QueryUnparseable refuses a query string that does not parse (a bad %-escape, a ';'). Package
-// app answers it on every route of the surfaces that leave that check to the router.
-func QueryUnparseable() error {
-	return pulse.Errorf(pulse.EINVALID, "The query string cannot be parsed: use & between parameters and valid percent-encoding.")
 }

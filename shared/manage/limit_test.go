@@ -10,12 +10,12 @@ import (
 	"testing"
 
 	"github.com/pulse-sessions/pulse/internal/apptest"
-	"github.com/pulse-sessions/pulse/shared/app"
+	"github.com/pulse-sessions/pulse/shared/boot"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 )
 
 func withCap(n int, policy string) apptest.Options {
-	return apptest.Options{Config: func(c *app.Config) { c.Policy.MaxPerUser, c.Policy.LimitPolicy = n, policy }}
+	return apptest.Options{Config: func(c *boot.Config) { c.Policy.MaxPerUser, c.Policy.LimitPolicy = n, policy }}
 }
 
 func loginAs(t *testing.T, e *apptest.Env, user, sid string) *apptest.Response {

@@ -40,7 +40,7 @@ func parseListQuery(r *http.Request) (listQuery, error) {
 	q := listQuery{page: defaultPage, size: defaultSize, status: pulse.StatusActive}
 	values, err := httpx.Query(r)
 	if err != nil {
-		return q, QueryUnparseable()
+		return q, pulse.QueryUnparseable("parse query")
 	}
 	one := func(name string) (string, bool, error) {
 		vs, ok := values[name]

@@ -18,7 +18,7 @@ import (
 	"github.com/pulse-sessions/pulse/internal/ddbtest"
 	"github.com/pulse-sessions/pulse/internal/eventbus"
 	"github.com/pulse-sessions/pulse/internal/localevents"
-	"github.com/pulse-sessions/pulse/shared/app"
+	"github.com/pulse-sessions/pulse/shared/boot"
 	"github.com/pulse-sessions/pulse/shared/publish"
 )
 
@@ -167,7 +167,7 @@ func (w *world) expect(what string, want ...string) {
 // Every way a session starts and ends publishes exactly its events, in order, with the fields
 // the README lists and no secret; heartbeats, profile writes and tokens publish nothing.
 func TestSessionLifecycleEvents(t *testing.T) {
-	w := newWorld(t, apptest.Options{Config: func(c *app.Config) { c.Policy.MaxPerUser = 2 }})
+	w := newWorld(t, apptest.Options{Config: func(c *boot.Config) { c.Policy.MaxPerUser = 2 }})
 
 	a := w.login("alice", chromeLinux, "US")
 	w.expect("a login", "Session Started "+a)
@@ -466,7 +466,7 @@ func TestUnreadableRecordIsAFailure(t *testing.T) {
 	ev.Records[3] = bad
 	bus := eventbus.New("pulse-unreadable")
 	defer bus.Close()
-	client, err := app.EventBridgeFromEnv(bus.ClientEnv)
+	client, err := publish.EventBridgeFromEnv(bus.ClientEnv)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,6 +41,7 @@ const (
 	ReasonLimit     = "limit"      // the user has as many live sessions as allowed (Need says how many)
 	ReasonNeedScope = "scope"      // the API key lacks Need
 	ReasonNeedPerm  = "permission" // the user's roles lack Need
+	ReasonQuery     = "query"      // the query string does not parse (a bad %-escape, a ';')
 )
 
 // Error is a domain error. The store and the authorizers say what failed and about what (Op,
@@ -120,6 +121,12 @@ func Forbidden(op, reason, need string) *Error {
 // Invalid says that op was given input it cannot take; fields names what is wrong with each.
 func Invalid(op string, fields map[string][]string) *Error {
 	return &Error{Code: EINVALID, Op: op, Fields: fields}
+}
+
+// QueryUnparseable says that op was given a query string that does not parse (ReasonQuery):
+// each surface words it in its errors file.
+func QueryUnparseable(op string) *Error {
+	return &Error{Code: EINVALID, Op: op, Reason: ReasonQuery}
 }
 
 // FieldErrors returns an EINVALID error that names the fields at fault.

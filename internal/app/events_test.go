@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/pulse-sessions/pulse/internal/app"
 	"github.com/pulse-sessions/pulse/internal/apptest"
 	"github.com/pulse-sessions/pulse/internal/ddbtest"
 	"github.com/pulse-sessions/pulse/internal/demo"
@@ -19,7 +20,8 @@ import (
 	"github.com/pulse-sessions/pulse/internal/lambdarun"
 	"github.com/pulse-sessions/pulse/internal/localevents"
 	"github.com/pulse-sessions/pulse/internal/template"
-	"github.com/pulse-sessions/pulse/shared/app"
+	"github.com/pulse-sessions/pulse/shared/cleanup"
+	"github.com/pulse-sessions/pulse/shared/publish"
 )
 
 func TestMain(m *testing.M) { ddbtest.Main(m) }
@@ -184,7 +186,11 @@ func TestEventsReplay(t *testing.T) {
 			t.Errorf("not a scheduled event: %+v", ev)
 		}
 		e.Clock.Add(time.Hour) // the demo's live sessions have gone idle by now
-		sum, err := app.Cleanup(e.Deps)(iamcheck.WithFunction(ctx, apptest.CleanupFunction), ev)
+		run, err := cleanup.Open(e.Deps.Base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum, err := run(iamcheck.WithFunction(ctx, apptest.CleanupFunction), ev)
 		if err != nil || !sum.Complete || sum.Ended == 0 {
 			t.Errorf("cleanup: %+v, %v; want a complete run that ended the demo's sessions", sum, err)
 		}
@@ -201,12 +207,13 @@ func TestEventsReplay(t *testing.T) {
 		}
 		bus := eventbus.New(localevents.BusName) // PulseEventBus as the tests name it (its policy is checked)
 		defer bus.Close()
-		d := *e.Deps
-		d.Config.EventBus = bus.Bus
-		if d.Events, err = app.EventBridgeFromEnv(bus.ClientEnv, e.IAM.EventBridge); err != nil {
+		base := *e.Deps.Base
+		base.Config.EventBus = bus.Bus
+		client, err := publish.EventBridgeFromEnv(bus.ClientEnv, e.IAM.EventBridge)
+		if err != nil {
 			t.Fatal(err)
 		}
-		h, err := app.Publish(&d)
+		h, err := publish.NewHandler(&base, client)
 		if err != nil {
 			t.Fatal(err)
 		}

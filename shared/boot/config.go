@@ -1,7 +1,4 @@
-// Package app composes Pulse: it reads configuration once per cold start, builds the SDK
-// client, store and surfaces, and names every route with the function that serves it. The
-// functions' main.go files, the local API server and the tests all start here.
-package app
+package boot
 
 import (
 	"fmt"

@@ -1,19 +1,12 @@
-package app
+package boot
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
-	"slices"
-	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/pulse-sessions/pulse/internal/lambdarun"
 	"github.com/pulse-sessions/pulse/internal/template"
 )
 
@@ -24,88 +17,6 @@ func load(t *testing.T) *template.Template {
 		t.Fatal(err)
 	}
 	return tpl
-}
-
-// The routes in template.yaml and the routes the surfaces serve agree one to one.
-func TestRoutesMatchTemplate(t *testing.T) {
-	tpl := load(t)
-	inTemplate := map[string]string{}
-	for _, rt := range tpl.Routes() {
-		if prev, dup := inTemplate[rt.Key()]; dup {
-			t.Errorf("route %s is served by both %s and %s", rt.Key(), prev, rt.Function)
-		}
-		inTemplate[rt.Key()] = rt.Function
-	}
-	inCode := map[string]bool{}
-	for _, rt := range Routes() {
-		if inCode[rt.Key] {
-			t.Errorf("route %s is listed by two surfaces", rt.Key)
-		}
-		inCode[rt.Key] = true
-	}
-	for key, fn := range inTemplate {
-		if !inCode[key] {
-			t.Errorf("template: %s → %s; no surface serves it", key, fn)
-		}
-	}
-	for key := range inCode {
-		if inTemplate[key] == "" {
-			t.Errorf("code serves %s; template.yaml has no function for it", key)
-		}
-	}
-}
-
-// Every function of the template has its folder, its build target, and a main.go that starts
-// the routes of that very function (or, for a function without a route, its task).
-func TestFunctionsAreWired(t *testing.T) {
-	tpl := load(t)
-	folders, err := lambdarun.Targets("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	routeOf := map[string]string{} // the function's route keys, sorted, as main.go lists them
-	for _, rt := range tpl.Routes() {
-		keys := append(strings.Split(routeOf[rt.Function], "\x00"), rt.Key())
-		if routeOf[rt.Function] == "" {
-			keys = keys[1:]
-		}
-		sort.Strings(keys)
-		routeOf[rt.Function] = strings.Join(keys, "\x00")
-	}
-	var fns []string
-	for _, id := range tpl.Functions() {
-		fns = append(fns, id)
-		folder, ok := folders[id]
-		if !ok {
-			t.Errorf("%s: no build-%s target in functions/functions.mk", id, id)
-			continue
-		}
-		src, err := os.ReadFile(filepath.Join("../../functions", folder, "main.go"))
-		if err != nil {
-			t.Errorf("%s: %v", id, err)
-			continue
-		}
-		starts := regexp.MustCompile(`app\.(Lambda|Task)\(deps, ("[^)]+")\)`).FindStringSubmatch(string(src))
-		if starts != nil {
-			var args []string
-			for _, q := range strings.Split(starts[2], ", ") {
-				a, _ := strconv.Unquote(q)
-				args = append(args, a)
-			}
-			starts[2] = strings.Join(args, "\x00")
-		}
-		want := []string{"Lambda", routeOf[id]}
-		if routeOf[id] == "" {
-			want = []string{"Task", id}
-		}
-		if starts == nil || starts[1] != want[0] || starts[2] != want[1] {
-			t.Errorf("%s: functions/%s/main.go starts %v, want app.%s(deps, %q)", id, folder, starts, want[0], want[1])
-		}
-	}
-	if len(folders) != len(fns) {
-		sort.Strings(fns)
-		t.Errorf("functions/functions.mk has %d build targets, template %d functions (%v)", len(folders), len(fns), fns)
-	}
 }
 
 func TestLoadConfig(t *testing.T) {
@@ -231,70 +142,6 @@ func TestClientFromEnv(t *testing.T) {
 		})
 		if err == nil || !strings.Contains(err.Error(), missing) {
 			t.Errorf("without %s: %v, want an error naming it", missing, err)
-		}
-	}
-}
-
-// The publisher's EventBridge client is built the same way, and AWS_ENDPOINT_URL_EVENTBRIDGE
-// points it at a stand-in (the tests, make run).
-func TestEventBridgeFromEnv(t *testing.T) {
-	env := map[string]string{"AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret",
-		"AWS_ENDPOINT_URL_EVENTBRIDGE": "http://127.0.0.1:9999"}
-	c, err := EventBridgeFromEnv(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if o := c.Options(); o.Region != "eu-west-1" || o.BaseEndpoint == nil || *o.BaseEndpoint != "http://127.0.0.1:9999" || o.Retryer.MaxAttempts() != 3 {
-		t.Errorf("client options: region %q, endpoint %v", o.Region, o.BaseEndpoint)
-	}
-	if _, err := EventBridgeFromEnv(func(k string) string { return map[string]string{"AWS_REGION": "eu-west-1"}[k] }); err == nil {
-		t.Error("no credentials: want an error")
-	}
-	// Only the publisher is given a bus; without one it refuses to start.
-	if _, err := Publish(&Deps{}); err == nil {
-		t.Error("Publish without EVENT_BUS_NAME: want a cold-start error")
-	}
-}
-
-// The functions' binaries link only what a function runs: not the local server, the template
-// parser or the SDK's config package (with its SSO, STS and sign-in clients), whose package
-// initialisers would add to every cold start.
-func TestFunctionsLinkOnlyWhatLambdaNeeds(t *testing.T) {
-	out, err := exec.Command("go", "list", "-tags", "lambda.norpc", "-deps", "../../functions/...").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list: %v\n%s", err, out)
-	}
-	banned := []string{"gopkg.in/yaml.v3", "github.com/aws/aws-sdk-go-v2/config", "github.com/aws/aws-sdk-go-v2/service/sts",
-		"github.com/aws/aws-sdk-go-v2/service/sso", "github.com/pulse-sessions/pulse/internal/template",
-		"github.com/pulse-sessions/pulse/internal/localapi", "github.com/pulse-sessions/pulse/internal/lambdarun", "net/rpc"}
-	for _, pkg := range strings.Fields(string(out)) {
-		if slices.Contains(banned, pkg) {
-			t.Errorf("a function links %s", pkg)
-		}
-	}
-}
-
-// shared/ is the runtime and only the runtime: every package under it is linked by some
-// function, and no function links a package of internal/ (local tooling) or cmd/.
-func TestSharedIsTheRuntime(t *testing.T) {
-	out, err := exec.Command("go", "list", "-tags", "lambda.norpc", "-deps", "../../functions/...").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list: %v\n%s", err, out)
-	}
-	linked := strings.Fields(string(out))
-	const module = "github.com/pulse-sessions/pulse/"
-	for _, pkg := range linked {
-		if strings.HasPrefix(pkg, module+"internal/") || strings.HasPrefix(pkg, module+"cmd/") {
-			t.Errorf("a function links the tooling package %s", pkg)
-		}
-	}
-	all, err := exec.Command("go", "list", module+"shared/...").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list: %v\n%s", err, all)
-	}
-	for _, pkg := range strings.Fields(string(all)) {
-		if !slices.Contains(linked, pkg) {
-			t.Errorf("%s is under shared/ but no function links it: tooling belongs in internal/", pkg)
 		}
 	}
 }

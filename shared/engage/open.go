@@ -1,0 +1,6 @@
+package engage
+
+import "github.com/pulse-sessions/pulse/shared/boot"
+
+// Open composes the engagement surface for a function.
+func Open(b *boot.Base) (*API, error) { return New(b.Store, b.Tenants, b.Log), nil }
