@@ -22,8 +22,8 @@ run: assets
 	$(GO) run ./cmd/pulse run
 
 ## test: lint, then every test with the race detector (DynamoDB Local is started by the tests).
-##   internal/app runs after the others, alone: its built-function tests hold a function to its
-##   template timeout (4,000 sessions revoked within 10 s), and DynamoDB Local, which writes the
+##   internal/e2e (the system tests) runs after the others, alone: its built-function tests hold
+##   a function to its template timeout (4,000 sessions revoked within 10 s), and DynamoDB Local, which writes the
 ##   table's stream in the write path where AWS does not, gets slow when it shares the CPU.
 ##   Every AWS call a function's handler makes is held to its IAM policy as it happens
 ##   (internal/iamcheck) and written to $(IAM_RECORD); `pulse iam` then lists, over the whole
@@ -31,8 +31,8 @@ run: assets
 IAM_RECORD = .cache/iam
 test: lint tools assets
 	rm -rf $(IAM_RECORD)
-	PULSE_IAM_RECORD=$(CURDIR)/$(IAM_RECORD) $(GO) test -race -count=1 $$($(GO) list ./... | grep -v '/internal/app$$')
-	PULSE_IAM_RECORD=$(CURDIR)/$(IAM_RECORD) $(GO) test -race -count=1 ./internal/app
+	PULSE_IAM_RECORD=$(CURDIR)/$(IAM_RECORD) $(GO) test -race -count=1 $$($(GO) list ./... | grep -v '/internal/e2e$$')
+	PULSE_IAM_RECORD=$(CURDIR)/$(IAM_RECORD) $(GO) test -race -count=1 ./internal/e2e
 	$(GO) run ./cmd/pulse iam -records $(IAM_RECORD)
 
 ## fuzz: every fuzz target for a fixed number of inputs each, about 5 s on this project's
@@ -58,7 +58,7 @@ fuzz:
 
 ## load: the load tests with their figures (requests, errors, duration), loopback only
 load:
-	$(GO) test -count=1 -run '^TestLoad(OneSession|ManySessions)$$' -v ./internal/app | grep -E '^(---|ok|FAIL)|load:'
+	$(GO) test -count=1 -run '^TestLoad(OneSession|ManySessions)$$' -v ./internal/e2e | grep -E '^(---|ok|FAIL)|load:'
 
 ## generate: functions/*/main.go, their build targets and the README's route list, from template.yaml
 generate:
