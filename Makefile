@@ -60,7 +60,7 @@ fuzz:
 load:
 	$(GO) test -count=1 -run '^TestLoad(OneSession|ManySessions)$$' -v ./internal/e2e | grep -E '^(---|ok|FAIL)|load:'
 
-## generate: functions/*/main.go, their build targets and the README's route list, from template.yaml
+## generate: functions/*/main.go, their build targets and the route list (docs/routes.md), from template.yaml
 generate:
 	$(GO) generate ./...
 

@@ -180,7 +180,7 @@ func runLocal(ctx context.Context, getenv func(string) string, out io.Writer) er
 		fmt.Fprintf(out, "  %s=%s\n", k, creds[k])
 	}
 	fmt.Fprintf(out, "\nThe dashboard: open %s/dashboard and sign in with user ID %s and token %s\n", url, creds["PULSE_USER_ID"], creds["PULSE_AUTH_TOKEN"])
-	fmt.Fprintf(out, "\nAs in AWS: each request is held to its function's timeout, the scheduled cleanup runs every %s (PULSE_CLEANUP_EVERY shortens it), and the template's parameters come from the environment (README, Configuration). The demo's active users send a heartbeat every minute.\n", every)
+	fmt.Fprintf(out, "\nAs in AWS: each request is held to its function's timeout, the scheduled cleanup runs every %s (PULSE_CLEANUP_EVERY shortens it), and the template's parameters come from the environment (docs/deploying.md, Configuration). The demo's active users send a heartbeat every minute.\n", every)
 	fmt.Fprintf(out, "\nThese are saved in .pulse/local.env; the demo tenant has users active now and 30 days of history. Try:\n\n")
 	fmt.Fprintf(out, "  source .pulse/local.env\n")
 	fmt.Fprintf(out, "  curl -s \"$PULSE_URL/settings/users/active-users\" -H \"X-API-KEY: $PULSE_API_KEY\"\n")
@@ -362,7 +362,7 @@ func readEnv(path string) map[string]string {
 
 // localSettings is every function's environment as the template sets it with its default
 // parameters, each variable overridden by the environment of make run when set there: the same
-// names the functions read (README, Configuration).
+// names the functions read (docs/deploying.md, Configuration).
 func localSettings(tpl *template.Template, table string, getenv func(string) string) (map[string]string, error) {
 	env := map[string]string{}
 	for _, fn := range tpl.Functions() {

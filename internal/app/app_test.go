@@ -13,6 +13,7 @@ import (
 
 	"github.com/pulse-sessions/pulse/internal/lambdarun"
 	"github.com/pulse-sessions/pulse/internal/template"
+	"gopkg.in/yaml.v3"
 )
 
 func load(t *testing.T) *template.Template {
@@ -158,5 +159,38 @@ func TestSharedIsTheRuntime(t *testing.T) {
 		if !slices.Contains(linked, pkg) {
 			t.Errorf("%s is under shared/ but no function links it: tooling belongs in internal/", pkg)
 		}
+	}
+}
+
+// Every route of the template is described in openapi.yaml (path and method), and openapi.yaml
+// describes no route the template lacks: the step of adding an endpoint that nothing else
+// would catch until a response failed validation.
+func TestRoutesAreInOpenAPI(t *testing.T) {
+	raw, err := os.ReadFile("../../openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]map[string]any `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	described := map[string]bool{}
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			if slices.Contains([]string{"get", "put", "post", "delete", "patch"}, method) {
+				described[strings.ToUpper(method)+" "+path] = true
+			}
+		}
+	}
+	for _, rt := range load(t).Routes() {
+		if !described[rt.Key()] {
+			t.Errorf("openapi.yaml does not describe %s (served by %s): add its path and method", rt.Key(), rt.Function)
+		}
+		delete(described, rt.Key())
+	}
+	for key := range described {
+		t.Errorf("openapi.yaml describes %s, which no function of template.yaml serves", key)
 	}
 }

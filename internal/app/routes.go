@@ -16,7 +16,7 @@ import (
 
 // Each surface lists its own endpoints (manage.Routes, admin.Routes, engage.Routes): route
 // key, what a caller needs, handler. template.yaml says which function serves which route key;
-// the functions' main.go files, their build targets and the README's route list are generated
+// the functions' main.go files, their build targets and the route list (docs/routes.md) are generated
 // from it (go generate ./...), and tests fail when any of them drifts. Nothing here repeats a
 // route.
 
@@ -45,7 +45,7 @@ func Routes() []RouteInfo {
 		out = append(out, RouteInfo{r.Key, "admin", "admin", needs(r.Scope, r.Perm)})
 	}
 	for _, r := range engage.Routes {
-		out = append(out, RouteInfo{r.Key, "engagement", "engage", "access token, permission `" + string(r.Permission) + "`"})
+		out = append(out, RouteInfo{r.Key, "engagement", "engage", "access token, permission `" + string(r.Perm) + "`"})
 	}
 	for _, r := range dashboard.Routes {
 		out = append(out, RouteInfo{r.Key, "dashboard", "dashboard", "none (the page signs in with an access token)"})

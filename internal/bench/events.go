@@ -147,7 +147,7 @@ func (r *Report) eventsSection(p func(string, ...any)) {
 	p("")
 	p("## 6. Events")
 	p("")
-	p("What publishing Pulse's events (README, \"Events\") adds. Measured on a tenant of its own: each request's")
+	p("What publishing Pulse's events (docs/events.md) adds. Measured on a tenant of its own: each request's")
 	p("stream records as DynamoDB Local's stream holds them, the publisher invocations that reach the")
 	p("function through template.yaml's filters (the event source mapping stand-in applies them as Lambda")
 	p("does), and the events put on the bus (the PutEvents stand-in, on loopback).")

@@ -69,20 +69,8 @@ func TestBuiltFunctionsUnderRuntimeAPI(t *testing.T) {
 		"AWS_ENDPOINT_URL_DYNAMODB=" + ddbtest.Endpoint(), "AWS_ENDPOINT_URL_EVENTBRIDGE=" + bus.URL}
 	refs := map[string]string{ddbtest.Table: e.Table, "PulseEventBus": bus.Bus}
 	folder := folders(t)
-	// In this order: the token is created before it is revoked, the user deleted last.
-	for _, c := range []struct {
-		fn     string
-		status int
-	}{
-		{"PutUserFunction", 200}, {"GetUserFunction", 200}, {"CreateSessionFunction", 201}, {"GetSessionFunction", 200},
-		{"RecordActivityFunction", 204}, {"ListUserSessionsFunction", 200}, {"ListActiveUsersFunction", 200},
-		{"ListDailyActiveUsersFunction", 200}, {"ListNewUsersFunction", 200}, {"ListUsersByHourFunction", 200},
-		{"ListBusierHoursFunction", 200}, {"ListBusierDaysFunction", 200}, {"ListActiveUserCountsFunction", 200},
-		{"ListActiveSessionsFunction", 200}, {"DashboardFunction", 200},
-		{"CreateTokenFunction", 201}, {"RevokeTokenFunction", 204},
-		{"RevokeSessionFunction", 204}, {"RevokeUserSessionsFunction", 204}, {"DeleteUserFunction", 204},
-		{"CleanupExpiredSessionsFunction", 0}, {"PublishEventsFunction", -1},
-	} {
+	checkPlan(t, tpl) // the replay plan's order: the token is created before it is revoked, the user deleted last
+	for _, c := range plan {
 		t.Run(c.fn, func(t *testing.T) {
 			raw, err := os.ReadFile(filepath.Join(root, "events", folder[c.fn]+".json"))
 			if err != nil {
@@ -113,7 +101,7 @@ func TestBuiltFunctionsUnderRuntimeAPI(t *testing.T) {
 			if !res.Cold || res.InitDuration <= 0 || res.MaxMemoryKB <= 0 {
 				t.Errorf("cold %v init %v memory %d kB: want a measured cold start", res.Cold, res.InitDuration, res.MaxMemoryKB)
 			}
-			if c.status == -1 { // the publisher returns the records to retry, and publishes
+			if c.status == taskBatch { // the publisher returns the records to retry, and publishes
 				var resp events.DynamoDBEventResponse
 				if err := json.Unmarshal(res.Payload, &resp); err != nil || resp.BatchItemFailures == nil || len(resp.BatchItemFailures) != 0 {
 					t.Errorf("publisher answered %s, want no batch item failures", res.Payload)
@@ -123,7 +111,7 @@ func TestBuiltFunctionsUnderRuntimeAPI(t *testing.T) {
 				}
 				return
 			}
-			if c.status == 0 { // the scheduled cleanup returns its summary
+			if c.status == taskSummary { // the scheduled cleanup returns its summary
 				var sum struct{ Complete bool }
 				if json.Unmarshal(res.Payload, &sum) != nil || !sum.Complete {
 					t.Errorf("cleanup summary %s", res.Payload)

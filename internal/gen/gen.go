@@ -1,6 +1,6 @@
 // Command gen writes what follows from template.yaml so that nobody keeps it in step by hand:
 // each function's functions/<folder>/main.go, the Makefile's build targets
-// (functions/functions.mk) and the README's route list. Adding an endpoint means writing its
+// (functions/functions.mk) and the route list (docs/routes.md). Adding an endpoint means writing its
 // handler (and its line in its surface's Routes), its function in template.yaml and its
 // events/ file, then `go generate ./...`. The output is committed, because `sam build` reads it;
 // `go test ./internal/gen` fails when it is stale.

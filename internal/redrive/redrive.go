@@ -3,7 +3,7 @@
 // an on-failure record naming the shard and the first and last sequence numbers of the batch.
 // The table's stream holds records for 24 hours; within them, Run reads each batch named in
 // the queue back from the stream, hands it to the publisher as the mapping would, and deletes
-// the message once every record is published. It is `pulse redrive` (the README's "Operating
+// the message once every record is published. It is `pulse redrive` (docs/operating.md, "Operating
 // Pulse" says when).
 package redrive
 

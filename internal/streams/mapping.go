@@ -4,7 +4,7 @@
 // batches in Lambda's event shape, and does what the mapping's settings say with failures —
 // partial batch failures (ReportBatchItemFailures), bisection on a function error, a bounded
 // number of retries, then an on-failure record for the dead-letter queue. `make run` and the
-// tests run the publisher under it. What Lambda does differently is in the README ("Events").
+// tests run the publisher under it. What Lambda does differently is in docs/events.md.
 package streams
 
 import (

@@ -25,18 +25,9 @@ const (
 	MaxLimit     = 2000
 )
 
-// Route is one endpoint of the surface: its route key, the scope its API key needs (in
-// X-API-KEY or Authorization: Bearer), and its handler.
-type Route struct {
-	Key   string
-	Scope pulse.Scope
-	Perm  pulse.Permission // what a personal access token's user needs instead of the key
-	Serve func(*API, http.ResponseWriter, *http.Request) error
-}
-
-// Routes are the admin surface's endpoints.
-var Routes = []Route{
-	{"GET /settings/users/active-users", pulse.ScopeActiveUsersRead, pulse.PermViewActiveUsers, (*API).ActiveUsers},
+// Routes are the admin surface's endpoints. An API key is read from X-API-KEY or Authorization: Bearer.
+var Routes = []httpx.Route[*API]{
+	{Key: "GET /settings/users/active-users", Scope: pulse.ScopeActiveUsersRead, Perm: pulse.PermViewActiveUsers, Serve: (*API).ActiveUsers},
 }
 
 // API holds what the admin endpoints need.
@@ -57,14 +48,12 @@ func (a *API) Errors() httpx.ErrorWriter { return a.fail }
 // Handler returns the endpoint of route key behind its API-key check, its errors in the
 // surface's format; false when the surface has no such route.
 func (a *API) Handler(key string) (http.Handler, bool) {
-	for _, rt := range Routes {
-		if rt.Key == key {
-			serve := rt.Serve
-			h := func(w http.ResponseWriter, r *http.Request) error { return serve(a, w, r) }
-			return httpx.Handle(auth.RequireKeyOrToken(a.store, a.store, a.tenants, rt.Scope, rt.Perm, auth.KeyOptions{Bearer: true}, h), a.fail), true
-		}
+	rt, ok := httpx.Find(Routes, key)
+	if !ok {
+		return nil, false
 	}
-	return nil, false
+	h := func(w http.ResponseWriter, r *http.Request) error { return rt.Serve(a, w, r) }
+	return httpx.Handle(auth.RequireKeyOrToken(a.store, a.store, a.tenants, rt.Scope, rt.Perm, auth.KeyOptions{Bearer: true}, h), a.fail), true
 }
 
 // activeUser is one element of the result, keys in the spec's order. UserID is a JSON number

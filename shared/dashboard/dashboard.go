@@ -28,17 +28,11 @@ import (
 //go:embed web
 var web embed.FS
 
-// Route is one endpoint of the surface: its route key and handler. The page is public; what it
-// shows comes from the other surfaces, behind the signed-in user's token.
-type Route struct {
-	Key   string
-	Serve func(*API, http.ResponseWriter, *http.Request) error
-}
-
-// Routes are the dashboard's endpoints.
-var Routes = []Route{
-	{"GET /dashboard", (*API).Page},
-	{"GET /dashboard/assets/{file}", (*API).Asset},
+// Routes are the dashboard's endpoints. The page is public; what it shows comes from the other
+// surfaces, behind the signed-in user's token.
+var Routes = []httpx.Route[*API]{
+	{Key: "GET /dashboard", Serve: (*API).Page},
+	{Key: "GET /dashboard/assets/{file}", Serve: (*API).Asset},
 }
 
 // CSP allows the page nothing but its own origin: its scripts and styles are files (no inline
@@ -91,13 +85,11 @@ func (a *API) Errors() httpx.ErrorWriter { return a.fail }
 
 // Handler returns the endpoint of route key; false when the surface has no such route.
 func (a *API) Handler(key string) (http.Handler, bool) {
-	for _, rt := range Routes {
-		if rt.Key == key {
-			serve := rt.Serve
-			return httpx.Handle(func(w http.ResponseWriter, r *http.Request) error { return serve(a, w, r) }, a.fail), true
-		}
+	rt, ok := httpx.Find(Routes, key)
+	if !ok {
+		return nil, false
 	}
-	return nil, false
+	return httpx.Handle(func(w http.ResponseWriter, r *http.Request) error { return rt.Serve(a, w, r) }, a.fail), true
 }
 
 // Page serves GET /dashboard: never cached, so that a new deployment's assets are picked up.

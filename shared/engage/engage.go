@@ -21,21 +21,13 @@ import (
 	"github.com/pulse-sessions/pulse/shared/store"
 )
 
-// Route is one endpoint of the surface: its route key, the permission the token's user needs,
-// and its handler.
-type Route struct {
-	Key        string
-	Permission pulse.Permission
-	Serve      func(*API, http.ResponseWriter, *http.Request) error
-}
-
-// Routes are the engagement surface's endpoints.
-var Routes = []Route{
-	{"GET /api/v1/engagement-dashboard/users/active-users", pulse.PermViewEngagement, (*API).ActiveUsers},
-	{"GET /api/v1/engagement-dashboard/users/new-users", pulse.PermViewEngagement, (*API).NewUsers},
-	{"GET /api/v1/engagement-dashboard/users/users-by-time-of-the-day-in-a-week", pulse.PermViewEngagement, (*API).UsersByTimeOfDay},
-	{"GET /api/v1/engagement-dashboard/users/chat-busier/hourly-data", pulse.PermViewEngagement, (*API).BusierHourly},
-	{"GET /api/v1/engagement-dashboard/users/chat-busier/weekly-data", pulse.PermViewEngagement, (*API).BusierWeekly},
+// Routes are the engagement surface's endpoints. Each needs a personal access token whose user holds Perm.
+var Routes = []httpx.Route[*API]{
+	{Key: "GET /api/v1/engagement-dashboard/users/active-users", Perm: pulse.PermViewEngagement, Serve: (*API).ActiveUsers},
+	{Key: "GET /api/v1/engagement-dashboard/users/new-users", Perm: pulse.PermViewEngagement, Serve: (*API).NewUsers},
+	{Key: "GET /api/v1/engagement-dashboard/users/users-by-time-of-the-day-in-a-week", Perm: pulse.PermViewEngagement, Serve: (*API).UsersByTimeOfDay},
+	{Key: "GET /api/v1/engagement-dashboard/users/chat-busier/hourly-data", Perm: pulse.PermViewEngagement, Serve: (*API).BusierHourly},
+	{Key: "GET /api/v1/engagement-dashboard/users/chat-busier/weekly-data", Perm: pulse.PermViewEngagement, Serve: (*API).BusierWeekly},
 }
 
 // API holds what the engagement endpoints need.
@@ -59,19 +51,17 @@ func (a *API) Errors() httpx.ErrorWriter { return a.fail }
 // Rocket.Chat's order: authentication, then permission, then the endpoint's parameters), its
 // errors in Rocket.Chat's format; false when the surface has no such route.
 func (a *API) Handler(key string) (http.Handler, bool) {
-	for _, rt := range Routes {
-		if rt.Key == key {
-			serve := rt.Serve
-			h := func(w http.ResponseWriter, r *http.Request) error {
-				if name, bad := malformedPair(r.URL.RawQuery); bad {
-					return failedWhere(name)
-				}
-				return serve(a, w, r)
-			}
-			return httpx.Handle(auth.RequireToken(a.store, a.tenants, rt.Permission, h), a.fail), true
-		}
+	rt, ok := httpx.Find(Routes, key)
+	if !ok {
+		return nil, false
 	}
-	return nil, false
+	h := func(w http.ResponseWriter, r *http.Request) error {
+		if name, bad := malformedPair(r.URL.RawQuery); bad {
+			return failedWhere(name)
+		}
+		return rt.Serve(a, w, r)
+	}
+	return httpx.Handle(auth.RequireToken(a.store, a.tenants, rt.Perm, h), a.fail), true
 }
 
 // day is one element of "month", keys in the spec's order.

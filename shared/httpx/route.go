@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/pulse-sessions/pulse/shared/pulse"
 )
 
 // Match reports whether r is a request for the route key ("GET /api/users/{user_id}") and sets
@@ -65,4 +67,25 @@ func LenientQuery(r *http.Request) url.Values {
 		out[k] = append(out[k], v)
 	}
 	return out
+}
+
+// Route is one endpoint of a surface whose API is A: its route key (API Gateway's, as
+// template.yaml names it), what a caller needs — an API key's Scope, and/or an access token
+// user's Perm, as the surface's authorizer reads them — and the handler. Each surface lists its
+// own in its Routes.
+type Route[A any] struct {
+	Key   string
+	Scope pulse.Scope
+	Perm  pulse.Permission
+	Serve func(A, http.ResponseWriter, *http.Request) error
+}
+
+// Find returns the route of routes with key.
+func Find[A any](routes []Route[A], key string) (Route[A], bool) {
+	for _, rt := range routes {
+		if rt.Key == key {
+			return rt, true
+		}
+	}
+	return Route[A]{}, false
 }

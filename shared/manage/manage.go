@@ -17,32 +17,22 @@ import (
 	"github.com/pulse-sessions/pulse/shared/wire"
 )
 
-// Route is one endpoint of the surface: its route key (API Gateway's routeKey, which Go's
-// ServeMux reads the same way), the scope its API key needs, the permission a personal access
-// token's user needs instead ("" when only a key will do), and its handler.
-type Route struct {
-	Key   string
-	Scope pulse.Scope
-	Perm  pulse.Permission
-	Serve func(*API, http.ResponseWriter, *http.Request) error
-}
-
 // Routes are the management surface's endpoints: the one list that says which route each
 // handler serves. A test holds it to template.yaml.
-var Routes = []Route{
-	{"PUT /api/users/{user_id}", pulse.ScopeUsersWrite, "", (*API).PutUser},
-	{"GET /api/users/{user_id}", pulse.ScopeUsersRead, "", (*API).GetUser},
-	{"DELETE /api/users/{user_id}", pulse.ScopeUsersWrite, "", (*API).DeleteUser},
-	{"POST /api/users/{user_id}/sessions", pulse.ScopeSessionsWrite, "", (*API).CreateSession},
-	{"GET /api/users/{user_id}/sessions/{session_id}", pulse.ScopeSessionsRead, "", (*API).GetSession},
-	{"POST /api/users/{user_id}/sessions/{session_id}/activity", pulse.ScopeSessionsWrite, "", (*API).RecordActivity},
-	{"DELETE /api/users/{user_id}/sessions/{session_id}", pulse.ScopeSessionsWrite, pulse.PermRevokeSessions, (*API).RevokeSession},
-	{"DELETE /api/users/{user_id}/sessions", pulse.ScopeSessionsWrite, "", (*API).RevokeUserSessions},
-	{"GET /api/users/{user_id}/sessions", pulse.ScopeSessionsRead, pulse.PermViewUserSessions, (*API).ListSessions},
-	{"POST /api/users/{user_id}/tokens", pulse.ScopeTokensWrite, "", (*API).CreateToken},
-	{"DELETE /api/users/{user_id}/tokens/{token_id}", pulse.ScopeTokensWrite, "", (*API).RevokeToken},
-	{"GET /api/sessions/active", pulse.ScopeActiveUsersRead, pulse.PermViewActiveUsers, (*API).ActiveSessions},
-	{"GET /api/analytics/active-users", pulse.ScopeActiveUsersRead, pulse.PermViewEngagement, (*API).ActiveUserCounts},
+var Routes = []httpx.Route[*API]{
+	{Key: "PUT /api/users/{user_id}", Scope: pulse.ScopeUsersWrite, Serve: (*API).PutUser},
+	{Key: "GET /api/users/{user_id}", Scope: pulse.ScopeUsersRead, Serve: (*API).GetUser},
+	{Key: "DELETE /api/users/{user_id}", Scope: pulse.ScopeUsersWrite, Serve: (*API).DeleteUser},
+	{Key: "POST /api/users/{user_id}/sessions", Scope: pulse.ScopeSessionsWrite, Serve: (*API).CreateSession},
+	{Key: "GET /api/users/{user_id}/sessions/{session_id}", Scope: pulse.ScopeSessionsRead, Serve: (*API).GetSession},
+	{Key: "POST /api/users/{user_id}/sessions/{session_id}/activity", Scope: pulse.ScopeSessionsWrite, Serve: (*API).RecordActivity},
+	{Key: "DELETE /api/users/{user_id}/sessions/{session_id}", Scope: pulse.ScopeSessionsWrite, Perm: pulse.PermRevokeSessions, Serve: (*API).RevokeSession},
+	{Key: "DELETE /api/users/{user_id}/sessions", Scope: pulse.ScopeSessionsWrite, Serve: (*API).RevokeUserSessions},
+	{Key: "GET /api/users/{user_id}/sessions", Scope: pulse.ScopeSessionsRead, Perm: pulse.PermViewUserSessions, Serve: (*API).ListSessions},
+	{Key: "POST /api/users/{user_id}/tokens", Scope: pulse.ScopeTokensWrite, Serve: (*API).CreateToken},
+	{Key: "DELETE /api/users/{user_id}/tokens/{token_id}", Scope: pulse.ScopeTokensWrite, Serve: (*API).RevokeToken},
+	{Key: "GET /api/sessions/active", Scope: pulse.ScopeActiveUsersRead, Perm: pulse.PermViewActiveUsers, Serve: (*API).ActiveSessions},
+	{Key: "GET /api/analytics/active-users", Scope: pulse.ScopeActiveUsersRead, Perm: pulse.PermViewEngagement, Serve: (*API).ActiveUserCounts},
 }
 
 // API holds what the management endpoints need.
@@ -65,14 +55,12 @@ func (a *API) Errors() httpx.ErrorWriter { return a.fail }
 // Handler returns the endpoint of route key behind its API-key check, its errors written as
 // problem+json; false when the surface has no such route.
 func (a *API) Handler(key string) (http.Handler, bool) {
-	for _, rt := range Routes {
-		if rt.Key == key {
-			serve := rt.Serve
-			h := func(w http.ResponseWriter, r *http.Request) error { return serve(a, w, r) }
-			return httpx.Handle(auth.RequireKeyOrToken(a.store, a.store, a.tenants, rt.Scope, rt.Perm, auth.KeyOptions{}, h), a.fail), true
-		}
+	rt, ok := httpx.Find(Routes, key)
+	if !ok {
+		return nil, false
 	}
-	return nil, false
+	h := func(w http.ResponseWriter, r *http.Request) error { return rt.Serve(a, w, r) }
+	return httpx.Handle(auth.RequireKeyOrToken(a.store, a.store, a.tenants, rt.Scope, rt.Perm, auth.KeyOptions{}, h), a.fail), true
 }
 
 // pathID returns the validated path parameter name.

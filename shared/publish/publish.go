@@ -24,7 +24,7 @@ import (
 	"github.com/pulse-sessions/pulse/shared/wire"
 )
 
-// Source and detail types of Pulse's events (README, "Events").
+// Source and detail types of Pulse's events (docs/events.md).
 const (
 	Source            = "pulse"
 	SessionStarted    = "Session Started"

@@ -165,7 +165,7 @@ func (w *world) expect(what string, want ...string) {
 }
 
 // Every way a session starts and ends publishes exactly its events, in order, with the fields
-// the README lists and no secret; heartbeats, profile writes and tokens publish nothing.
+// docs/events.md lists and no secret; heartbeats, profile writes and tokens publish nothing.
 func TestSessionLifecycleEvents(t *testing.T) {
 	w := newWorld(t, apptest.Options{Config: func(c *boot.Config) { c.Policy.MaxPerUser = 2 }})
 
@@ -384,23 +384,23 @@ func TestEventSchemaRefuses(t *testing.T) {
 	}
 }
 
-// The README's example event is one: it matches openapi.yaml's PulseEvent.
-func TestReadmeExampleEvent(t *testing.T) {
-	raw, err := os.ReadFile("../../README.md")
+// The example event of docs/events.md is one: it matches openapi.yaml's PulseEvent.
+func TestDocumentedExampleEvent(t *testing.T) {
+	raw, err := os.ReadFile("../../docs/events.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := string(raw)
-	i := strings.Index(s, "## Events")
+	i := strings.Index(s, "# Events")
 	j := strings.Index(s[i:], "```json\n")
 	if i < 0 || j < 0 {
-		t.Fatal("README.md has no example under ## Events")
+		t.Fatal("docs/events.md has no example under # Events")
 	}
 	body := s[i+j+len("```json\n"):]
 	body = body[:strings.Index(body, "```")]
 	var v map[string]any
 	if err := json.Unmarshal([]byte(body), &v); err != nil {
-		t.Fatalf("the README's example event is not JSON: %v", err)
+		t.Fatalf("the documented example event is not JSON: %v", err)
 	}
 	apptest.CheckEvent(t, []byte(body))
 }

@@ -239,7 +239,7 @@ const (
 	LimitRefuse = "refuse" // refuse the login (409)
 )
 
-// DefaultSessionPolicy is used where configuration says nothing. Documented in README.md.
+// DefaultSessionPolicy is used where configuration says nothing. Documented in docs/deploying.md.
 var DefaultSessionPolicy = SessionPolicy{
 	IdleTimeout:  30 * time.Minute,
 	MaxLifetime:  24 * time.Hour,

@@ -1,10 +1,15 @@
 package routes
 
 import (
+	"encoding/json"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/pulse-sessions/pulse/shared/httpx"
 )
 
 // The committed files generated from template.yaml are what the generator makes of it now:
@@ -63,6 +68,31 @@ func TestFolder(t *testing.T) {
 	} {
 		if got := Folder(id); got != want {
 			t.Errorf("Folder(%s) = %s, want %s", id, got, want)
+		}
+	}
+}
+
+// A missing events/ file is generated as a payload 2.0 event that reaches its route, with the
+// surface's credential placeholders.
+func TestEventStub(t *testing.T) {
+	for _, tc := range []struct{ key, pkg, header string }{
+		{"POST /api/users/{user_id}/sessions/{session_id}/x", "manage", "x-api-key"},
+		{"GET /api/v1/engagement-dashboard/users/x", "engage", "x-auth-token"},
+	} {
+		var ev events.APIGatewayV2HTTPRequest
+		if err := json.Unmarshal(eventStub(tc.key, tc.pkg), &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.Version != "2.0" || ev.RouteKey != tc.key || ev.RequestContext.RouteKey != tc.key || ev.RequestContext.HTTP.SourceIP == "" ||
+			ev.RequestContext.RequestID == "" || !strings.HasPrefix(ev.Headers[tc.header], "$PULSE_") {
+			t.Errorf("%s: %+v", tc.key, ev)
+		}
+		r := httptest.NewRequest(ev.RequestContext.HTTP.Method, ev.RawPath, nil)
+		if !httpx.Match(tc.key, r) {
+			t.Errorf("%s: the stub's path %s does not reach the route", tc.key, ev.RawPath)
+		}
+		if strings.HasPrefix(tc.key, "POST") && (ev.Body != "{}" || ev.Headers["content-type"] != "application/json") {
+			t.Errorf("%s: body %q, content type %q", tc.key, ev.Body, ev.Headers["content-type"])
 		}
 	}
 }
