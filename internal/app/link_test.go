@@ -2,6 +2,10 @@ package app
 
 import (
 	"encoding/json"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -133,5 +137,40 @@ func TestLinkCheckCatchesAMainThatLinksMore(t *testing.T) {
 		"GetUserFunction links the EventBridge SDK: only the publisher puts events"}
 	if !slices.Equal(got, want) {
 		t.Errorf("a main that links the dashboard and EventBridge: %q, want %q", got, want)
+	}
+}
+
+// Wire text is written only by the surfaces: no package that every surface shares builds an
+// error with a message (pulse.Errorf, or an Error literal with Message), so that each surface
+// words the vocabulary in its own errors file and two surfaces never send one sentence.
+func TestWireTextOnlyInSurfaces(t *testing.T) {
+	surfaces := []string{"manage", "admin", "engage", "dashboard"}
+	files, err := filepath.Glob("../../shared/*/*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, path := range files {
+		pkg := filepath.Base(filepath.Dir(path))
+		if slices.Contains(surfaces, pkg) || strings.HasSuffix(path, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.CallExpr:
+				if sel, ok := n.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "Errorf" && fmt.Sprint(sel.X) == "pulse" {
+					t.Errorf("%s: pulse.Errorf outside a surface: return a code and a reason, and word it in the surfaces' errors files", fset.Position(n.Pos()))
+				}
+			case *ast.KeyValueExpr:
+				if id, ok := n.Key.(*ast.Ident); ok && id.Name == "Message" && pkg != "pulse" {
+					t.Errorf("%s: an error message outside a surface", fset.Position(n.Pos()))
+				}
+			}
+			return true
+		})
 	}
 }

@@ -5,6 +5,7 @@ package admin
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -123,7 +124,7 @@ func UserID(id string) any {
 func paging(r *http.Request) (limit, offset int, err error) {
 	q, err := httpx.Query(r)
 	if err != nil {
-		return 0, 0, pulse.Errorf(pulse.EINVALID, "the query string cannot be parsed")
+		return 0, 0, pulse.QueryUnparseable("read paging")
 	}
 	read := func(name string, def, lo, hi int) (int, error) {
 		vs, ok := q[name]
@@ -131,11 +132,11 @@ func paging(r *http.Request) (limit, offset int, err error) {
 			return def, nil
 		}
 		if len(vs) != 1 {
-			return 0, pulse.Errorf(pulse.EINVALID, "%s given more than once", name)
+			return 0, &pulse.Error{Code: pulse.EINVALID, Op: "read paging", Reason: pulse.ReasonParamTwice, ID: name}
 		}
 		n, err := strconv.Atoi(vs[0])
 		if err != nil || n < lo || n > hi || vs[0] != strconv.Itoa(n) {
-			return 0, pulse.Errorf(pulse.EINVALID, "%s must be a whole number from %d to %d", name, lo, hi)
+			return 0, &pulse.Error{Code: pulse.EINVALID, Op: "read paging", Reason: pulse.ReasonParamRange, ID: name, Need: fmt.Sprintf("%d..%d", lo, hi)}
 		}
 		return n, nil
 	}

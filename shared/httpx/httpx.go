@@ -98,7 +98,7 @@ func Middleware(log *slog.Logger, ids pulse.IDs, writeErr ErrorWriter, next http
 			if p := recover(); p != nil {
 				log.ErrorContext(r.Context(), "panic", "request_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				if !rec.wrote {
-					writeErr(rec, r, pulse.Errorf(pulse.EINTERNAL, "Internal error."))
+					writeErr(rec, r, &pulse.Error{Code: pulse.EINTERNAL, Op: "serve request"})
 				}
 			}
 			// Only the path pattern is logged: query strings and headers may carry secrets.
@@ -159,23 +159,23 @@ func WriteJSON(w http.ResponseWriter, status int, contentType string, v any) {
 func DecodeJSON(r *http.Request, v any, allowEmpty bool) error {
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
 	if err != nil {
-		return pulse.Errorf(pulse.EINVALID, "The request body could not be read.")
+		return pulse.BodyError(pulse.EINVALID, pulse.ReasonBodyUnreadable, "", "")
 	}
 	if len(body) > MaxBody {
-		return pulse.Errorf(pulse.ETOOLARGE, "The request body is larger than %d bytes.", MaxBody)
+		return pulse.BodyError(pulse.ETOOLARGE, pulse.ReasonBodyTooLarge, "", strconv.Itoa(MaxBody))
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		if allowEmpty {
 			return nil
 		}
-		return pulse.Errorf(pulse.EINVALID, "A JSON request body is required.")
+		return pulse.BodyError(pulse.EINVALID, pulse.ReasonBodyMissing, "", "")
 	}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-		return pulse.Errorf(pulse.EUNSUPPORTED, "The request body must be application/json (Content-Type).")
+		return pulse.BodyError(pulse.EUNSUPPORTED, pulse.ReasonBodyMediaType, "", "")
 	}
 	if !utf8.Valid(body) {
-		return pulse.Errorf(pulse.EINVALID, "The request body is not valid UTF-8.")
+		return pulse.BodyError(pulse.EINVALID, pulse.ReasonBodyUTF8, "", "")
 	}
 	if err := strictObject(body); err != nil {
 		return err
@@ -184,15 +184,15 @@ func DecodeJSON(r *http.Request, v any, allowEmpty bool) error {
 	if err := dec.Decode(v); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) && typeErr.Field != "" {
-			return pulse.FieldErrors(map[string][]string{typeErr.Field: {fmt.Sprintf("must be %s.", jsonType(typeErr.Type.Kind().String()))}})
+			return pulse.BodyError(pulse.EINVALID, pulse.ReasonFieldType, typeErr.Field, typeErr.Type.Kind().String())
 		}
 		if errors.As(err, &typeErr) {
-			return pulse.Errorf(pulse.EINVALID, "The request body must be a JSON object.")
+			return pulse.BodyError(pulse.EINVALID, pulse.ReasonBodyNotObject, "", "")
 		}
-		return pulse.Errorf(pulse.EINVALID, "The request body is not valid JSON.")
+		return pulse.BodyError(pulse.EINVALID, pulse.ReasonBodyMalformed, "", "")
 	}
 	if dec.More() {
-		return pulse.Errorf(pulse.EINVALID, "The request body must hold exactly one JSON object.")
+		return pulse.BodyError(pulse.EINVALID, pulse.ReasonBodyTrailing, "", "")
 	}
 	return nil
 }
@@ -205,10 +205,10 @@ func strictObject(body []byte) error {
 	dec.UseNumber()
 	first, err := dec.Token()
 	if err != nil {
-		return pulse.Errorf(pulse.EINVALID, "The request body is not valid JSON.")
+		return pulse.BodyError(pulse.EINVALID, pulse.ReasonBodyMalformed, "", "")
 	}
 	if first != json.Delim('{') {
-		return pulse.Errorf(pulse.EINVALID, "The request body must be a JSON object.")
+		return pulse.BodyError(pulse.EINVALID, pulse.ReasonBodyNotObject, "", "")
 	}
 	// keys holds, for each object open, the keys seen; nil for an array.
 	keys := []map[string]bool{{}}
@@ -216,7 +216,7 @@ func strictObject(body []byte) error {
 	for len(keys) > 0 {
 		tok, err := dec.Token()
 		if err != nil {
-			return pulse.Errorf(pulse.EINVALID, "The request body is not valid JSON.")
+			return pulse.BodyError(pulse.EINVALID, pulse.ReasonBodyMalformed, "", "")
 		}
 		top := keys[len(keys)-1]
 		inObject := top != nil
@@ -228,7 +228,7 @@ func strictObject(body []byte) error {
 			}
 			k, _ := tok.(string)
 			if top[k] {
-				return pulse.Errorf(pulse.EINVALID, "The request body names %q twice in one object.", k)
+				return pulse.BodyError(pulse.EINVALID, pulse.ReasonBodyDuplicate, k, "")
 			}
 			top[k] = true
 			expectKey = false
@@ -249,22 +249,6 @@ func strictObject(body []byte) error {
 		expectKey = len(keys) > 0 && keys[len(keys)-1] != nil
 	}
 	return nil
-}
-
-func jsonType(kind string) string {
-	switch kind {
-	case "string":
-		return "a string"
-	case "slice", "array":
-		return "an array"
-	case "map", "struct":
-		return "an object"
-	case "bool":
-		return "a boolean"
-	case "ptr":
-		return "a value of the documented type"
-	}
-	return "a number"
 }
 
 // SourceIP returns the address the request came from: API Gateway's sourceIp, which the

@@ -34,11 +34,11 @@ func (a *API) decodeNewSession(r *http.Request) (store.NewSession, error) {
 	if body.ClientID == nil {
 		fields["client_id"] = []string{"is required."}
 	} else if err := pulse.ValidID(*body.ClientID); err != nil {
-		fields["client_id"] = []string{err.Error() + "."}
+		fields["client_id"] = []string{idProblem(err) + "."}
 	}
 	if body.SessionID != nil {
 		if err := pulse.ValidID(*body.SessionID); err != nil {
-			fields["session_id"] = []string{err.Error() + "."}
+			fields["session_id"] = []string{idProblem(err) + "."}
 		}
 	}
 	ip, device, loc := a.client(r, body.IPAddress, body.UserAgent, fields)
@@ -63,7 +63,7 @@ func (a *API) decodeActivity(r *http.Request) (store.Activity, error) {
 	fields := map[string][]string{}
 	if body.ClientID != nil {
 		if err := pulse.ValidID(*body.ClientID); err != nil {
-			fields["client_id"] = []string{err.Error() + "."}
+			fields["client_id"] = []string{idProblem(err) + "."}
 		}
 	}
 	act := store.Activity{ClientID: deref(body.ClientID)}
@@ -101,7 +101,7 @@ func decodeUser(r *http.Request) (pulse.User, error) {
 	}
 	for _, role := range body.Roles {
 		if err := pulse.ValidRole(role); err != nil {
-			fields["roles"] = append(fields["roles"], fmt.Sprintf("role %q %s.", role, err))
+			fields["roles"] = append(fields["roles"], fmt.Sprintf("role %q %s.", role, idProblem(err)))
 		}
 	}
 	if len(fields) > 0 {
@@ -123,7 +123,7 @@ func decodeToken(r *http.Request) (string, time.Duration, error) {
 	if body.Name == nil {
 		fields["name"] = []string{"is required."}
 	} else if err := pulse.ValidID(*body.Name); err != nil {
-		fields["name"] = []string{err.Error() + "."}
+		fields["name"] = []string{idProblem(err) + "."}
 	}
 	var ttl time.Duration
 	if body.ExpiresIn != nil {

@@ -1,6 +1,7 @@
 package manage
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -64,6 +65,7 @@ func statusOf(err error) int {
 func ErrorWriter(log *slog.Logger) httpx.ErrorWriter {
 	return func(w http.ResponseWriter, r *http.Request, err error) {
 		httpx.LogError(log, r, err)
+		err = worded(err)
 		status := statusOf(err)
 		detail := detailOf(pulse.AsError(err))
 		if status == http.StatusServiceUnavailable {
@@ -114,13 +116,65 @@ func detailOf(e *pulse.Error) string {
 	case pulse.EINTERNAL:
 		return "Internal error."
 	}
-	if e.Reason == pulse.ReasonQuery {
-		return "The query string cannot be parsed: use & between parameters and valid percent-encoding."
-	}
 	if e.Message == "" && e.Fields != nil {
 		return "One or more validation errors occurred."
 	}
 	return e.Message
+}
+
+// worded puts input errors that a shared part found (the body, the query string), which carry
+// only a reason, in this surface's words: a sentence, or for a field of the wrong JSON type that
+// field's validation error (422, as MonoCloud answers it).
+func worded(err error) error {
+	e := pulse.AsError(err)
+	if e == nil {
+		return err
+	}
+	var msg string
+	switch e.Reason {
+	case pulse.ReasonFieldType:
+		return &pulse.Error{Code: pulse.EINVALID, Fields: map[string][]string{e.ID: {"must be " + jsonType(e.Need) + "."}}, Err: err}
+	case pulse.ReasonQuery:
+		msg = "The query string cannot be parsed: use & between parameters and valid percent-encoding."
+	case pulse.ReasonBodyUnreadable:
+		msg = "The request body could not be read."
+	case pulse.ReasonBodyTooLarge:
+		msg = "The request body is larger than " + e.Need + " bytes."
+	case pulse.ReasonBodyMissing:
+		msg = "A JSON request body is required."
+	case pulse.ReasonBodyMediaType:
+		msg = "The request body must be application/json (Content-Type)."
+	case pulse.ReasonBodyUTF8:
+		msg = "The request body is not valid UTF-8."
+	case pulse.ReasonBodyMalformed:
+		msg = "The request body is not valid JSON."
+	case pulse.ReasonBodyNotObject:
+		msg = "The request body must be a JSON object."
+	case pulse.ReasonBodyTrailing:
+		msg = "The request body must hold exactly one JSON object."
+	case pulse.ReasonBodyDuplicate:
+		msg = fmt.Sprintf("The request body names %q twice in one object.", e.ID)
+	default:
+		return err
+	}
+	return &pulse.Error{Code: e.Code, Message: msg, Err: err}
+}
+
+// jsonType names the JSON type of a Go kind, as a field's validation error says it.
+func jsonType(kind string) string {
+	switch kind {
+	case "string":
+		return "a string"
+	case "slice", "array":
+		return "an array"
+	case "map", "struct":
+		return "an object"
+	case "bool":
+		return "a boolean"
+	case "ptr":
+		return "a value of the documented type"
+	}
+	return "a number"
 }
 
 // title capitalises an entity's name for the start of a sentence.
@@ -134,7 +188,23 @@ func title(entity string) string {
 // The surface's own messages for input it refuses before anything is read.
 
 func badPathID(name string, err error) error {
-	return pulse.Errorf(pulse.EINVALID, "%s %s.", name, err)
+	return pulse.Errorf(pulse.EINVALID, "%s %s.", name, idProblem(err))
+}
+
+// idProblem says what is wrong with an ID or a role (pulse.ValidID, pulse.ValidRole), to follow
+// the field's name.
+func idProblem(err error) string {
+	switch {
+	case errors.Is(err, pulse.ErrIDEmpty):
+		return "must not be empty"
+	case errors.Is(err, pulse.ErrIDDotSegment):
+		return `must not be a dot segment ("." or "..")`
+	case errors.Is(err, pulse.ErrIDTooLong):
+		return fmt.Sprintf("must be at most %d characters", pulse.MaxIDLength)
+	case errors.Is(err, pulse.ErrRoleColon):
+		return "must not contain ':'"
+	}
+	return "must use only letters, digits and _-.@+: characters"
 }
 
 func paramTwice(name string) error {

@@ -99,7 +99,7 @@ func parseListQuery(r *http.Request) (listQuery, error) {
 		return q, err
 	} else if ok {
 		if err := pulse.ValidID(v); err != nil {
-			fields["client_id"] = []string{err.Error() + "."}
+			fields["client_id"] = []string{idProblem(err) + "."}
 		}
 		q.clientID = v
 	}

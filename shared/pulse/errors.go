@@ -41,7 +41,24 @@ const (
 	ReasonLimit     = "limit"      // the user has as many live sessions as allowed (Need says how many)
 	ReasonNeedScope = "scope"      // the API key lacks Need
 	ReasonNeedPerm  = "permission" // the user's roles lack Need
-	ReasonQuery     = "query"      // the query string does not parse (a bad %-escape, a ';')
+)
+
+// Reasons of input refused by a part that every surface shares (the request body, the query
+// string): each surface words them in its own errors file, none here.
+const (
+	ReasonQuery          = "query"              // the query string does not parse (a bad %-escape, a ';')
+	ReasonBodyUnreadable = "body unreadable"    // the body could not be read
+	ReasonBodyTooLarge   = "body too large"     // Need: the most bytes a body may have
+	ReasonBodyMissing    = "body missing"       // a JSON body is required
+	ReasonBodyMediaType  = "body media type"    // the Content-Type is not JSON
+	ReasonBodyUTF8       = "body not UTF-8"     // the body is not valid UTF-8
+	ReasonBodyMalformed  = "body malformed"     // the body is not valid JSON
+	ReasonBodyNotObject  = "body not an object" // null, an array, a scalar
+	ReasonBodyTrailing   = "body trailing data" // more after the one object
+	ReasonBodyDuplicate  = "body duplicate key" // ID: a key named twice in one object
+	ReasonFieldType      = "field type"         // ID: the field; Need: the JSON type it must have
+	ReasonParamTwice     = "parameter twice"    // ID: a query parameter given more than once
+	ReasonParamRange     = "parameter range"    // ID: a query parameter outside its range (Need)
 )
 
 // Error is a domain error. The store and the authorizers say what failed and about what (Op,
@@ -123,6 +140,12 @@ func Invalid(op string, fields map[string][]string) *Error {
 	return &Error{Code: EINVALID, Op: op, Fields: fields}
 }
 
+// BodyError says that the request body was refused for reason (ReasonBody…, ReasonFieldType),
+// with the key or field concerned (id) and what was needed (need), as the reasons describe.
+func BodyError(code, reason, id, need string) *Error {
+	return &Error{Code: code, Op: "read body", Reason: reason, ID: id, Need: need}
+}
+
 // QueryUnparseable says that op was given a query string that does not parse (ReasonQuery):
 // each surface words it in its errors file.
 func QueryUnparseable(op string) *Error {
@@ -131,7 +154,7 @@ func QueryUnparseable(op string) *Error {
 
 // FieldErrors returns an EINVALID error that names the fields at fault.
 func FieldErrors(fields map[string][]string) *Error {
-	return &Error{Code: EINVALID, Message: "One or more validation errors occurred.", Fields: fields}
+	return &Error{Code: EINVALID, Fields: fields}
 }
 
 // ErrorCode returns the code of err, EINTERNAL when err is not (or does not wrap) an *Error.

@@ -1,24 +1,34 @@
 package pulse
 
-import "fmt"
+import "errors"
 
 // MaxIDLength bounds every caller-chosen identifier (user, session, client, role IDs).
 const MaxIDLength = 128
+
+// Why an ID or a role is refused. Each surface words these in its own errors file; the texts
+// here are for logs and the operator's CLI.
+var (
+	ErrIDEmpty      = errors.New("empty")
+	ErrIDDotSegment = errors.New(`a dot segment ("." or "..")`)
+	ErrIDTooLong    = errors.New("longer than MaxIDLength")
+	ErrIDCharacters = errors.New("characters other than letters, digits and _-.@+:")
+	ErrRoleColon    = errors.New("a role with ':'")
+)
 
 // ValidID checks a caller-chosen identifier. IDs become parts of DynamoDB keys, so they are
 // limited to characters that can never form a key delimiter ('#') or a path separator: letters,
 // digits and "_-.@+:". The limit keeps every key far below DynamoDB's 2 KB sort-key bound.
 func ValidID(id string) error {
 	if id == "" {
-		return fmt.Errorf("must not be empty")
+		return ErrIDEmpty
 	}
 	if id == "." || id == ".." {
 		// A dot segment in a URL path means "here" or "up": /api/users/u/sessions/.. is
 		// /api/users/u to any client or proxy that normalises it.
-		return fmt.Errorf(`must not be a dot segment ("." or "..")`)
+		return ErrIDDotSegment
 	}
 	if len(id) > MaxIDLength {
-		return fmt.Errorf("must be at most %d characters", MaxIDLength)
+		return ErrIDTooLong
 	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]
@@ -26,7 +36,7 @@ func ValidID(id string) error {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
 		case c == '_' || c == '-' || c == '.' || c == '@' || c == '+' || c == ':':
 		default:
-			return fmt.Errorf("must use only letters, digits and _-.@+: characters")
+			return ErrIDCharacters
 		}
 	}
 	return nil
@@ -40,7 +50,7 @@ func ValidRole(role string) error {
 	}
 	for i := 0; i < len(role); i++ {
 		if role[i] == ':' {
-			return fmt.Errorf("must not contain ':'")
+			return ErrRoleColon
 		}
 	}
 	return nil
