@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/pulse-sessions/pulse/internal/ddblocal"
 	"github.com/pulse-sessions/pulse/internal/eventbus"
 	"github.com/pulse-sessions/pulse/internal/lambdarun"
 	"github.com/pulse-sessions/pulse/internal/template"
@@ -34,11 +33,7 @@ func invoke(ctx context.Context, args []string, getenv func(string) string, out 
 	if *fn == "" || *eventPath == "" {
 		return errors.New("usage: pulse invoke -fn LogicalId -event events/<file>.json (make invoke FN=… EVENT=…)")
 	}
-	root, err := ddblocal.RepoRoot()
-	if err != nil {
-		return err
-	}
-	tpl, err := template.Load(filepath.Join(root, "template.yaml"))
+	tpl, root, err := template.Repo()
 	if err != nil {
 		return err
 	}

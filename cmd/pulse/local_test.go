@@ -18,7 +18,7 @@ func TestMain(m *testing.M) { ddbtest.Main(m) }
 
 func load(t *testing.T) *template.Template {
 	t.Helper()
-	tpl, err := template.Load("../../template.yaml")
+	tpl, _, err := template.Repo()
 	if err != nil {
 		t.Fatal(err)
 	}

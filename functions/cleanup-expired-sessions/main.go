@@ -2,25 +2,14 @@
 
 // Command cleanup-expired-sessions is the Lambda function CleanupExpiredSessionsFunction.
 // It wires package boot and the one package it serves, cleanup: no other surface or task.
+// Configuration, SDK client and store are built once per cold start, never per request.
 package main
 
 import (
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/pulse-sessions/pulse/shared/boot"
 	"github.com/pulse-sessions/pulse/shared/cleanup"
 )
 
 func main() {
-	// Configuration, SDK client and store are built once per cold start, never per request.
-	b, err := boot.Load(os.Getenv)
-	if err != nil {
-		boot.Fatal(err)
-	}
-	handler, err := cleanup.Open(b)
-	if err != nil {
-		boot.Fatal(err)
-	}
-	lambda.Start(handler)
+	boot.Run(cleanup.Open)
 }

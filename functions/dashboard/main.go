@@ -2,29 +2,14 @@
 
 // Command dashboard is the Lambda function DashboardFunction, behind GET /dashboard and GET /dashboard/assets/{file}.
 // It wires package boot and the one package it serves, dashboard: no other surface or task.
+// Configuration, SDK client and store are built once per cold start, never per request.
 package main
 
 import (
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/pulse-sessions/pulse/shared/boot"
 	"github.com/pulse-sessions/pulse/shared/dashboard"
 )
 
 func main() {
-	// Configuration, SDK client and store are built once per cold start, never per request.
-	b, err := boot.Load(os.Getenv)
-	if err != nil {
-		boot.Fatal(err)
-	}
-	api, err := dashboard.Open(b)
-	if err != nil {
-		boot.Fatal(err)
-	}
-	handler, err := boot.Lambda(b, api, "GET /dashboard", "GET /dashboard/assets/{file}")
-	if err != nil {
-		boot.Fatal(err)
-	}
-	lambda.Start(handler)
+	boot.Serve(dashboard.Open, "GET /dashboard", "GET /dashboard/assets/{file}")
 }

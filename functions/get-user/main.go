@@ -2,29 +2,14 @@
 
 // Command get-user is the Lambda function GetUserFunction, behind GET /api/users/{user_id}.
 // It wires package boot and the one package it serves, manage: no other surface or task.
+// Configuration, SDK client and store are built once per cold start, never per request.
 package main
 
 import (
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/pulse-sessions/pulse/shared/boot"
 	"github.com/pulse-sessions/pulse/shared/manage"
 )
 
 func main() {
-	// Configuration, SDK client and store are built once per cold start, never per request.
-	b, err := boot.Load(os.Getenv)
-	if err != nil {
-		boot.Fatal(err)
-	}
-	api, err := manage.Open(b)
-	if err != nil {
-		boot.Fatal(err)
-	}
-	handler, err := boot.Lambda(b, api, "GET /api/users/{user_id}")
-	if err != nil {
-		boot.Fatal(err)
-	}
-	lambda.Start(handler)
+	boot.Serve(manage.Open, "GET /api/users/{user_id}")
 }

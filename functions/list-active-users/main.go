@@ -2,29 +2,14 @@
 
 // Command list-active-users is the Lambda function ListActiveUsersFunction, behind GET /settings/users/active-users.
 // It wires package boot and the one package it serves, admin: no other surface or task.
+// Configuration, SDK client and store are built once per cold start, never per request.
 package main
 
 import (
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/pulse-sessions/pulse/shared/admin"
 	"github.com/pulse-sessions/pulse/shared/boot"
 )
 
 func main() {
-	// Configuration, SDK client and store are built once per cold start, never per request.
-	b, err := boot.Load(os.Getenv)
-	if err != nil {
-		boot.Fatal(err)
-	}
-	api, err := admin.Open(b)
-	if err != nil {
-		boot.Fatal(err)
-	}
-	handler, err := boot.Lambda(b, api, "GET /settings/users/active-users")
-	if err != nil {
-		boot.Fatal(err)
-	}
-	lambda.Start(handler)
+	boot.Serve(admin.Open, "GET /settings/users/active-users")
 }

@@ -2,29 +2,14 @@
 
 // Command list-busier-days is the Lambda function ListBusierDaysFunction, behind GET /api/v1/engagement-dashboard/users/chat-busier/weekly-data.
 // It wires package boot and the one package it serves, engage: no other surface or task.
+// Configuration, SDK client and store are built once per cold start, never per request.
 package main
 
 import (
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/pulse-sessions/pulse/shared/boot"
 	"github.com/pulse-sessions/pulse/shared/engage"
 )
 
 func main() {
-	// Configuration, SDK client and store are built once per cold start, never per request.
-	b, err := boot.Load(os.Getenv)
-	if err != nil {
-		boot.Fatal(err)
-	}
-	api, err := engage.Open(b)
-	if err != nil {
-		boot.Fatal(err)
-	}
-	handler, err := boot.Lambda(b, api, "GET /api/v1/engagement-dashboard/users/chat-busier/weekly-data")
-	if err != nil {
-		boot.Fatal(err)
-	}
-	lambda.Start(handler)
+	boot.Serve(engage.Open, "GET /api/v1/engagement-dashboard/users/chat-busier/weekly-data")
 }

@@ -18,7 +18,7 @@ import (
 
 func load(t *testing.T) *template.Template {
 	t.Helper()
-	tpl, err := template.Load("../../template.yaml")
+	tpl, _, err := template.Repo()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,10 +98,10 @@ func TestFunctionsAreWired(t *testing.T) {
 				wired = append(wired, m[1])
 			}
 		}
-		if len(wired) != 1 || wired[0] != pkg || !strings.Contains(string(src), pkg+".Open(b)") {
-			t.Errorf("%s: functions/%s/main.go wires %v, want %s.Open(b) alone", id, folder, wired, pkg)
+		if len(wired) != 1 || wired[0] != pkg || !strings.Contains(string(src), "("+pkg+".Open") {
+			t.Errorf("%s: functions/%s/main.go wires %v, want %s.Open alone", id, folder, wired, pkg)
 		}
-		starts := regexp.MustCompile(`boot\.Lambda\(b, api, ("[^)]+")\)`).FindStringSubmatch(string(src))
+		starts := regexp.MustCompile(`boot\.Serve\(\w+\.Open, ("[^)]+")\)`).FindStringSubmatch(string(src))
 		var keys []string
 		if starts != nil {
 			for _, q := range strings.Split(starts[1], ", ") {

@@ -193,11 +193,7 @@ func NewWith(t testing.TB, o Options) *Env {
 	if err := ddbtest.CreateTable(context.Background(), ddbtest.NewClient(endpoint, accessKey), table); err != nil {
 		t.Fatal(err)
 	}
-	root, err := ddblocal.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tpl, err := template.Load(filepath.Join(root, "template.yaml"))
+	tpl, _, err := template.Repo()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -492,11 +488,7 @@ func CheckEvent(t testing.TB, envelope []byte) {
 // the writes whose events a test wants.
 func (e *Env) Events() *localevents.Stack {
 	e.T.Helper()
-	root, err := ddblocal.RepoRoot()
-	if err != nil {
-		e.T.Fatal(err)
-	}
-	tpl, err := template.Load(filepath.Join(root, "template.yaml"))
+	tpl, _, err := template.Repo()
 	if err != nil {
 		e.T.Fatal(err)
 	}

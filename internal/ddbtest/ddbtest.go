@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -120,11 +119,7 @@ func NewWithKey(t testing.TB) (*dynamodb.Client, string, string) {
 
 // CreateTable creates the Pulse table named name from template.yaml's definition.
 func CreateTable(ctx context.Context, db *dynamodb.Client, name string) error {
-	root, err := ddblocal.RepoRoot()
-	if err != nil {
-		return err
-	}
-	tpl, err := template.Load(filepath.Join(root, "template.yaml"))
+	tpl, _, err := template.Repo()
 	if err != nil {
 		return err
 	}

@@ -39,7 +39,7 @@ func TestEventsReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	vars := strings.NewReplacer("$PULSE_API_KEY", e.Key, "$PULSE_USER_ID", demo.Admin, "$PULSE_AUTH_TOKEN", tok)
-	tpl, err := template.Load("../../template.yaml")
+	tpl, _, err := template.Repo()
 	if err != nil {
 		t.Fatal(err)
 	}

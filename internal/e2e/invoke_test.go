@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"io"
 	"net"
 	"os"
@@ -16,9 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/pulse-sessions/pulse/internal/apptest"
-	"github.com/pulse-sessions/pulse/internal/ddblocal"
 	"github.com/pulse-sessions/pulse/internal/ddbtest"
 	"github.com/pulse-sessions/pulse/internal/demo"
 	"github.com/pulse-sessions/pulse/internal/eventbus"
@@ -37,11 +37,7 @@ func TestBuiltFunctionsUnderRuntimeAPI(t *testing.T) {
 		t.Skip("builds every function")
 	}
 	ctx := context.Background()
-	root, err := ddblocal.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tpl, err := template.Load(filepath.Join(root, "template.yaml"))
+	tpl, root, err := template.Repo()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,11 +6,13 @@ package template
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/pulse-sessions/pulse/internal/ddblocal"
 	"gopkg.in/yaml.v3"
 )
 
@@ -51,6 +53,18 @@ func Load(path string) (*Template, error) {
 		return nil, fmt.Errorf("template: %w", err)
 	}
 	return Parse(data)
+}
+
+// Repo loads the repository's template.yaml, the repository being the folder with go.mod
+// above the working directory, and returns it with that folder: what the tools and tests that
+// run anywhere in the tree read.
+func Repo() (*Template, string, error) {
+	root, err := ddblocal.RepoRoot()
+	if err != nil {
+		return nil, "", err
+	}
+	t, err := Load(filepath.Join(root, "template.yaml"))
+	return t, root, err
 }
 
 // Parse parses template text.

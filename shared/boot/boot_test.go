@@ -12,7 +12,7 @@ import (
 
 func load(t *testing.T) *template.Template {
 	t.Helper()
-	tpl, err := template.Load("../../template.yaml")
+	tpl, _, err := template.Repo()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 	"github.com/pulse-sessions/pulse/shared/httpx"
 	"github.com/pulse-sessions/pulse/shared/pulse"
@@ -107,4 +109,36 @@ func BeforeDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
 // response) and at most 1 second.
 func answerReserve(left time.Duration) time.Duration {
 	return min(max(left/10, 200*time.Millisecond), time.Second)
+}
+
+// Serve is an HTTP function's whole main: it loads the Base from the environment Lambda sets,
+// opens the function's one surface and starts serving route keys, exiting with a logged init
+// error when any step fails (Lambda reports it as the function's Init error).
+func Serve[S Surface](open func(*Base) (S, error), keys ...string) {
+	b, err := Load(os.Getenv)
+	if err != nil {
+		Fatal(err)
+	}
+	s, err := open(b)
+	if err != nil {
+		Fatal(err)
+	}
+	h, err := Lambda(b, s, keys...)
+	if err != nil {
+		Fatal(err)
+	}
+	lambda.Start(h)
+}
+
+// Run is a task function's whole main: the Base, then the handler open builds from it.
+func Run[H any](open func(*Base) (H, error)) {
+	b, err := Load(os.Getenv)
+	if err != nil {
+		Fatal(err)
+	}
+	h, err := open(b)
+	if err != nil {
+		Fatal(err)
+	}
+	lambda.Start(h)
 }

@@ -104,35 +104,20 @@ var mainGo = template.Must(template.New("main").Funcs(template.FuncMap{"join": s
 
 // Command {{.F.Folder}} is the Lambda function {{.F.ID}}{{if .F.Routes}}, behind {{join .F.Routes " and "}}{{end}}.
 // It wires package boot and the one package it serves, {{.F.Package}}: no other surface or task.
+// Configuration, SDK client and store are built once per cold start, never per request.
 package main
 
 import (
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/pulse-sessions/pulse/shared/boot"
 	"github.com/pulse-sessions/pulse/shared/{{.F.Package}}"
 )
 
 func main() {
-	// Configuration, SDK client and store are built once per cold start, never per request.
-	b, err := boot.Load(os.Getenv)
-	if err != nil {
-		boot.Fatal(err)
-	}
 {{- if .F.Routes}}
-	api, err := {{.F.Package}}.Open(b)
-	if err != nil {
-		boot.Fatal(err)
-	}
-	handler, err := boot.Lambda(b, api{{range .F.Routes}}, {{printf "%q" .}}{{end}})
+	boot.Serve({{.F.Package}}.Open{{range .F.Routes}}, {{printf "%q" .}}{{end}})
 {{- else}}
-	handler, err := {{.F.Package}}.Open(b)
+	boot.Run({{.F.Package}}.Open)
 {{- end}}
-	if err != nil {
-		boot.Fatal(err)
-	}
-	lambda.Start(handler)
 }
 `))
 
