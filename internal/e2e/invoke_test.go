@@ -65,25 +65,39 @@ func TestBuiltFunctionsUnderRuntimeAPI(t *testing.T) {
 		"AWS_ENDPOINT_URL_DYNAMODB=" + ddbtest.Endpoint(), "AWS_ENDPOINT_URL_EVENTBRIDGE=" + bus.URL}
 	refs := map[string]string{ddbtest.Table: e.Table, "PulseEventBus": bus.Bus}
 	folder := folders(t)
+	// underRIE starts function fn's built binary under AWS's emulator with its template settings,
+	// refs and env, changed by edit when given, until the test ends; event reads its events/ file
+	// with the local stack's credentials filled in.
+	underRIE := func(t *testing.T, fn string, refs map[string]string, env []string, edit func(*lambdarun.Function)) (lambdarun.Function, *lambdarun.RIE) {
+		t.Helper()
+		f, err := lambdarun.FromTemplate(tpl, fn, bins[fn], refs, env...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if edit != nil {
+			edit(&f)
+		}
+		r, err := lambdarun.NewRIE(f, rie)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(r.Close)
+		return f, r
+	}
+	event := func(t *testing.T, folder string) string {
+		t.Helper()
+		raw, err := os.ReadFile(filepath.Join(root, "events", folder+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return vars.Replace(string(raw))
+	}
 	checkPlan(t, tpl) // the replay plan's order: the token is created before it is revoked, the user deleted last
 	for _, c := range plan {
 		t.Run(c.fn, func(t *testing.T) {
-			raw, err := os.ReadFile(filepath.Join(root, "events", folder[c.fn]+".json"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			f, err := lambdarun.FromTemplate(tpl, c.fn, bins[c.fn], refs, local...)
-			if err != nil {
-				t.Fatal(err)
-			}
 			var logs apptest.SyncBuffer
-			f.Output = &logs
-			r, err := lambdarun.NewRIE(f, rie)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			res, err := r.Invoke(ctx, []byte(vars.Replace(string(raw))))
+			_, r := underRIE(t, c.fn, refs, local, func(f *lambdarun.Function) { f.Output = &logs })
+			res, err := r.Invoke(ctx, []byte(event(t, folder[c.fn])))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -128,20 +142,8 @@ func TestBuiltFunctionsUnderRuntimeAPI(t *testing.T) {
 		// AWS's emulator with the template's timeout must answer 204, and every session must
 		// read as ended afterwards.
 		importLive(t, e, "hana", 4000)
-		raw, err := os.ReadFile(filepath.Join(root, "events", "revoke-user-sessions.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := lambdarun.FromTemplate(tpl, "RevokeUserSessionsFunction", bins["RevokeUserSessionsFunction"], map[string]string{ddbtest.Table: e.Table}, local...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := lambdarun.NewRIE(f, rie)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Close()
-		res, err := r.Invoke(ctx, []byte(vars.Replace(string(raw))))
+		f, r := underRIE(t, "RevokeUserSessionsFunction", map[string]string{ddbtest.Table: e.Table}, local, nil)
+		res, err := r.Invoke(ctx, []byte(event(t, "revoke-user-sessions")))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -183,21 +185,9 @@ func TestBuiltFunctionsUnderRuntimeAPI(t *testing.T) {
 		if err := g.Wait(); err != nil {
 			t.Fatal(err)
 		}
-		raw, err := os.ReadFile(filepath.Join(root, "events", "delete-user.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ev := strings.ReplaceAll(vars.Replace(string(raw)), "/api/users/ben", "/api/users/bulky")
+		ev := strings.ReplaceAll(event(t, "delete-user"), "/api/users/ben", "/api/users/bulky")
 		ev = strings.ReplaceAll(ev, `"user_id": "ben"`, `"user_id": "bulky"`)
-		f, err := lambdarun.FromTemplate(tpl, "DeleteUserFunction", bins["DeleteUserFunction"], map[string]string{ddbtest.Table: e.Table}, local...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := lambdarun.NewRIE(f, rie)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Close()
+		f, r := underRIE(t, "DeleteUserFunction", map[string]string{ddbtest.Table: e.Table}, local, nil)
 		res, err := r.Invoke(ctx, []byte(ev))
 		if err != nil {
 			t.Fatal(err)
@@ -248,20 +238,10 @@ func TestBuiltFunctionsUnderRuntimeAPI(t *testing.T) {
 		var hang atomic.Bool
 		proxy := forward(t, strings.TrimPrefix(ddbtest.Endpoint(), "http://"), &hang)
 		env := append(append([]string{}, local[:3]...), "AWS_ENDPOINT_URL_DYNAMODB=http://"+proxy)
-		f, err := lambdarun.FromTemplate(tpl, "GetUserFunction", bins["GetUserFunction"], map[string]string{ddbtest.Table: e.Table}, env...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.Timeout = 4 * time.Second
-		r, err := lambdarun.NewRIE(f, rie)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Close()
-		raw, _ := os.ReadFile(filepath.Join(root, "events", "get-user.json"))
-		event := []byte(vars.Replace(string(raw)))
+		_, r := underRIE(t, "GetUserFunction", map[string]string{ddbtest.Table: e.Table}, env, func(f *lambdarun.Function) { f.Timeout = 4 * time.Second })
+		getUser := []byte(event(t, "get-user"))
 		hang.Store(true)
-		res, err := r.Invoke(ctx, event)
+		res, err := r.Invoke(ctx, getUser)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -274,7 +254,7 @@ func TestBuiltFunctionsUnderRuntimeAPI(t *testing.T) {
 			t.Errorf("hung DynamoDB: %d %v %s, want a 503 problem with Retry-After and no internals", resp.StatusCode, resp.Headers, resp.Body)
 		}
 		hang.Store(false)
-		res, err = r.Invoke(ctx, event)
+		res, err = r.Invoke(ctx, getUser)
 		if err != nil {
 			t.Fatal(err)
 		}
