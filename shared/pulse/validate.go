@@ -9,9 +9,9 @@ const MaxIDLength = 128
 // here are for logs and the operator's CLI.
 var (
 	ErrIDEmpty      = errors.New("empty")
-	ErrIDDotSegment = errors.New(`a dot segment ("." or "..")`)
+	ErrIDDotSegment = errors.New("a dot segment (one or two dots)")
 	ErrIDTooLong    = errors.New("longer than MaxIDLength")
-	ErrIDCharacters = errors.New("characters other than letters, digits and _-.@+:")
+	ErrIDCharacters = errors.New("characters other than letters, digits and _-.@+: (the five allowed marks)")
 	ErrRoleColon    = errors.New("a role with ':'")
 )
 
