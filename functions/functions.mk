@@ -8,6 +8,7 @@ FUNCTIONS = CleanupExpiredSessionsFunction:cleanup-expired-sessions \
 	DashboardFunction:dashboard \
 	DeleteUserFunction:delete-user \
 	GetSessionFunction:get-session \
+	GetTokenFunction:get-token \
 	GetUserFunction:get-user \
 	ListActiveSessionsFunction:list-active-sessions \
 	ListActiveUserCountsFunction:list-active-user-counts \
@@ -31,6 +32,7 @@ build-CreateTokenFunction: ; $(call lambda,create-token)
 build-DashboardFunction: ; $(call lambda,dashboard)
 build-DeleteUserFunction: ; $(call lambda,delete-user)
 build-GetSessionFunction: ; $(call lambda,get-session)
+build-GetTokenFunction: ; $(call lambda,get-token)
 build-GetUserFunction: ; $(call lambda,get-user)
 build-ListActiveSessionsFunction: ; $(call lambda,list-active-sessions)
 build-ListActiveUserCountsFunction: ; $(call lambda,list-active-user-counts)

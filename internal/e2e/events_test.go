@@ -47,6 +47,12 @@ func TestEventsReplay(t *testing.T) {
 	checkPlan(t, tpl)
 	// What some answers must hold beyond their status, by function folder.
 	checks := map[string]func(t *testing.T, r events.APIGatewayV2HTTPResponse){
+		"get-token": func(t *testing.T, r events.APIGatewayV2HTTPResponse) {
+			var b map[string]any
+			if json.Unmarshal([]byte(r.Body), &b) != nil || b["name"] != "invoke" || b["expires_at"] == nil || len(b) != 4 {
+				t.Errorf("want the token created before, without its secret, got %.200s", r.Body)
+			}
+		},
 		"list-user-sessions": func(t *testing.T, r events.APIGatewayV2HTTPResponse) {
 			if r.Headers["X-Pagination"] == "" {
 				t.Error("no X-Pagination header")

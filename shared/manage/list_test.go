@@ -253,3 +253,51 @@ func TestTokens(t *testing.T) {
 		t.Errorf("after deleting the user: %d items, want %d", got, before-3)
 	}
 }
+
+// GET /api/users/{id}/tokens/{name} shows a token without its secret, and answers 404 for one
+// of another tenant, one revoked, one expired (before TTL removes it) and one of a user being
+// erased.
+func TestGetToken(t *testing.T) {
+	e := apptest.New(t)
+	key := apptest.Key(e.Key)
+	e.Do("PUT", "/api/users/alice", `{"name":"Alice"}`, key...)
+	created := e.Do("POST", "/api/users/alice/tokens", `{"name":"dash","expires_in":3600}`, key...)
+	var secret struct {
+		AuthToken string `json:"authToken"`
+	}
+	created.JSON(t, &secret)
+	e.Do("POST", "/api/users/alice/tokens", `{"name":"forever"}`, key...)
+	r := e.Do("GET", "/api/users/alice/tokens/dash", "", key...)
+	want := fmt.Sprintf(`{"name":"dash","user_id":"alice","created_at":%d,"expires_at":%d}`+"\n", apptest.Start.Unix(), apptest.Start.Add(time.Hour).Unix())
+	if r.Status != 200 || string(r.Body) != want || strings.Contains(string(r.Body), secret.AuthToken) {
+		t.Errorf("get token: %d %s, want %s", r.Status, r.Body, want)
+	}
+	if r := e.Do("GET", "/api/users/alice/tokens/forever", "", key...); r.Status != 200 || !strings.Contains(string(r.Body), `"expires_at":null`) {
+		t.Errorf("a token without expiry: %d %s", r.Status, r.Body)
+	}
+	for _, tc := range []struct {
+		name, path string
+		headers    []string
+	}{
+		{"another tenant's", "/api/users/alice/tokens/dash", apptest.Key(e.OKey)},
+		{"an unknown name", "/api/users/alice/tokens/nope", key},
+		{"an unknown user", "/api/users/bob/tokens/dash", key},
+	} {
+		if r := e.Do("GET", tc.path, "", tc.headers...); r.Status != 404 {
+			t.Errorf("%s: %d %s, want 404", tc.name, r.Status, r.Body)
+		}
+	}
+	e.Clock.Add(time.Hour)
+	if r := e.Do("GET", "/api/users/alice/tokens/dash", "", key...); r.Status != 404 {
+		t.Errorf("expired: %d, want 404", r.Status)
+	}
+	e.Do("DELETE", "/api/users/alice/tokens/forever", "", key...)
+	if r := e.Do("GET", "/api/users/alice/tokens/forever", "", key...); r.Status != 404 {
+		t.Errorf("revoked: %d, want 404", r.Status)
+	}
+	e.Do("POST", "/api/users/alice/tokens", `{"name":"last"}`, key...)
+	e.Do("DELETE", "/api/users/alice", "", key...)
+	if r := e.Do("GET", "/api/users/alice/tokens/last", "", key...); r.Status != 404 {
+		t.Errorf("a user being erased: %d, want 404", r.Status)
+	}
+}

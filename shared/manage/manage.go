@@ -30,6 +30,7 @@ var Routes = []httpx.Route[*API]{
 	{Key: "DELETE /api/users/{user_id}/sessions", Scope: pulse.ScopeSessionsWrite, Serve: (*API).RevokeUserSessions},
 	{Key: "GET /api/users/{user_id}/sessions", Scope: pulse.ScopeSessionsRead, Perm: pulse.PermViewUserSessions, Serve: (*API).ListSessions},
 	{Key: "POST /api/users/{user_id}/tokens", Scope: pulse.ScopeTokensWrite, Serve: (*API).CreateToken},
+	{Key: "GET /api/users/{user_id}/tokens/{token_id}", Scope: pulse.ScopeUsersRead, Serve: (*API).GetToken},
 	{Key: "DELETE /api/users/{user_id}/tokens/{token_id}", Scope: pulse.ScopeTokensWrite, Serve: (*API).RevokeToken},
 	{Key: "GET /api/sessions/active", Scope: pulse.ScopeActiveUsersRead, Perm: pulse.PermViewActiveUsers, Serve: (*API).ActiveSessions},
 	{Key: "GET /api/analytics/active-users", Scope: pulse.ScopeActiveUsersRead, Perm: pulse.PermViewEngagement, Serve: (*API).ActiveUserCounts},

@@ -40,6 +40,36 @@ func (a *API) CreateToken(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// tokenInfoJSON is what Pulse shows of a personal access token once it is issued: never its
+// secret, which is stored only as a hash.
+type tokenInfoJSON struct {
+	Name      string `json:"name"`
+	UserID    string `json:"user_id"`
+	CreatedAt int64  `json:"created_at"`
+	ExpiresAt *int64 `json:"expires_at"` // null for a token that never expires
+}
+
+// GetToken serves GET /api/users/{user_id}/tokens/{token_id}: 200 with the token's name, user,
+// creation and expiry (Unix seconds); 404 for a token that does not exist, has expired or was
+// revoked. The token's ID is the name it was created with.
+func (a *API) GetToken(w http.ResponseWriter, r *http.Request) error {
+	tenant, id, err := ids(r, "user_id", "token_id")
+	if err != nil {
+		return err
+	}
+	tok, err := a.store.GetToken(r.Context(), tenant, id[0], id[1])
+	if err != nil {
+		return err
+	}
+	out := tokenInfoJSON{Name: tok.Name, UserID: tok.UserID, CreatedAt: tok.CreatedAt.Unix()}
+	if !tok.ExpiresAt.IsZero() {
+		exp := tok.ExpiresAt.Unix()
+		out.ExpiresAt = &exp
+	}
+	httpx.WriteJSON(w, http.StatusOK, "application/json", out)
+	return nil
+}
+
 // RevokeToken serves DELETE /api/users/{user_id}/tokens/{token_id}: 204. The token's ID is the
 // name it was created with.
 func (a *API) RevokeToken(w http.ResponseWriter, r *http.Request) error {

@@ -68,6 +68,46 @@ func (s *Store) CreateToken(ctx context.Context, tenant, user, name string, ttl 
 	return secret, tok, nil
 }
 
+// GetToken returns a user's personal access token named name, without its secret (which is
+// stored only as a hash): ENOTFOUND when the user has no such token, when it has expired, and
+// when the user is being erased. One strongly consistent BatchGetItem of the user's reference
+// to the token and the user.
+func (s *Store) GetToken(ctx context.Context, tenant, user, name string) (*pulse.AccessToken, error) {
+	const op = "get token"
+	raw, err := s.batchGet(ctx, op, []map[string]types.AttributeValue{key(userPK(tenant, user), tokenRefSK(name)), key(userPK(tenant, user), userSK())}, true)
+	if err != nil {
+		return nil, err
+	}
+	var ref *tokenItem
+	erased := false
+	for _, item := range raw {
+		sk, _ := item[attrSK].(*types.AttributeValueMemberS)
+		switch {
+		case sk == nil:
+		case sk.Value == userSK():
+			var u userItem
+			if err := attributevalue.UnmarshalMap(item, &u); err != nil {
+				return nil, fail(op, err)
+			}
+			erased = u.Erased != 0
+		default:
+			ref = &tokenItem{}
+			if err := attributevalue.UnmarshalMap(item, ref); err != nil {
+				return nil, fail(op, err)
+			}
+		}
+	}
+	// TTL removes an expired token some time after it expires: the read decides.
+	if ref == nil || erased || (ref.Expires != 0 && ref.Expires <= s.now().UnixMilli()) {
+		return nil, pulse.NotFound(op, pulse.EntityToken, name)
+	}
+	tok := &pulse.AccessToken{TenantID: tenant, UserID: user, Name: ref.Name, CreatedAt: time.UnixMilli(ref.Created)}
+	if ref.Expires != 0 {
+		tok.ExpiresAt = time.UnixMilli(ref.Expires)
+	}
+	return tok, nil
+}
+
 // AuthenticateToken returns the token whose secret is given when it is valid for user:
 // EUNAUTHORIZED for an unknown, expired or revoked token, and for a token of another user. One
 // strongly consistent GetItem on the hash of the secret.
