@@ -277,3 +277,46 @@ func TestLoginBurstForOneNewUser(t *testing.T) {
 		t.Errorf("%d live, %d created", got, created)
 	}
 }
+
+// Revoking all of a user's sessions at the cap of 100 reads what it changes: the Live index's
+// keys, not every session (104 RCU before: each live session was read whole, strongly
+// consistent). A session that expired and awaits the cleanup is left to it, which records why
+// it ended, and is not counted as revoked.
+func TestRevokeAllReadsWhatItChanges(t *testing.T) {
+	e := apptest.New(t)
+	p := e.Deps.Config.Policy
+	now := e.Clock.Now()
+	var sessions []*pulse.Session
+	for i := range 101 {
+		init := now.Add(-time.Duration(101-i) * time.Minute)
+		last := now.Add(-time.Minute)
+		if i == 0 { // expired an hour ago, not yet ended by the cleanup
+			last = now.Add(-p.IdleTimeout - time.Hour)
+		}
+		sessions = append(sessions, &pulse.Session{TenantID: "acme", UserID: "capped", ID: fmt.Sprintf("S%03d", i), Key: "K",
+			ClientIDs: []string{"web"}, IPAddress: "192.0.2.1", InitiatedAt: init, LastActivity: last,
+			ExpiresAt: p.Expiry(last, init.Add(p.MaxLifetime)), HardExpires: init.Add(p.MaxLifetime)})
+	}
+	if err := e.Deps.Store.Import(context.Background(), []pulse.User{{TenantID: "acme", ID: "capped"}}, sessions, time.UTC); err != nil {
+		t.Fatal(err)
+	}
+	e.Meter.Reset()
+	if r := e.Do("DELETE", "/api/users/capped/sessions", "", apptest.Key(e.Key)...); r.Status != 204 {
+		t.Fatalf("revoke all: %d %s", r.Status, r.Body)
+	}
+	rcu, wcu := e.Meter.OnAWS()
+	t.Logf("revoke-all of 100 live (and 1 expired): %.1f RCU, %.1f WCU on AWS's rules", rcu, wcu)
+	if rcu > 20 {
+		t.Errorf("revoke-all at the cap read %.1f RCU on AWS's rules, want ≤ 20", rcu)
+	}
+	for _, s := range sessions {
+		got, err := e.Deps.Store.GetSession(context.Background(), "acme", "capped", s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, reason := got.State(e.Clock.Now())
+		if want := map[bool]string{true: pulse.EndIdle, false: pulse.EndRevoked}[s.ID == "S000"]; reason != want {
+			t.Errorf("%s: end reason %q, want %q", s.ID, reason, want)
+		}
+	}
+}

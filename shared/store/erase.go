@@ -73,15 +73,11 @@ func (s *Store) DeleteUser(ctx context.Context, tenant, id string) error {
 		return err
 	}
 	// Live sessions end now, whatever the rest takes.
-	live, err := s.liveSessions(ctx, op, tenant, id, true)
+	ids, err := s.liveIDs(ctx, op, tenant, id)
 	if err != nil {
 		return err
 	}
-	var ids []string
-	for _, ss := range live {
-		ids = append(ids, ss.ID)
-	}
-	if err := s.endAll(ctx, op, tenant, id, ids, pulse.EndErased); err != nil {
+	if _, err := s.endAll(ctx, op, tenant, id, ids, pulse.EndErased); err != nil {
 		return err
 	}
 	_, err = s.eraseItems(ctx, tenant, id, func() bool { return nearDeadline(ctx) })
@@ -256,10 +252,15 @@ func (s *Store) SweepErased(ctx context.Context, stop func() bool) (int, bool, e
 // a few at a time, so that thousands end in a few dozen requests (one round trip each for
 // thousands would not fit a function's time). A session whose condition fails (it ended
 // meanwhile, or is gone) is left out and the rest of its transaction is written again.
-func (s *Store) endAll(ctx context.Context, op, tenant, user string, ids []string, reason string) error {
+// It returns how many it ended.
+func (s *Store) endAll(ctx context.Context, op, tenant, user string, ids []string, reason string) (int, error) {
 	const perTransaction = 100
 	sem := make(chan struct{}, endParallel)
-	errs := make(chan error, len(ids)/perTransaction+1)
+	type result struct {
+		ended int
+		err   error
+	}
+	results := make(chan result, len(ids)/perTransaction+1)
 	for len(ids) > 0 {
 		n := min(perTransaction, len(ids))
 		chunk := ids[:n]
@@ -267,28 +268,31 @@ func (s *Store) endAll(ctx context.Context, op, tenant, user string, ids []strin
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem }()
-			errs <- s.endChunk(ctx, op, tenant, user, chunk, reason)
+			n, err := s.endChunk(ctx, op, tenant, user, chunk, reason)
+			results <- result{n, err}
 		}()
 	}
 	for range cap(sem) {
 		sem <- struct{}{}
 	}
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			return err
+	close(results)
+	ended := 0
+	for r := range results {
+		if r.err != nil {
+			return ended, r.err
 		}
+		ended += r.ended
 	}
-	return nil
+	return ended, nil
 }
 
 // endParallel is how many transactions of ends are in flight at once.
 const endParallel = 4
 
-func (s *Store) endChunk(ctx context.Context, op, tenant, user string, ids []string, reason string) error {
+func (s *Store) endChunk(ctx context.Context, op, tenant, user string, ids []string, reason string) (int, error) {
 	for attempt := 0; len(ids) > 0; attempt++ {
 		if attempt > len(ids) {
-			return fail(op, errors.New("ending sessions: the transaction kept failing"))
+			return 0, fail(op, errors.New("ending sessions: the transaction kept failing"))
 		}
 		now := s.now().Truncate(time.Millisecond)
 		cond := expression.AttributeExists(expression.Name(attrPK)).
@@ -296,7 +300,7 @@ func (s *Store) endChunk(ctx context.Context, op, tenant, user string, ids []str
 			And(expression.Name("exp").GreaterThan(expression.Value(now.UnixMilli())))
 		expr, err := expression.NewBuilder().WithUpdate(s.endUpdate(now, reason)).WithCondition(cond).Build()
 		if err != nil {
-			return fail(op, err)
+			return 0, fail(op, err)
 		}
 		items := make([]types.TransactWriteItem, len(ids))
 		for i, id := range ids {
@@ -306,8 +310,10 @@ func (s *Store) endChunk(ctx context.Context, op, tenant, user string, ids []str
 		}
 		err = s.transact(ctx, op, items...)
 		var ce *cancelledError
-		if !errors.As(err, &ce) {
-			return err
+		if err == nil {
+			return len(ids), nil
+		} else if !errors.As(err, &ce) {
+			return 0, err
 		}
 		var retry []string
 		for i, r := range ce.Reasons {
@@ -317,5 +323,5 @@ func (s *Store) endChunk(ctx context.Context, op, tenant, user string, ids []str
 		}
 		ids = retry
 	}
-	return nil
+	return 0, nil
 }
