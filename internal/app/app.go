@@ -5,6 +5,7 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -34,15 +35,16 @@ type Deps struct {
 
 // Build composes every surface around a DynamoDB client; tests pass their own clock and IDs.
 func Build(cfg boot.Config, db store.API, now pulse.Clock, ids pulse.IDs, log *slog.Logger) (*Deps, error) {
-	b := boot.New(cfg, db, now, ids, log)
-	m, err := manage.Open(b)
-	if err != nil {
+	d := &Deps{Base: boot.New(cfg, db, now, ids, log)}
+	var errs [4]error
+	d.Manage, errs[0] = manage.Open(d.Base)
+	d.Admin, errs[1] = admin.Open(d.Base)
+	d.Engage, errs[2] = engage.Open(d.Base)
+	d.Dashboard, errs[3] = dashboard.Open(d.Base)
+	if err := errors.Join(errs[:]...); err != nil {
 		return nil, err
 	}
-	a, _ := admin.Open(b)
-	e, _ := engage.Open(b)
-	dash, _ := dashboard.Open(b)
-	return &Deps{Base: b, Manage: m, Admin: a, Engage: e, Dashboard: dash}, nil
+	return d, nil
 }
 
 // surfaceOf returns the surface that serves route key.
