@@ -474,36 +474,52 @@ func (s *Store) querySessions(ctx context.Context, op string, in *dynamodb.Query
 // no such session in this tenant.
 func (s *Store) GetSession(ctx context.Context, tenant, user, id string) (*pulse.Session, error) {
 	const op = "get session"
-	// The session and its user in one request: a session of a user whose erasure is under way
-	// is gone already.
-	raw, err := s.batchGet(ctx, op, []map[string]types.AttributeValue{key(userPK(tenant, user), sessionSK(id)), key(userPK(tenant, user), userSK())}, true)
+	item, err := s.getOfLiveUser(ctx, op, tenant, user, sessionSK(id))
+	if err != nil || item == nil {
+		return nil, orNotFound(err, op, pulse.EntitySession, id)
+	}
+	var it sessionItem
+	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+		return nil, fail(op, err)
+	}
+	return it.session(), nil
+}
+
+// getOfLiveUser reads one item of a user's partition (sk) and the user in one strongly
+// consistent request, and returns the item, or nil when it is missing or the user is being
+// erased: what a user's erasure takes is gone at once, whatever is left to delete.
+func (s *Store) getOfLiveUser(ctx context.Context, op, tenant, user, sk string) (map[string]types.AttributeValue, error) {
+	raw, err := s.batchGet(ctx, op, []map[string]types.AttributeValue{key(userPK(tenant, user), sk), key(userPK(tenant, user), userSK())}, true)
 	if err != nil {
 		return nil, err
 	}
-	var sess *pulse.Session
+	var found map[string]types.AttributeValue
 	erased := false
 	for _, item := range raw {
-		sk, _ := item[attrSK].(*types.AttributeValueMemberS)
-		switch {
-		case sk == nil:
-		case sk.Value == userSK():
+		switch got, _ := item[attrSK].(*types.AttributeValueMemberS); {
+		case got == nil:
+		case got.Value == userSK():
 			var u userItem
 			if err := attributevalue.UnmarshalMap(item, &u); err != nil {
 				return nil, fail(op, err)
 			}
 			erased = u.Erased != 0
-		default:
-			var it sessionItem
-			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-				return nil, fail(op, err)
-			}
-			sess = it.session()
+		case got.Value == sk:
+			found = item
 		}
 	}
-	if sess == nil || erased {
-		return nil, pulse.NotFound(op, pulse.EntitySession, id)
+	if erased {
+		return nil, nil
 	}
-	return sess, nil
+	return found, nil
+}
+
+// orNotFound returns err, or ENOTFOUND for entity id when there is none.
+func orNotFound(err error, op, entity, id string) error {
+	if err != nil {
+		return err
+	}
+	return pulse.NotFound(op, entity, id)
 }
 
 // Activity is a heartbeat on a session. Nil or empty fields leave what is stored.

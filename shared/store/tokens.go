@@ -74,31 +74,16 @@ func (s *Store) CreateToken(ctx context.Context, tenant, user, name string, ttl 
 // to the token and the user.
 func (s *Store) GetToken(ctx context.Context, tenant, user, name string) (*pulse.AccessToken, error) {
 	const op = "get token"
-	raw, err := s.batchGet(ctx, op, []map[string]types.AttributeValue{key(userPK(tenant, user), tokenRefSK(name)), key(userPK(tenant, user), userSK())}, true)
-	if err != nil {
-		return nil, err
+	item, err := s.getOfLiveUser(ctx, op, tenant, user, tokenRefSK(name))
+	if err != nil || item == nil {
+		return nil, orNotFound(err, op, pulse.EntityToken, name)
 	}
-	var ref *tokenItem
-	erased := false
-	for _, item := range raw {
-		sk, _ := item[attrSK].(*types.AttributeValueMemberS)
-		switch {
-		case sk == nil:
-		case sk.Value == userSK():
-			var u userItem
-			if err := attributevalue.UnmarshalMap(item, &u); err != nil {
-				return nil, fail(op, err)
-			}
-			erased = u.Erased != 0
-		default:
-			ref = &tokenItem{}
-			if err := attributevalue.UnmarshalMap(item, ref); err != nil {
-				return nil, fail(op, err)
-			}
-		}
+	var ref tokenItem
+	if err := attributevalue.UnmarshalMap(item, &ref); err != nil {
+		return nil, fail(op, err)
 	}
 	// TTL removes an expired token some time after it expires: the read decides.
-	if ref == nil || erased || (ref.Expires != 0 && ref.Expires <= s.now().UnixMilli()) {
+	if ref.Expires != 0 && ref.Expires <= s.now().UnixMilli() {
 		return nil, pulse.NotFound(op, pulse.EntityToken, name)
 	}
 	tok := &pulse.AccessToken{TenantID: tenant, UserID: user, Name: ref.Name, CreatedAt: time.UnixMilli(ref.Created)}
