@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/pulse-sessions/pulse/internal/lambdarun"
+	"github.com/pulse-sessions/pulse/internal/template"
 )
 
 const (
@@ -145,9 +146,13 @@ func TestLinkCheckCatchesAMainThatLinksMore(t *testing.T) {
 // words the vocabulary in its own errors file and two surfaces never send one sentence.
 func TestWireTextOnlyInSurfaces(t *testing.T) {
 	surfaces := []string{"manage", "admin", "engage", "dashboard"}
-	files, err := filepath.Glob("../../shared/*/*.go")
+	_, root, err := template.Repo()
 	if err != nil {
 		t.Fatal(err)
+	}
+	files, err := filepath.Glob(filepath.Join(root, "shared", "*", "*.go"))
+	if err != nil || len(files) < 20 {
+		t.Fatalf("%d files under shared/ (%v): the check would look at nothing", len(files), err)
 	}
 	fset := token.NewFileSet()
 	for _, path := range files {
