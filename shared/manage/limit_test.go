@@ -320,3 +320,96 @@ func TestRevokeAllReadsWhatItChanges(t *testing.T) {
 		}
 	}
 }
+
+// importCapped stores a user at the cap: cap live sessions started a minute apart (the oldest
+// first), the ones in expired idle since an hour, and history ended sessions before them.
+func importCapped(t *testing.T, e *apptest.Env, user string, history int, expired ...int) {
+	t.Helper()
+	p := e.Deps.Config.Policy
+	now := e.Clock.Now()
+	var sessions []*pulse.Session
+	for i := range history {
+		init := now.Add(-p.Retention / 2).Add(time.Duration(i) * time.Minute)
+		sessions = append(sessions, &pulse.Session{TenantID: "acme", UserID: user, ID: fmt.Sprintf("H%05d", i), Key: "K",
+			ClientIDs: []string{"web"}, IPAddress: "192.0.2.1", InitiatedAt: init, LastActivity: init,
+			ExpiresAt: init.Add(time.Minute), HardExpires: init.Add(p.MaxLifetime), EndedAt: init.Add(time.Minute), EndReason: pulse.EndRevoked})
+	}
+	for i := range p.MaxPerUser {
+		init := now.Add(-time.Duration(p.MaxPerUser+1-i) * time.Minute)
+		last := now.Add(-time.Minute)
+		for _, x := range expired {
+			if x == i {
+				last = now.Add(-p.IdleTimeout - time.Hour)
+			}
+		}
+		sessions = append(sessions, &pulse.Session{TenantID: "acme", UserID: user, ID: fmt.Sprintf("S%03d", i), Key: "K",
+			ClientIDs: []string{"web"}, IPAddress: "192.0.2.1", InitiatedAt: init, LastActivity: last,
+			ExpiresAt: p.Expiry(last, init.Add(p.MaxLifetime)), HardExpires: init.Add(p.MaxLifetime)})
+	}
+	if err := e.Deps.Store.Import(context.Background(), []pulse.User{{TenantID: "acme", ID: user}}, sessions, time.UTC); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// endReason is how one of user's sessions ended, "" while it is live.
+func endReason(t *testing.T, e *apptest.Env, user, id string) string {
+	t.Helper()
+	got, err := e.Deps.Store.GetSession(context.Background(), "acme", user, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, reason := got.State(e.Clock.Now())
+	return reason
+}
+
+// A login at the cap of 100 reads what it changes: the Live index's keys and the oldest few
+// sessions, not every live session (105 RCU before: each was read whole, strongly consistent),
+// and never the user's history: a user with 2,000 ended sessions costs what one with none does.
+func TestLoginAtTheCapReadsWhatItChanges(t *testing.T) {
+	e := apptest.New(t)
+	importCapped(t, e, "fresh", 0)
+	importCapped(t, e, "veteran", 2000)
+	var cost [2]float64
+	for i, user := range []string{"fresh", "veteran"} {
+		e.Meter.Reset()
+		if r := loginAs(t, e, user, "new"); r.Status != 201 {
+			t.Fatalf("login of %s at the cap: %d %s", user, r.Status, r.Body)
+		}
+		cost[i], _ = e.Meter.OnAWS()
+		if got := endReason(t, e, user, "S000"); got != pulse.EndEvicted {
+			t.Errorf("%s: the oldest session ended %q, want evicted", user, got)
+		}
+		if got := len(liveIDs(t, e, user)); got != 100 {
+			t.Errorf("%s: %d live after the login, want 100", user, got)
+		}
+	}
+	t.Logf("a login at the cap of 100: %.1f RCU (no history), %.1f RCU (2,000 ended) on AWS's rules", cost[0], cost[1])
+	if cost[1] > 20 || cost[1] > 1.5*cost[0] {
+		t.Errorf("a login at the cap read %.1f RCU (%.1f without history), want ≤ 20 and within 1.5×", cost[1], cost[0])
+	}
+}
+
+// At the cap, a session among the oldest that expired and awaits the cleanup is ended (idle)
+// instead of evicting a live one; with the refuse policy, it lets the login in.
+func TestLoginAtTheCapEndsAnExpiredSessionFirst(t *testing.T) {
+	for _, policy := range []string{pulse.LimitEvict, pulse.LimitRefuse} {
+		t.Run(policy, func(t *testing.T) {
+			e := apptest.NewWith(t, withCap(100, policy))
+			importCapped(t, e, "idler", 0, 3)
+			if r := loginAs(t, e, "idler", "new"); r.Status != 201 {
+				t.Fatalf("login at the cap: %d %s", r.Status, r.Body)
+			}
+			if got := endReason(t, e, "idler", "S003"); got != pulse.EndIdle {
+				t.Errorf("the expired session ended %q, want idle", got)
+			}
+			if got := endReason(t, e, "idler", "S000"); got != "" {
+				t.Errorf("the oldest live session ended %q, want it live", got)
+			}
+			if r := loginAs(t, e, "idler", "one-more"); policy == pulse.LimitRefuse && r.Status != 409 {
+				t.Errorf("a login beyond the cap answered %d, want 409", r.Status)
+			} else if policy == pulse.LimitEvict && (r.Status != 201 || endReason(t, e, "idler", "S000") != pulse.EndEvicted) {
+				t.Errorf("a login beyond the cap: %d, oldest now %q; want 201 and evicted", r.Status, endReason(t, e, "idler", "S000"))
+			}
+		})
+	}
+}

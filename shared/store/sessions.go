@@ -352,44 +352,77 @@ func (s *Store) horizon(now time.Time) string { return startDay(now.Add(-s.polic
 // plus the retention after it, never before its start day leaves the horizon.
 func (s *Store) keepUntil(t time.Time) int64 { return t.Add(24*time.Hour + s.policy.Retention).Unix() }
 
+// roomLookahead is how many sessions beyond the ones a login at the cap must free it reads, oldest
+// first, looking for expired ones to end instead of evicting a live one (or refusing the login).
+const roomLookahead = 7
+
 // makeRoom runs when the user's login counter u.Live has reached the cap. It counts the user's
-// live sessions for real (ending those that expired and wait for the cleanup), then either
-// evicts the oldest so that one more fits (LimitEvict) or refuses (LimitRefuse: ECONFLICT
-// naming the limit). The evictions and the counter's new value are one transaction,
-// conditioned on the counter's version being the one read before the sessions were: a login
-// or another reconciliation since then cancels it, and the caller reads again. So concurrent
-// logins at the cap evict one session each, the oldest live, and the counter never falls below
-// the live sessions.
+// live sessions from the Live index's keys (strongly consistent, tens of bytes each) and reads
+// only the oldest of them, as many as must go plus roomLookahead: those that expired and wait
+// for the cleanup are ended (each frees a place), then the oldest live ones are evicted so that
+// one more fits (LimitEvict), or the login is refused (LimitRefuse: ECONFLICT naming the limit).
+// A newer session that expired keeps its place until the cleanup ends it (CleanupSchedule plus
+// one expiry bucket at most): reading all of them cost a whole RCU each, 105 at the cap of 100.
+//
+// The evictions and the counter's new value are one transaction, conditioned on the counter's
+// version being the one read before the keys were: a login or another reconciliation since then
+// cancels it, and the caller reads again. So concurrent logins at the cap evict one session
+// each, the oldest live, and the counter never falls below the live sessions.
 func (s *Store) makeRoom(ctx context.Context, tenant, user string, u *userItem) error {
 	const op = "make room for a session"
 	now := s.now()
-	live, err := s.liveSessions(ctx, op, tenant, user, true)
+	ids, err := s.liveIDs(ctx, op, tenant, user) // oldest first
 	if err != nil {
 		return err
 	}
-	var still []*pulse.Session
-	for _, ss := range live {
-		if ss.Live(now) {
-			still = append(still, ss)
-		} else if _, err := s.EndExpired(ctx, ss, now); err != nil {
+	freed, evict := 0, []string(nil)
+	if need := len(ids) - s.policy.MaxPerUser + 1; need > 0 {
+		oldest := ids[:min(len(ids), need+roomLookahead)]
+		keys := make([]map[string]types.AttributeValue, len(oldest))
+		for i, id := range oldest {
+			keys[i] = key(userPK(tenant, user), sessionSK(id))
+		}
+		items, err := s.batchGet(ctx, op, keys, true)
+		if err != nil {
 			return err
 		}
-	}
-	var evict []*pulse.Session
-	if len(still) >= s.policy.MaxPerUser {
-		if s.policy.LimitPolicy == pulse.LimitRefuse {
-			return &pulse.Error{Code: pulse.ECONFLICT, Op: op, Entity: pulse.EntityUser, ID: user,
-				Reason: pulse.ReasonLimit, Need: strconv.Itoa(s.policy.MaxPerUser)}
+		byID := make(map[string]*pulse.Session, len(items))
+		for _, raw := range items {
+			var it sessionItem
+			if err := attributevalue.UnmarshalMap(raw, &it); err != nil {
+				return fail(op, err)
+			}
+			byID[it.session().ID] = it.session()
 		}
-		// liveSessions reads them oldest first. A transaction holds 100 items: past 99
-		// evictions (a cap lowered a lot), the next round evicts the rest.
-		evict = still[:min(len(still)-s.policy.MaxPerUser+1, 99)]
+		var live []string
+		for _, id := range oldest {
+			switch ss := byID[id]; {
+			case ss == nil: // erased since the keys were read
+				freed++
+			case ss.Live(now):
+				live = append(live, id)
+			default: // expired (ended now) or ended since the keys were read
+				if _, err := s.EndExpired(ctx, ss, now); err != nil {
+					return err
+				}
+				freed++
+			}
+		}
+		if freed < need {
+			if s.policy.LimitPolicy == pulse.LimitRefuse {
+				return &pulse.Error{Code: pulse.ECONFLICT, Op: op, Entity: pulse.EntityUser, ID: user,
+					Reason: pulse.ReasonLimit, Need: strconv.Itoa(s.policy.MaxPerUser)}
+			}
+			// A transaction holds 100 items: past 99 evictions (a cap lowered a lot), the next
+			// round evicts the rest.
+			evict = live[:min(need-freed, len(live), 99)]
+		}
 	}
 	ver := expression.Name(attrLiveVer).Equal(expression.Value(u.LiveVer))
 	if u.LiveVer == 0 {
 		ver = expression.AttributeNotExists(expression.Name(attrLiveVer))
 	}
-	expr, err := expression.NewBuilder().WithUpdate(expression.Set(expression.Name("live"), expression.Value(len(still)-len(evict))).
+	expr, err := expression.NewBuilder().WithUpdate(expression.Set(expression.Name("live"), expression.Value(len(ids)-freed-len(evict))).
 		Add(expression.Name(attrLiveVer), expression.Value(1))).WithCondition(ver).Build()
 	if err != nil {
 		return fail(op, err)
@@ -398,13 +431,13 @@ func (s *Store) makeRoom(ctx context.Context, tenant, user string, u *userItem) 
 		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()}}}
 	endedAt := now.Truncate(time.Millisecond)
-	for _, ss := range evict {
+	for _, id := range evict {
 		e, err := expression.NewBuilder().WithUpdate(s.endUpdate(endedAt, pulse.EndEvicted)).
 			WithCondition(expression.Name("status").Equal(expression.Value(pulse.StatusActive))).Build()
 		if err != nil {
 			return fail(op, err)
 		}
-		items = append(items, types.TransactWriteItem{Update: &types.Update{Key: key(userPK(tenant, user), sessionSK(ss.ID)),
+		items = append(items, types.TransactWriteItem{Update: &types.Update{Key: key(userPK(tenant, user), sessionSK(id)),
 			UpdateExpression: e.Update(), ConditionExpression: e.Condition(),
 			ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values()}})
 	}
