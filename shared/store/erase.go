@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -101,6 +102,7 @@ func (s *Store) eraseItems(ctx context.Context, tenant, user string, stop func()
 	if err != nil {
 		return false, fail(op, err)
 	}
+	dropped := map[string]bool{} // the months whose dictionary no longer holds the user
 	for !stop() {
 		var keys []map[string]types.AttributeValue
 		var days []string
@@ -137,7 +139,7 @@ func (s *Store) eraseItems(ctx context.Context, tenant, user string, stop func()
 			if stop() {
 				return false, nil
 			}
-			if err := s.dropFromRollup(ctx, tenant, d, user); err != nil {
+			if err := s.dropFromRollup(ctx, tenant, d, user, dropped); err != nil {
 				return false, err
 			}
 		}
@@ -164,39 +166,70 @@ func (s *Store) deleteUntil(ctx context.Context, op string, keys []map[string]ty
 	return true, nil
 }
 
-// dropFromRollup rewrites the chunk of a closed day's rollup that lists user, without them.
-func (s *Store) dropFromRollup(ctx context.Context, tenant, day, user string) error {
+// dropFromRollup takes user out of a closed day's rollup: out of the chunks of its month's
+// dictionary that hold them (their place stays, empty, so that every bitmap still lines up),
+// once per month (dropped), and out of a rollup written before the dictionary.
+func (s *Store) dropFromRollup(ctx context.Context, tenant, day, user string, dropped map[string]bool) error {
 	const op = "erase user from rollup"
 	if len(day) != 10 {
 		return nil
 	}
-	var rewrite []types.WriteRequest
-	err := s.rollupChunks(ctx, op, tenant, day, day, true, func(it rollupItem, users []string) error {
-		kept := make([]string, 0, len(users))
-		for _, u := range users {
-			if u != user {
-				kept = append(kept, u)
+	var rewrite []rollupItem
+	if month := day[:7]; !dropped[month] {
+		err := s.rollupItems(ctx, op, expression.Key(attrPK).Equal(expression.Value(rollupPK(tenant, month))).
+			And(expression.Key(attrSK).BeginsWith(rollupDictPrefix)), true, func(it rollupItem) error {
+			ids, err := unpackIDs(it.Users)
+			if err != nil || !slices.Contains(ids, user) {
+				return err
 			}
+			for i := range ids {
+				if ids[i] == user {
+					ids[i] = ""
+				}
+			}
+			it.Users, err = packIDs(ids)
+			rewrite = append(rewrite, it)
+			return err
+		})
+		if err != nil {
+			return err
 		}
+	}
+	err := s.rollupChunks(ctx, op, tenant, day, day, true, func(it rollupItem) error {
+		if it.Format != rollupFormatList {
+			return nil // a bitmap: the dictionary is what names the user
+		}
+		users, err := gunzipLines(it.Users)
+		if err != nil {
+			return err
+		}
+		kept := slices.DeleteFunc(slices.Clone(users), func(u string) bool { return u == user })
 		if len(kept) == len(users) {
 			return nil
 		}
-		blob, err := gzipLines(kept)
-		if err != nil {
+		it.Users, it.N = nil, len(kept)
+		if it.Users, err = gzipLines(kept); err != nil {
 			return err
 		}
-		it.Users, it.N = blob, len(kept)
-		item, err := attributevalue.MarshalMap(it)
-		if err != nil {
-			return err
-		}
-		rewrite = append(rewrite, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
+		rewrite = append(rewrite, it)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	return s.batchWrite(ctx, op, rewrite)
+	var reqs []types.WriteRequest
+	for _, it := range rewrite {
+		item, err := attributevalue.MarshalMap(it)
+		if err != nil {
+			return fail(op, err)
+		}
+		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
+	}
+	if err := s.batchWrite(ctx, op, reqs); err != nil {
+		return err
+	}
+	dropped[day[:7]] = true
+	return nil
 }
 
 // SweepErased finishes the erasures that began more than eraseGrace ago: a last look at each

@@ -180,6 +180,15 @@ func rollupPK(tenant, month string) string { return "T#" + tenant + "#R#" + mont
 // rollupSK: one chunk of one day's rollup (a day of 100,000 users takes several).
 func rollupSK(day string, chunk int) string { return fmt.Sprintf("%s#%03d", day, chunk) }
 
+// rollupDictSK: one chunk of a month's dictionary of users, those first seen on day (a closed
+// day of the month). Every day's rollup of the month is a bitmap over the dictionary, so a user
+// active on 30 days is stored once, not 30 times. Sorts after every day's rollupSK.
+func rollupDictSK(day string, part int) string {
+	return fmt.Sprintf("%s%s#%03d", rollupDictPrefix, day, part)
+}
+
+const rollupDictPrefix = "U#"
+
 // registryPK, registrySK: every tenant, one item each, for the scheduled function that rolls up
 // closed days tenant by tenant.
 func registryPK() string              { return "TENANTS" }

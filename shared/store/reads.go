@@ -225,7 +225,16 @@ func (s *Store) LoadHistory(ctx context.Context, tenant string, days, hours map[
 			reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
 		}
 	}
-	if err := s.batchWrite(ctx, "record days", reqs); err != nil {
+	// Imports are large (30 days of 5,000 users are 150,000 items): 8 batches at a time.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for len(reqs) > 0 {
+		n := min(25*40, len(reqs))
+		part := reqs[:n]
+		reqs = reqs[n:]
+		g.Go(func() error { return s.batchWrite(gctx, "record days", part) })
+	}
+	if err := g.Wait(); err != nil {
 		return err
 	}
 	return s.loadStats(ctx, tenant, days, hours, nil)
