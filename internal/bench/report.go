@@ -269,6 +269,53 @@ func (r *Report) scaleSection(p func(string, ...any)) {
 		p("| %s | %s | %d | %d | %.1f | %.1f | %.1f | %.1f | %d | %s | %s |", s.Point, label, s.Status, s.Calls, s.RCU, s.AWSRCU, s.WCU, s.AWSWCU, s.Bytes, ms(s.P50), mem)
 	}
 	p("")
+	r.scaleGoals(p)
+}
+
+// scaleGoals checks the scale rows against issue 23's bounds (RCU on AWS's rules), met or not.
+func (r *Report) scaleGoals(p func(string, ...any)) {
+	worst := func(labels ...string) (float64, bool) {
+		v, found := 0.0, false
+		for _, s := range r.Scale {
+			for _, l := range labels {
+				if strings.HasPrefix(s.Label, l) && (l != "users per day, gzip" || strings.Contains(s.Point, "UUID")) {
+					v, found = max(v, s.AWSRCU), true
+				}
+			}
+		}
+		return v, found
+	}
+	p("Issue 23's bounds on these rows (AWS's rules; user and session IDs are random UUIDs where the")
+	p("point says so):")
+	p("")
+	p("| read | AWS RCU | goal | |")
+	p("| --- | ---: | ---: | --- |")
+	for _, g := range []struct {
+		read   string
+		goal   float64
+		labels []string
+	}{
+		{"session list by last_updated or expires_at, status all, page 1", 10, []string{"session list, status=all, by last_updated, page 1", "session list, status=all, by expires_at"}},
+		{"the same, page 50", 20, []string{"session list, status=all, by last_updated, page 50"}},
+		{"the same with client_id=web", 10, []string{"session list, status=all, client_id"}},
+		{"live sessions by last_updated", 10, []string{"session list, live, by last_updated"}},
+		{"admin list, page of 10", 20, []string{"active list, limit 10"}},
+		{"admin list, page of 1,000, any offset", 600, []string{"active list, limit 1,000"}},
+		{"users per day, 30 days, UUIDs", 250, []string{"users per day, gzip"}},
+		{"a login at the cap", 20, []string{"login at the cap"}},
+		{"revoke-all at the cap", 20, []string{"revoke all at the cap"}},
+	} {
+		v, ok := worst(g.labels...)
+		if !ok {
+			continue
+		}
+		verdict := "met"
+		if v > g.goal {
+			verdict = "**missed**"
+		}
+		p("| %s | %.1f | ≤ %.0f | %s |", g.read, v, g.goal, verdict)
+	}
+	p("")
 }
 
 // ColdMarkdown is section 4 alone (bench -cold).

@@ -2,11 +2,13 @@ package bench
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,17 +36,17 @@ type scaleRow struct {
 }
 
 // scaleSizes are the sizes of each scale point (quick: a tenth).
-type scaleSizes struct{ active, userSessions, dau, dau36, revoke, mau int }
+type scaleSizes struct{ active, userSessions, dau, dauPool, revoke, mau int }
 
 // scale seeds each scale point in an environment of its own and measures its requests: capacity
 // both ways, latency over reps runs, and the peak memory of the built function that serves it.
 func scale(ctx context.Context, root, endpoint string, tpl *template.Template, quick bool, say func(string, ...any)) ([]scaleRow, error) {
-	sz := scaleSizes{active: 20000, userSessions: 5000, dau: 5000, dau36: 5300, revoke: 4000, mau: 100000}
+	sz := scaleSizes{active: 20000, userSessions: 5000, dau: 5000, dauPool: 10000, revoke: 4000, mau: 100000}
 	reps := 5
 	if quick {
-		sz, reps = scaleSizes{active: 2000, userSessions: 500, dau: 500, dau36: 530, revoke: 400, mau: 10000}, 2
+		sz, reps = scaleSizes{active: 2000, userSessions: 500, dau: 500, dauPool: 1000, revoke: 400, mau: 10000}, 2
 	}
-	ids := []string{"ListActiveUsersFunction", "ListUserSessionsFunction", "ListDailyActiveUsersFunction", "RevokeUserSessionsFunction",
+	ids := []string{"ListActiveUsersFunction", "ListUserSessionsFunction", "ListDailyActiveUsersFunction", "RevokeUserSessionsFunction", "CreateSessionFunction",
 		"ListActiveUserCountsFunction", "ListNewUsersFunction", "ListUsersByHourFunction", "ListBusierHoursFunction", "ListBusierDaysFunction"}
 	dir, err := os.MkdirTemp("", "pulse-scale-")
 	if err != nil {
@@ -59,9 +61,13 @@ func scale(ctx context.Context, root, endpoint string, tpl *template.Template, q
 	run := func(e *env, point, label, method, path string, headers []string, repeat int, fn string) error {
 		var lat []time.Duration
 		var row scaleRow
+		body := ""
+		if method == "POST" { // a login
+			body = `{"client_id":"web","ip_address":"203.0.113.7"}`
+		}
 		for i := range max(repeat, 1) {
 			e.meter.Reset()
-			resp, err := e.do("", method, path, "", headers...)
+			resp, err := e.do("", method, path, body, headers...)
 			if err != nil {
 				return err
 			}
@@ -74,7 +80,7 @@ func scale(ctx context.Context, root, endpoint string, tpl *template.Template, q
 		}
 		row.P50 = percentile(lat, 50)
 		if fn != "" {
-			peak, err := peakMemory(ctx, tpl, e, fn, bins[fn], method, path, headers)
+			peak, err := peakMemory(ctx, tpl, e, fn, bins[fn], method, path, body, headers)
 			if err != nil {
 				return err
 			}
@@ -84,7 +90,8 @@ func scale(ctx context.Context, root, endpoint string, tpl *template.Template, q
 		return nil
 	}
 
-	// 1. The active list at 20,000 active sessions.
+	// 1. The active list at 20,000 active sessions (UUIDs), beside a quarter as many idle but not
+	// yet ended and a quarter as many ended.
 	say("scale: %d active sessions…", sz.active)
 	e, closeE, err := newEnv(ctx, endpoint, tpl, time.Now().Truncate(time.Second))
 	if err != nil {
@@ -94,7 +101,7 @@ func scale(ctx context.Context, root, endpoint string, tpl *template.Template, q
 		closeE()
 		return nil, err
 	}
-	point := fmt.Sprintf("%s active sessions", count(sz.active))
+	point := fmt.Sprintf("%s active sessions + %s idle + %s ended, UUIDs", count(sz.active), count(sz.active/4), count(sz.active/4))
 	for _, q := range []struct {
 		label, query string
 		fn           string
@@ -132,6 +139,11 @@ func scale(ctx context.Context, root, endpoint string, tpl *template.Template, q
 		{"session list, page 5 (live)", "/api/users/big/sessions?size=10&page=5", ""},
 		{"session list, status=all, page 1", "/api/users/big/sessions?size=10&status=all", ""},
 		{"session list, status=all, page 50", "/api/users/big/sessions?size=10&status=all&page=50", ""},
+		{"session list, status=all, by last_updated, page 1", "/api/users/big/sessions?size=10&status=all&sort=last_updated:-1", ""},
+		{"session list, status=all, by last_updated, page 50", "/api/users/big/sessions?size=10&status=all&sort=last_updated:-1&page=50", ""},
+		{"session list, status=all, by expires_at, page 1", "/api/users/big/sessions?size=10&status=all&sort=expires_at:1", ""},
+		{"session list, status=all, client_id=web, by last_updated", "/api/users/big/sessions?size=10&status=all&client_id=web&sort=last_updated:-1", ""},
+		{"session list, live, by last_updated", "/api/users/big/sessions?size=10&sort=last_updated:-1", ""},
 	} {
 		if err := run(e, point, q.label, "GET", q.path, nil, reps, q.fn); err != nil {
 			closeE()
@@ -140,16 +152,33 @@ func scale(ctx context.Context, root, endpoint string, tpl *template.Template, q
 	}
 	closeE()
 
-	// 3. Users per day: 30 days × 5,000 users (7-character IDs), then 5,300 with 36-character IDs.
+	// 3. Users per day: 30 days × 5,000 users (7-character IDs, the same every day), then 5,000 a
+	// day drawn from 10,000 with random UUIDs, as real tenants' IDs are.
+	rnd := rand.New(rand.NewPCG(23, 3))
+	pool := uuids(rnd, sz.dauPool)
 	for _, d := range []struct {
-		users, idLen int
-		gzipToo      bool
-	}{{sz.dau, 7, false}, {sz.dau36, 36, true}} {
-		say("scale: 30 days × %d users (%d-character IDs)…", d.users, d.idLen)
+		point   string
+		day     func(int) []string
+		gzipToo bool
+	}{
+		{fmt.Sprintf("30 days × %s users active every day, 7-character IDs", count(sz.dau)), func(int) []string {
+			out := make([]string, sz.dau)
+			for u := range out {
+				out[u] = fmt.Sprintf("u%06d", u)
+			}
+			return out
+		}, false},
+		{fmt.Sprintf("30 days × %s users a day of %s, UUIDs", count(sz.dau), count(sz.dauPool)), func(int) []string {
+			p := slices.Clone(pool) // a fresh draw a day
+			rnd.Shuffle(len(p), func(i, j int) { p[i], p[j] = p[j], p[i] })
+			return p[:sz.dau]
+		}, true},
+	} {
+		say("scale: %s…", d.point)
 		if e, closeE, err = newEnv(ctx, endpoint, tpl, time.Now().Truncate(time.Second)); err != nil {
 			return nil, err
 		}
-		tok, err := e.seedDays(ctx, d.users, 30, d.idLen)
+		tok, err := e.seedDays(ctx, 30, d.day)
 		if err != nil {
 			closeE()
 			return nil, err
@@ -157,13 +186,12 @@ func scale(ctx context.Context, root, endpoint string, tpl *template.Template, q
 		now := e.clock.Now()
 		q := fmt.Sprintf("/api/v1/engagement-dashboard/users/active-users?start=%s&end=%s",
 			now.AddDate(0, 0, -29).UTC().Format("2006-01-02")+"T00:00:00.000Z", now.UTC().Format("2006-01-02T15:04:05.000Z"))
-		point = fmt.Sprintf("30 days × %s users active every day, %d-character IDs", count(d.users), d.idLen)
 		auth := []string{"X-User-Id", "boss", "X-Auth-Token", tok}
-		if err := run(e, point, "users per day, gzip accepted", "GET", q, append(auth, "Accept-Encoding", "gzip"), reps, map[bool]string{true: "ListDailyActiveUsersFunction"}[d.gzipToo]); err != nil {
+		if err := run(e, d.point, "users per day, gzip accepted", "GET", q, append(auth, "Accept-Encoding", "gzip"), reps, map[bool]string{true: "ListDailyActiveUsersFunction"}[d.gzipToo]); err != nil {
 			closeE()
 			return nil, err
 		}
-		if err := run(e, point, "users per day, no gzip", "GET", q, append(auth, "Accept-Encoding", "identity"), 1, ""); err != nil {
+		if err := run(e, d.point, "users per day, no gzip", "GET", q, append(auth, "Accept-Encoding", "identity"), 1, ""); err != nil {
 			closeE()
 			return nil, err
 		}
@@ -203,7 +231,28 @@ func scale(ctx context.Context, root, endpoint string, tpl *template.Template, q
 	}
 	closeE()
 
-	// 5. Revoking 4,000 live sessions of one user at once.
+	// 5. A user at the cap of live sessions (100) with 2,000 ended: a login, then revoke-all.
+	say("scale: a user at the cap…")
+	if e, closeE, err = newEnv(ctx, endpoint, tpl, time.Now().Truncate(time.Second)); err != nil {
+		return nil, err
+	}
+	capped := e.deps.Config.Policy.MaxPerUser
+	if err := e.seedUserSessions(ctx, "capped", capped+2000, capped); err != nil {
+		closeE()
+		return nil, err
+	}
+	point = fmt.Sprintf("a user at the cap (%d live, 2,000 ended)", capped)
+	if err := run(e, point, "login at the cap (evicts the oldest)", "POST", "/api/users/capped/sessions", nil, 1, "CreateSessionFunction"); err != nil {
+		closeE()
+		return nil, err
+	}
+	if err := run(e, point, "revoke all at the cap", "DELETE", "/api/users/capped/sessions", nil, 1, ""); err != nil {
+		closeE()
+		return nil, err
+	}
+	closeE()
+
+	// 6. Revoking 4,000 live sessions of one user at once.
 	say("scale: revoking %d live sessions at once…", sz.revoke)
 	if e, closeE, err = newEnv(ctx, endpoint, tpl, time.Now().Truncate(time.Second)); err != nil {
 		return nil, err
@@ -231,7 +280,7 @@ func scale(ctx context.Context, root, endpoint string, tpl *template.Template, q
 	if err := e.seedUserSessions(ctx, "many2", sz.revoke, sz.revoke); err != nil {
 		return nil, err
 	}
-	peak, err := peakMemory(ctx, tpl, e, "RevokeUserSessionsFunction", bins["RevokeUserSessionsFunction"], "DELETE", "/api/users/many2/sessions", nil)
+	peak, err := peakMemory(ctx, tpl, e, "RevokeUserSessionsFunction", bins["RevokeUserSessionsFunction"], "DELETE", "/api/users/many2/sessions", "", nil)
 	if err != nil {
 		return nil, err
 	}
@@ -241,7 +290,7 @@ func scale(ctx context.Context, root, endpoint string, tpl *template.Template, q
 
 // peakMemory runs the built function fn once under the Runtime API harness with the request
 // as an HTTP API event, against env's database, and returns its peak resident memory in MB.
-func peakMemory(ctx context.Context, tpl *template.Template, e *env, fn, bin, method, path string, headers []string) (float64, error) {
+func peakMemory(ctx context.Context, tpl *template.Template, e *env, fn, bin, method, path, body string, headers []string) (float64, error) {
 	u, err := url.Parse(path)
 	if err != nil {
 		return 0, err
@@ -256,7 +305,10 @@ func peakMemory(ctx context.Context, tpl *template.Template, e *env, fn, bin, me
 	for i := 0; i+1 < len(headers); i += 2 {
 		h[strings.ToLower(headers[i])] = headers[i+1]
 	}
-	ev := events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: route, RawPath: u.Path, RawQueryString: u.RawQuery, Headers: h,
+	if body != "" {
+		h["content-type"] = "application/json"
+	}
+	ev := events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: route, RawPath: u.Path, RawQueryString: u.RawQuery, Headers: h, Body: body,
 		RequestContext: events.APIGatewayV2HTTPRequestContext{RouteKey: route, RequestID: "bench-" + fn, Stage: "$default",
 			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: method, Path: u.Path, Protocol: "HTTP/1.1", SourceIP: "203.0.113.7"}}}
 	if v := u.Query(); len(v) > 0 {
@@ -294,17 +346,43 @@ func peakMemory(ctx context.Context, tpl *template.Template, e *env, fn, bin, me
 	return float64(res.MaxMemoryKB) / 1024, nil
 }
 
-// seedActive makes n users each with one session active now.
+// seedActive makes n users (UUIDs) each with one session (a UUID) active now, and beside them a
+// quarter as many idle past the active window but not yet expired, and a quarter as many ended.
 func (e *env) seedActive(ctx context.Context, n int) error {
 	now := e.clock.Now()
+	p := e.deps.Config.Policy
+	rnd := rand.New(rand.NewPCG(7, 11))
+	ids := uuids(rnd, n+n/2)
 	var users []pulse.User
 	var ss []*pulse.Session
-	for i := range n {
-		u := userID(i)
-		users = append(users, pulse.User{TenantID: tenant, ID: u, Name: "User " + u, Type: "Member", CreatedAt: now, UpdatedAt: now})
-		ss = append(ss, benchSession(u, sessionID(i, 0), now.Add(-time.Hour), now.Add(-time.Minute), e.deps.Config.Policy))
+	for i, u := range ids {
+		users = append(users, pulse.User{TenantID: tenant, ID: u, Name: "User " + u[:8], Type: "Member", CreatedAt: now, UpdatedAt: now})
+		s := benchSession(u, uuids(rnd, 1)[0], now.Add(-time.Hour), now.Add(-time.Minute), p)
+		switch {
+		case i >= n+n/4: // ended
+			s.EndReason, s.EndedAt = pulse.EndRevoked, now.Add(-2*time.Minute)
+		case i >= n: // idle: past the window, inside the idle timeout
+			s.LastActivity = now.Add(-p.ActiveWindow - (p.IdleTimeout-p.ActiveWindow)/2)
+			s.ExpiresAt = s.LastActivity.Add(p.IdleTimeout)
+		}
+		ss = append(ss, s)
 	}
 	return e.deps.Store.Import(ctx, users, ss, time.UTC)
+}
+
+// uuids makes n random version-4 UUIDs, as real tenants' IDs are.
+func uuids(rnd *rand.Rand, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		var b [16]byte
+		for j := range b {
+			b[j] = byte(rnd.UintN(256))
+		}
+		b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
+		h := hex.EncodeToString(b[:])
+		out[i] = h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+	}
+	return out
 }
 
 // seedUserSessions gives user total sessions, the newest live of them live, the rest ended.
@@ -323,17 +401,16 @@ func (e *env) seedUserSessions(ctx context.Context, user string, total, live int
 	return e.deps.Store.Import(ctx, []pulse.User{{TenantID: tenant, ID: user, Name: user, CreatedAt: now, UpdatedAt: now}}, ss, time.UTC)
 }
 
-// seedDays makes users (IDs of idLen characters) active on each of the last days days, rolls the
-// closed days up as the scheduled function does, and returns an admin's access token.
-func (e *env) seedDays(ctx context.Context, users, days, idLen int) (string, error) {
+// seedDays makes the users perDay gives active on each of the last days days (perDay(0) today),
+// rolls the closed days up as the scheduled function does, and returns an admin's access token.
+func (e *env) seedDays(ctx context.Context, days int, perDay func(int) []string) (string, error) {
 	now := e.clock.Now()
-	var ds []string
-	for d := range days {
-		ds = append(ds, now.AddDate(0, 0, -d).UTC().Format(time.DateOnly))
-	}
 	all := map[string][]string{}
-	for u := range users {
-		all[fmt.Sprintf("u%0*d", idLen-1, u)] = ds
+	for d := range days {
+		day := now.AddDate(0, 0, -d).UTC().Format(time.DateOnly)
+		for _, u := range perDay(d) {
+			all[u] = append(all[u], day)
+		}
 	}
 	if err := e.deps.Store.LoadHistory(ctx, tenant, all, nil); err != nil {
 		return "", err
