@@ -75,7 +75,7 @@ func TestTemplateBoundsMatchCode(t *testing.T) {
 		re := regexp.MustCompile(fmt.Sprint(param(env)["AllowedPattern"]))
 		minOK, maxOK := false, false
 		for u, unit := range units {
-			for _, n := range []int64{0, 1, 2, 23, 24, 25, 59, 60, 61, 99, 100, 399, 400, 401, 999, 1000, 1439, 1440, 1441, 9599, 9600, 9999, 10000} {
+			for _, n := range []int64{0, 1, 2, 23, 24, 25, 59, 60, 61, 99, 100, 299, 300, 301, 399, 400, 401, 999, 1000, 1439, 1440, 1441, 9599, 9600, 9999, 10000} {
 				v, d := fmt.Sprintf("%d%s", n, u), time.Duration(n)*unit
 				if !re.MatchString(v) {
 					continue

@@ -38,6 +38,8 @@ var DurationBounds = map[string][2]time.Duration{
 	// The active index buckets last activity; an hour is far past what "active now" means.
 	"ACTIVE_WINDOW":     {time.Minute, time.Hour},
 	"NEW_DEVICE_WINDOW": {day, 400 * day},
+	// 0s turns coalescing off; past a bucket of the active index it could not coalesce more.
+	"ACTIVITY_RESOLUTION": {0, 5 * time.Minute},
 }
 
 const day = 24 * time.Hour
@@ -67,9 +69,13 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		{"ACTIVITY_RETENTION", &c.Policy.ActivityKeep},
 		{"ACTIVE_WINDOW", &c.Policy.ActiveWindow},
 		{"NEW_DEVICE_WINDOW", &c.Policy.NewDeviceWindow},
+		{"ACTIVITY_RESOLUTION", &c.Policy.ActivityResolution},
 	} {
 		if v := getenv(d.env); v != "" {
 			dur, err := ParseDuration(v)
+			if v == "0s" && DurationBounds[d.env][0] == 0 {
+				dur, err = 0, nil
+			}
 			if err != nil {
 				return c, fmt.Errorf("config: %s: %w", d.env, err)
 			}

@@ -58,6 +58,7 @@ func TestListSessions(t *testing.T) {
 		e.Clock.Add(time.Second)
 	}
 	e.Do("DELETE", "/api/users/alice/sessions/S02", "", key...)
+	e.Clock.Add(time.Minute)                                           // past ACTIVITY_RESOLUTION: the heartbeat is written
 	e.Do("POST", "/api/users/alice/sessions/S01/activity", "", key...) // S01 is now the latest active
 
 	list, p := listOf(t, e, "")

@@ -255,7 +255,8 @@ func TestSessionLifecycleEvents(t *testing.T) {
 // Of the stream's records, only those the filters pass reach the function: heartbeats within
 // the same hour never invoke it (the filters in template.yaml, as Lambda applies them).
 func TestHeartbeatsNeverInvoke(t *testing.T) {
-	w := newWorld(t, apptest.Options{})
+	// Every heartbeat written (ACTIVITY_RESOLUTION off), so that each one makes a stream record.
+	w := newWorld(t, apptest.Options{Config: func(c *boot.Config) { c.Policy.ActivityResolution = 0 }})
 	a := w.login("alice", chromeLinux, "US")
 	w.published()
 	invokes := w.ev.Mapping.Invocations()

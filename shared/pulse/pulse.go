@@ -226,6 +226,9 @@ type SessionPolicy struct {
 	Retention    time.Duration // how long an ended session is kept before TTL deletes it
 	ActivityKeep time.Duration // how long per-day activity is kept
 	ActiveWindow time.Duration // "active now" = activity within this window
+	// ActivityResolution: activity this close to the stored last activity that changes nothing
+	// else is not written (0: every heartbeat writes).
+	ActivityResolution time.Duration
 	// MaxPerUser caps a user's live sessions; LimitPolicy says what a login beyond it does.
 	MaxPerUser  int
 	LimitPolicy string
@@ -246,8 +249,10 @@ var DefaultSessionPolicy = SessionPolicy{
 	Retention:    30 * 24 * time.Hour,
 	ActivityKeep: 400 * 24 * time.Hour,
 	ActiveWindow: 5 * time.Minute,
-	MaxPerUser:   100,
-	LimitPolicy:  LimitEvict,
+	// ActivityResolution: a heartbeat every 30 seconds writes once a minute.
+	ActivityResolution: time.Minute,
+	MaxPerUser:         100,
+	LimitPolicy:        LimitEvict,
 	// NewDeviceWindow: a device unseen for a quarter counts as new again.
 	NewDeviceWindow: 90 * 24 * time.Hour,
 }

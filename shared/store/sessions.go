@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -572,11 +573,29 @@ type Activity struct {
 // session moves in the active index once per bucket, and a user-day item is written only on
 // the first activity of the session on a new day. Activity on an ended or expired session is
 // ECONFLICT; the condition on the write decides, not an earlier read.
+//
+// With an activity resolution (ACTIVITY_RESOLUTION), the session is read first (strongly
+// consistent: 1 RCU for a session under 4 KB) and activity within the resolution of its stored
+// last activity that would change nothing else writes nothing (see coalesces).
 func (s *Store) RecordActivity(ctx context.Context, a Activity) error {
 	const op = "record activity"
 	ended := pulse.Conflict(op, pulse.EntitySession, a.SessionID, pulse.ReasonEnded)
 	now := s.now().Truncate(time.Millisecond)
 	exp := now.Add(s.policy.IdleTimeout)
+	if s.policy.ActivityResolution > 0 {
+		var cur sessionItem
+		found, err := s.get(ctx, op, userPK(a.TenantID, a.UserID), sessionSK(a.SessionID), true, &cur)
+		switch {
+		case err != nil:
+			return err
+		case !found:
+			return pulse.NotFound(op, pulse.EntitySession, a.SessionID)
+		case cur.Status != pulse.StatusActive || cur.Expires <= now.UnixMilli():
+			return ended
+		case s.coalesces(&cur, a, now):
+			return nil
+		}
+	}
 	for attempt := 0; attempt < 2; attempt++ {
 		old, err := s.touch(ctx, a, now, exp)
 		if err == nil {
@@ -617,6 +636,34 @@ func (s *Store) RecordActivity(ctx context.Context, a Activity) error {
 		}
 	}
 	return ended
+}
+
+// coalesces reports whether activity a at now changes nothing a reader could tell from the
+// stored session cur beyond the resolution: it comes within ActivityResolution of the stored
+// last activity (or before it), in the same active-index bucket, day and hour (so the active
+// index, the user-day items and the counters move exactly as they would have), from the same
+// address, browser and place, with a client the session already has. Last activity and expiry
+// then lag the truth by less than the resolution.
+func (s *Store) coalesces(cur *sessionItem, a Activity, now time.Time) bool {
+	last := time.UnixMilli(cur.Last)
+	if now.Sub(last) >= s.policy.ActivityResolution {
+		return false
+	}
+	if now.After(last) && (!now.Truncate(activeBucket).Equal(last.Truncate(activeBucket)) || dayOf(now, a.Zone) != cur.Day ||
+		hourLabel(now, a.Zone) != hourLabel(last, a.Zone)) {
+		return false
+	}
+	if a.IP != "" && a.IP != cur.IP || a.ClientID != "" && !slices.Contains(cur.Clients, a.ClientID) {
+		return false
+	}
+	if d := a.Device; d != nil && (d.UserAgent != cur.UA || d.Browser != cur.Browser || d.Version != cur.Version || d.OS != cur.OS) {
+		return false
+	}
+	if l := a.Location; l != nil && l.CountryCode != "" && (l.CountryCode != cur.CountryCode || l.Country != cur.Country || l.City != cur.City ||
+		l.Continent != cur.Continent || l.Latitude != cur.Lat || l.Longitude != cur.Lon) {
+		return false
+	}
+	return true
 }
 
 // touch is the heartbeat's one write. It returns the old values of what it changed.

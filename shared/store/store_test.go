@@ -34,6 +34,15 @@ func newStore(t *testing.T, c *clock) *store.Store {
 	return store.New(db, store.Options{Table: table, Now: c.Now})
 }
 
+// newStoreWith is newStore with the default policy changed by change.
+func newStoreWith(t *testing.T, c *clock, change func(*pulse.SessionPolicy)) *store.Store {
+	t.Helper()
+	db, table := ddbtest.New(t)
+	p := pulse.DefaultSessionPolicy
+	change(&p)
+	return store.New(db, store.Options{Table: table, Now: c.Now, Policy: p})
+}
+
 func code(err error) string { return pulse.ErrorCode(err) }
 
 func TestAPIKeys(t *testing.T) {
@@ -276,11 +285,12 @@ func TestDeleteUserErasesEverything(t *testing.T) {
 }
 
 // Recording activity in steady state (same bucket of the active index, same day) must cost at
-// most 1.5 WCU per call, indexes included, as DynamoDB reports it.
+// most 1.5 WCU per call, indexes included, as DynamoDB reports it: with ACTIVITY_RESOLUTION
+// off, every call writes (TestActivityCoalesces has it on).
 func TestActivitySteadyStateCost(t *testing.T) {
 	ctx := context.Background()
 	c := newClock(time.Date(2026, 3, 10, 23, 55, 0, 0, time.UTC)) // start of an index bucket
-	s := newStore(t, c)
+	s := newStoreWith(t, c, func(p *pulse.SessionPolicy) { p.ActivityResolution = 0 })
 	if _, _, err := s.CreateSession(ctx, newSession("u1", "S1")); err != nil {
 		t.Fatal(err)
 	}
@@ -324,7 +334,7 @@ func TestActivitySteadyStateCost(t *testing.T) {
 func TestStaleHeartbeatDoesNotMoveLastActivityBack(t *testing.T) {
 	ctx := context.Background()
 	c := newClock(start)
-	s := newStore(t, c)
+	s := newStoreWith(t, c, func(p *pulse.SessionPolicy) { p.ActivityResolution = 0 }) // every heartbeat written
 	if _, _, err := s.CreateSession(ctx, newSession("u1", "S1")); err != nil {
 		t.Fatal(err)
 	}
@@ -377,5 +387,69 @@ func TestActivityRealisticRateCost(t *testing.T) {
 	t.Logf("a heartbeat every 30 s for an hour: %.1f WCU for %d calls, %.2f per call", wcu, calls, wcu/calls)
 	if per := wcu / calls; wcu == 0 || per > 1.5 {
 		t.Errorf("%.2f WCU per call, want > 0 and ≤ 1.5", per)
+	}
+}
+
+// With ACTIVITY_RESOLUTION (60 s by default), a heartbeat within the resolution of the stored
+// last activity that changes nothing else costs its read (1 RCU) and writes nothing; one past
+// the resolution, or with a new address or client, or in a new bucket, writes as before. A
+// session revoked a moment ago still answers ECONFLICT: the read is strongly consistent.
+func TestActivityCoalesces(t *testing.T) {
+	ctx := context.Background()
+	c := newClock(time.Date(2026, 3, 10, 10, 0, 0, 0, time.UTC)) // start of an index bucket
+	s := newStore(t, c)
+	if _, _, err := s.CreateSession(ctx, newSession("u1", "S1")); err != nil {
+		t.Fatal(err)
+	}
+	beat := func(step time.Duration, a store.Activity) (float64, float64, error) {
+		c.Add(step)
+		var m store.Meter
+		a.TenantID, a.UserID, a.SessionID = "acme", "u1", "S1"
+		err := s.RecordActivity(store.WithMeter(ctx, &m), a)
+		rcu, wcu := m.OnAWS()
+		return rcu, wcu, err
+	}
+	last := func() time.Time {
+		got, err := s.GetSession(ctx, "acme", "u1", "S1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.LastActivity
+	}
+	same := store.Activity{IP: "192.0.2.1", ClientID: "web"}
+	for _, step := range []struct {
+		name   string
+		after  time.Duration
+		a      store.Activity
+		writes bool
+	}{
+		{"30 s after the login, nothing new", 30 * time.Second, same, false},
+		{"59 s after, no address or client", 29 * time.Second, store.Activity{}, false},
+		{"61 s after the stored activity", 2 * time.Second, same, true},
+		{"30 s later, another address", 30 * time.Second, store.Activity{IP: "198.51.100.9", ClientID: "web"}, true},
+		{"30 s later, another client", 30 * time.Second, store.Activity{IP: "198.51.100.9", ClientID: "ios"}, true},
+		{"20 s later, the same again", 20 * time.Second, store.Activity{IP: "198.51.100.9", ClientID: "ios"}, false},
+		{"at 10:04:40, past the resolution", 2*time.Minute + 19*time.Second, store.Activity{}, true},
+		{"at 10:05:10, 30 s later but in a new 5-minute bucket", 30 * time.Second, store.Activity{}, true},
+		{"at 10:05:40, 30 s later in that bucket", 30 * time.Second, store.Activity{}, false},
+	} {
+		before := last()
+		rcu, wcu, err := beat(step.after, step.a)
+		if err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		moved := !last().Equal(before)
+		if step.writes && (wcu == 0 || !moved) || !step.writes && (wcu != 0 || moved) || rcu != 1 {
+			t.Errorf("%s: %.1f RCU, %.1f WCU, last activity moved %v; want 1 RCU and a write: %v", step.name, rcu, wcu, moved, step.writes)
+		}
+	}
+	if err := s.RevokeSession(ctx, "acme", "u1", "S1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := beat(time.Second, store.Activity{}); code(err) != pulse.ECONFLICT {
+		t.Errorf("a heartbeat a second after the revoke: %v, want %s", err, pulse.ECONFLICT)
+	}
+	if err := s.RecordActivity(ctx, store.Activity{TenantID: "acme", UserID: "u1", SessionID: "nope"}); code(err) != pulse.ENOTFOUND {
+		t.Errorf("an unknown session: %v, want %s", err, pulse.ENOTFOUND)
 	}
 }
