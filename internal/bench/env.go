@@ -69,6 +69,11 @@ type sample struct{ server, ddb time.Duration }
 var envSeq atomic.Int64
 
 func newEnv(ctx context.Context, endpoint string, tpl *template.Template, now time.Time) (*env, func(), error) {
+	return newEnvWith(ctx, endpoint, tpl, now, nil)
+}
+
+// newEnvWith is newEnv with the configuration template.yaml gives changed by change.
+func newEnvWith(ctx context.Context, endpoint string, tpl *template.Template, now time.Time, change func(*boot.Config)) (*env, func(), error) {
 	accessKey := fmt.Sprintf("bench%d", envSeq.Add(1))
 	db := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint),
 		Credentials: credentials.NewStaticCredentialsProvider(accessKey, "local", "")})
@@ -86,6 +91,9 @@ func newEnv(ctx context.Context, endpoint string, tpl *template.Template, now ti
 	cfg, err := boot.LoadConfig(func(k string) string { return envVars[k] })
 	if err != nil {
 		return nil, nil, err
+	}
+	if change != nil {
+		change(&cfg)
 	}
 	e := &env{db: db, meter: &store.Meter{}, clock: &clock{t: now}, accessKey: accessKey, endpoint: endpoint, table: "Pulse", samples: map[string][]sample{}}
 	cfg.Meter = e.meter

@@ -79,8 +79,10 @@ func (e *env) latency(ctx context.Context, reps int) ([]latencyRow, error) {
 // heartbeatResult is the cost of activity at a realistic rate.
 type heartbeatResult struct {
 	Sessions, Calls  int
-	WCU              float64
+	WCU, RCU         float64 // the session's own reads and writes (authentication is apart)
 	PerCall          float64
+	PerCallRCU       float64
+	Resolution       time.Duration
 	SteadyPerCall    float64 // calls within one bucket and day
 	PerUserDay       float64 // extra WCU of the first activity of a session on a new day
 	TransitionPerCal float64
@@ -111,9 +113,10 @@ func (e *env) heartbeat(ctx context.Context, sessions int) (heartbeatResult, err
 			if err := e.deps.Store.RecordActivity(store.WithMeter(ctx, &m), store.Activity{TenantID: tenant, UserID: fmt.Sprintf("hb%03d", i), SessionID: "HB", Zone: time.UTC}); err != nil {
 				return res, err
 			}
-			_, _, wcu := m.Snapshot()
+			_, rcu, wcu := m.Snapshot()
 			res.Calls++
 			res.WCU += wcu
+			res.RCU += rcu
 			switch {
 			case sameBucket:
 				steadyWCU, steadyCalls = steadyWCU+wcu, steadyCalls+1
@@ -123,6 +126,8 @@ func (e *env) heartbeat(ctx context.Context, sessions int) (heartbeatResult, err
 		}
 	}
 	res.PerCall = res.WCU / float64(res.Calls)
+	res.PerCallRCU = res.RCU / float64(res.Calls)
+	res.Resolution = e.deps.Config.Policy.ActivityResolution
 	res.SteadyPerCall = steadyWCU / steadyCalls
 	// At midnight the session also moves buckets (2 + 2 index WCU); what is left is the day.
 	res.PerUserDay = crossWCU/crossCalls - res.SteadyPerCall - 4

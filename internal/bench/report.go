@@ -115,16 +115,19 @@ func (r *Report) Markdown() string {
 
 	r.scaleSection(p)
 
-	hb := r.Heartbeat
+	hb, each := r.Heartbeat, r.HeartbeatEach
 	p("## 2. Activity (heartbeat) in steady state")
 	p("")
-	p("%d sessions, one heartbeat every 30 seconds each for an hour that crosses midnight (%d calls).", hb.Sessions, hb.Calls)
+	p("%d sessions, one heartbeat every 30 seconds each for an hour that crosses midnight (%d calls),", hb.Sessions, hb.Calls)
+	p("with `ACTIVITY_RESOLUTION` off (every heartbeat written) and at its default %s (the session is", hb.Resolution)
+	p("read first, strongly consistent, and a heartbeat within the resolution of the stored one that")
+	p("changes nothing else writes nothing). The API key's read (1 RCU) is apart.")
 	p("")
-	p("| measure | WCU |")
-	p("| --- | ---: |")
-	p("| per call, within a 5-minute bucket and a day (steady state) | %.2f |", hb.SteadyPerCall)
-	p("| per call, over the hour (the session moves in the Active and Expiry indexes every 5 minutes) | %.2f |", hb.PerCall)
-	p("| extra per user-day (the user-day item and its Days index entry, once per session and day) | %.2f |", hb.PerUserDay)
+	p("| measure | off: WCU | %s: WCU | %s: RCU |", hb.Resolution, hb.Resolution)
+	p("| --- | ---: | ---: | ---: |")
+	p("| per call, within a 5-minute bucket and a day (steady state) | %.2f | %.2f | |", each.SteadyPerCall, hb.SteadyPerCall)
+	p("| per call, over the hour (the session moves in the Active and Expiry indexes every 5 minutes) | %.2f | %.2f | %.2f |", each.PerCall, hb.PerCall, hb.PerCallRCU)
+	p("| extra per user-day (the user-day item and its Days index entry, once per session and day) | %.2f | %.2f | |", each.PerUserDay, hb.PerUserDay)
 	p("")
 	verdict := "met"
 	if hb.PerCall > 1.5 {
@@ -182,7 +185,9 @@ func (r *Report) costModel(p func(string, ...any)) {
 	}
 	// Per call: the heartbeat's own write cost over the hour (index moves included) plus its
 	// authentication read; Lambda billed by the millisecond at 128 MB.
-	hbRead := find("POST activity").RCU
+	// The API key's strongly consistent read, then the session's own (with coalescing).
+	const keyRCU = 1.0
+	hbRead := keyRCU + r.Heartbeat.PerCallRCU
 	hbWrite := r.Heartbeat.PerCall
 	call := func(rcu, wcu float64, d time.Duration) float64 {
 		billed := float64(max(d.Milliseconds(), 1)) / 1000
@@ -198,7 +203,11 @@ func (r *Report) costModel(p func(string, ...any)) {
 	p("Units are the measured ones above; Lambda time is the local server's p50 for the request,")
 	p("billed per millisecond at 128 MB (DynamoDB Local's latency is not AWS's: treat it as an estimate).")
 	p("")
-	p("**One million activity calls: $%.2f** (%.1f RCU + %.2f WCU each, %s ms of Lambda).", perActivity*1e6, hbRead, hbWrite, ms(lat("POST activity")))
+	perEach := call(keyRCU+r.HeartbeatEach.PerCallRCU, r.HeartbeatEach.PerCall, lat("POST activity"))
+	p("**One million activity calls: $%.2f** with `ACTIVITY_RESOLUTION` at %s (%.1f RCU + %.2f WCU each, %s ms of Lambda);", perActivity*1e6, r.Heartbeat.Resolution, hbRead, hbWrite, ms(lat("POST activity")))
+	p("$%.2f with it off (%.1f RCU + %.2f WCU each). Reading the session first costs 1 RRU ($%.3f per million)", perEach*1e6, keyRCU+r.HeartbeatEach.PerCallRCU, r.HeartbeatEach.PerCall, priceRRU*1e6)
+	p("where a write costs at least 1 WRU ($%.3f): it pays as soon as more than one heartbeat in %.0f falls", priceWRU*1e6, priceWRU/priceRRU)
+	p("within the resolution; a client whose interval is longer than the resolution pays the read for nothing.")
 	p("")
 	const mau, activeDays, sessionsPerDay, heartbeatsPerSession = 100000, 20, 1.5, 40
 	heartbeats := mau * activeDays * sessionsPerDay * heartbeatsPerSession
@@ -231,6 +240,9 @@ func (r *Report) costModel(p func(string, ...any)) {
 		p("| %s | %s | %.2f | %.2f |", l.what, count(int(l.calls)), l.each*1e6, l.calls*l.each)
 	}
 	p("| **total** | | | **%.2f** |", total)
+	p("")
+	p("With every heartbeat written (`ACTIVITY_RESOLUTION=0s`) the heartbeats cost $%.2f a month instead of $%.2f:", heartbeats*perEach, heartbeats*perActivity)
+	p("a total of $%.2f, $%.4f per monthly active user (here $%.4f).", total-heartbeats*perActivity+heartbeats*perEach, (total-heartbeats*perActivity+heartbeats*perEach)/mau, total/mau)
 	p("")
 	p("The heartbeat dominates: its rate, not the user count, is the lever (every 60 s halves it).")
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pulse-sessions/pulse/internal/ddblocal"
 	"github.com/pulse-sessions/pulse/internal/template"
+	"github.com/pulse-sessions/pulse/shared/boot"
 )
 
 // Options says how big a run to make.
@@ -38,11 +39,13 @@ type Report struct {
 	Latency   []latencyRow
 	LatencyN  int
 	Heartbeat heartbeatResult
-	Scale     []scaleRow
-	Cold      []coldRow
-	Minimal   coldRow
-	Events    eventsResult
-	ColdReps  int
+	// HeartbeatEach is the same with ACTIVITY_RESOLUTION off: every heartbeat written.
+	HeartbeatEach heartbeatResult
+	Scale         []scaleRow
+	Cold          []coldRow
+	Minimal       coldRow
+	Events        eventsResult
+	ColdReps      int
 }
 
 // Run measures, against its own in-memory DynamoDB Local.
@@ -120,6 +123,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	rep.Heartbeat, err = hb.heartbeat(ctx, 50)
+	closeHB()
+	if err != nil {
+		return nil, err
+	}
+	hb, closeHB, err = newEnvWith(ctx, proc.Endpoint, tpl, time.Now(), func(c *boot.Config) { c.Policy.ActivityResolution = 0 })
+	if err != nil {
+		return nil, err
+	}
+	rep.HeartbeatEach, err = hb.heartbeat(ctx, 50)
 	closeHB()
 	if err != nil {
 		return nil, err
