@@ -207,12 +207,10 @@ func (s *Store) dropFromRollup(ctx context.Context, tenant, day, user string, dr
 		if len(kept) == len(users) {
 			return nil
 		}
-		it.Users, it.N = nil, len(kept)
-		if it.Users, err = gzipLines(kept); err != nil {
-			return err
-		}
+		it.N = len(kept)
+		it.Users, err = gzipLines(kept)
 		rewrite = append(rewrite, it)
-		return nil
+		return err
 	})
 	if err != nil {
 		return err

@@ -393,7 +393,8 @@ func (s *Store) makeRoom(ctx context.Context, tenant, user string, u *userItem) 
 			if err := attributevalue.UnmarshalMap(raw, &it); err != nil {
 				return fail(op, err)
 			}
-			byID[it.session().ID] = it.session()
+			ss := it.session()
+			byID[ss.ID] = ss
 		}
 		var live []string
 		for _, id := range oldest {
