@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -15,6 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/pulse-sessions/pulse/internal/lambdarun"
 	"github.com/pulse-sessions/pulse/internal/template"
+	"github.com/pulse-sessions/pulse/internal/uuids"
 	"github.com/pulse-sessions/pulse/shared/cleanup"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 	"github.com/pulse-sessions/pulse/shared/store"
@@ -155,7 +155,7 @@ func scale(ctx context.Context, root, endpoint string, tpl *template.Template, q
 	// 3. Users per day: 30 days × 5,000 users (7-character IDs, the same every day), then 5,000 a
 	// day drawn from 10,000 with random UUIDs, as real tenants' IDs are.
 	rnd := rand.New(rand.NewPCG(23, 3))
-	pool := uuids(rnd, sz.dauPool)
+	pool := uuids.Random(rnd, sz.dauPool)
 	for _, d := range []struct {
 		point   string
 		day     func(int) []string
@@ -352,12 +352,12 @@ func (e *env) seedActive(ctx context.Context, n int) error {
 	now := e.clock.Now()
 	p := e.deps.Config.Policy
 	rnd := rand.New(rand.NewPCG(7, 11))
-	ids := uuids(rnd, n+n/2)
+	ids := uuids.Random(rnd, n+n/2)
 	var users []pulse.User
 	var ss []*pulse.Session
 	for i, u := range ids {
 		users = append(users, pulse.User{TenantID: tenant, ID: u, Name: "User " + u[:8], Type: "Member", CreatedAt: now, UpdatedAt: now})
-		s := benchSession(u, uuids(rnd, 1)[0], now.Add(-time.Hour), now.Add(-time.Minute), p)
+		s := benchSession(u, uuids.Random(rnd, 1)[0], now.Add(-time.Hour), now.Add(-time.Minute), p)
 		switch {
 		case i >= n+n/4: // ended
 			s.EndReason, s.EndedAt = pulse.EndRevoked, now.Add(-2*time.Minute)
@@ -368,21 +368,6 @@ func (e *env) seedActive(ctx context.Context, n int) error {
 		ss = append(ss, s)
 	}
 	return e.deps.Store.Import(ctx, users, ss, time.UTC)
-}
-
-// uuids makes n random version-4 UUIDs, as real tenants' IDs are.
-func uuids(rnd *rand.Rand, n int) []string {
-	out := make([]string, n)
-	for i := range out {
-		var b [16]byte
-		for j := range b {
-			b[j] = byte(rnd.UintN(256))
-		}
-		b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
-		h := hex.EncodeToString(b[:])
-		out[i] = h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-	}
-	return out
 }
 
 // seedUserSessions gives user total sessions, the newest live of them live, the rest ended.

@@ -2,30 +2,15 @@ package store_test
 
 import (
 	"context"
-	"encoding/hex"
 	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/pulse-sessions/pulse/internal/uuids"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 	"github.com/pulse-sessions/pulse/shared/store"
 )
-
-// uuids makes n random version-4 UUIDs, as real tenants' user IDs are.
-func uuids(rnd *rand.Rand, n int) []string {
-	out := make([]string, n)
-	for i := range out {
-		var b [16]byte
-		for j := range b {
-			b[j] = byte(rnd.UintN(256))
-		}
-		b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
-		h := hex.EncodeToString(b[:])
-		out[i] = h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-	}
-	return out
-}
 
 // Thirty days of 5,000 users a day, drawn from 10,000 with random UUIDs, over two months, at
 // the worst hour (before 12:10 UTC two days are still open): the rollups store each month's
@@ -37,7 +22,7 @@ func TestThirtyDaysOfUUIDs(t *testing.T) {
 	c := newClock(time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC))
 	s := newStore(t, c)
 	rnd := rand.New(rand.NewPCG(23, 3))
-	pool := uuids(rnd, 10_000)
+	pool := uuids.Random(rnd, 10_000)
 	want := map[string][]string{}
 	days := map[string][]string{}
 	var all []string
