@@ -171,7 +171,9 @@ func DecodeJSON(r *http.Request, v any, allowEmpty bool) error {
 		return pulse.BodyError(pulse.EINVALID, pulse.ReasonBodyMissing, "", "")
 	}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+	// application/json, or a type/subtype with JSON's structured-syntax suffix (RFC 6839), such
+	// as application/merge-patch+json; a bare "+json" names no media type.
+	if err != nil || (mt != "application/json" && (!strings.HasSuffix(mt, "+json") || !strings.Contains(mt, "/"))) {
 		return pulse.BodyError(pulse.EUNSUPPORTED, pulse.ReasonBodyMediaType, "", "")
 	}
 	if !utf8.Valid(body) {

@@ -16,6 +16,8 @@ func TestDecodeJSONIsStrict(t *testing.T) {
 		{`{"a":"x","b":{"c":[1,{"d":2}]}}`, "application/json", ""},
 		{`{"a":"x"}`, "application/json; charset=utf-8", ""},
 		{`{"a":"x"}`, "application/problem+json", ""},
+		{`{"a":"x"}`, "Application/JSON", ""},
+		{`{"a":"x"}`, "+jSon", pulse.EUNSUPPORTED}, // found by FuzzBodies: a suffix with no type
 		{`{"a":"x"}`, "", pulse.EUNSUPPORTED},
 		{`{"a":"x"}`, "text/plain", pulse.EUNSUPPORTED},
 		{`{"a":"x"}`, "application/json; charset", pulse.EUNSUPPORTED},

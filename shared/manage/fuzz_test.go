@@ -73,7 +73,7 @@ func FuzzBodies(f *testing.F) {
 		// (httpx.TestDecodeJSONIsStrict).
 		accepted := func(what string) {
 			if trimmed := bytes.TrimSpace(body); len(trimmed) > 0 &&
-				(!utf8.Valid(body) || !json.Valid(body) || trimmed[0] != '{' || !strings.Contains(contentType, "json")) {
+				(!utf8.Valid(body) || !json.Valid(body) || trimmed[0] != '{' || !strings.Contains(strings.ToLower(contentType), "json")) { // media types are case-insensitive
 				t.Fatalf("%s accepted %q as %q", what, body, contentType)
 			}
 		}
