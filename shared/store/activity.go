@@ -1,0 +1,210 @@
+package store
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/pulse-sessions/pulse/shared/pulse"
+)
+
+// Activity is a heartbeat on a session. Nil or empty fields leave what is stored.
+type Activity struct {
+	TenantID  string
+	UserID    string
+	SessionID string
+	ClientID  string
+	IP        string
+	Device    *pulse.Device
+	Location  *pulse.Location
+	Zone      *time.Location
+}
+
+// RecordActivity marks a live session active now and slides its expiry. In steady state (same
+// active-index bucket, same day) it is one conditional UpdateItem that writes no index; the
+// session moves in the active index once per bucket, and a user-day item is written only on
+// the first activity of the session on a new day. Activity on an ended or expired session is
+// ECONFLICT; the condition on the write decides, not an earlier read.
+//
+// With an activity resolution (ACTIVITY_RESOLUTION), the session is read first (strongly
+// consistent: 1 RCU for a session under 4 KB) and activity within the resolution of its stored
+// last activity that would change nothing else writes nothing (see coalesces).
+func (s *Store) RecordActivity(ctx context.Context, a Activity) error {
+	const op = "record activity"
+	ended := pulse.Conflict(op, pulse.EntitySession, a.SessionID, pulse.ReasonEnded)
+	now := s.now().Truncate(time.Millisecond)
+	exp := now.Add(s.policy.IdleTimeout)
+	if s.policy.ActivityResolution > 0 {
+		var cur sessionItem
+		found, err := s.get(ctx, op, userPK(a.TenantID, a.UserID), sessionSK(a.SessionID), true, &cur)
+		switch {
+		case err != nil:
+			return err
+		case !found:
+			return pulse.NotFound(op, pulse.EntitySession, a.SessionID)
+		case cur.Status != pulse.StatusActive || cur.Expires <= now.UnixMilli():
+			return ended
+		case s.coalesces(&cur, a, now):
+			return nil
+		}
+	}
+	for attempt := 0; attempt < 2; attempt++ {
+		old, err := s.touch(ctx, a, now, exp)
+		if err == nil {
+			if old.Day != dayOf(now, a.Zone) {
+				if err := s.putDay(ctx, a.TenantID, a.UserID, dayOf(now, a.Zone)); err != nil {
+					return err
+				}
+			}
+			// The session's first activity of an hour: the tenant's counters learn of the hours
+			// (and day) since its previous activity. A steady heartbeat never gets here.
+			if prev := time.UnixMilli(old.Last); hourLabel(prev, a.Zone) != hourLabel(now, a.Zone) {
+				return s.countActivity(ctx, a.TenantID, a.UserID, prev, now, a.Zone)
+			}
+			return nil
+		}
+		failed, item := conditionFailed(err)
+		if !failed {
+			return fail(op, err)
+		}
+		if item == nil {
+			return pulse.NotFound(op, pulse.EntitySession, a.SessionID)
+		}
+		var cur sessionItem
+		if err := attributevalue.UnmarshalMap(item, &cur); err != nil {
+			return fail(op, err)
+		}
+		switch {
+		case cur.Status != pulse.StatusActive || cur.Expires <= now.UnixMilli():
+			return ended
+		case cur.Last > now.UnixMilli():
+			// A later heartbeat is already stored: its time, address and browser stand. The
+			// client this one names still joins the session's clients (a set: order-free).
+			return s.addClient(ctx, a)
+		case cur.HardExpires < exp.UnixMilli():
+			exp = time.UnixMilli(cur.HardExpires) // near the end of its lifetime: cap, try again
+		default:
+			return fail(op, err)
+		}
+	}
+	return ended
+}
+
+// coalesces reports whether activity a at now changes nothing a reader could tell from the
+// stored session cur beyond the resolution: it comes within ActivityResolution of the stored
+// last activity (or before it), in the same active-index bucket, day and hour (so the active
+// index, the user-day items and the counters move exactly as they would have), from the same
+// address, browser and place, with a client the session already has. Last activity and expiry
+// then lag the truth by less than the resolution.
+func (s *Store) coalesces(cur *sessionItem, a Activity, now time.Time) bool {
+	last := time.UnixMilli(cur.Last)
+	if now.Sub(last) >= s.policy.ActivityResolution {
+		return false
+	}
+	if now.After(last) && (!now.Truncate(activeBucket).Equal(last.Truncate(activeBucket)) || dayOf(now, a.Zone) != cur.Day ||
+		hourLabel(now, a.Zone) != hourLabel(last, a.Zone)) {
+		return false
+	}
+	if a.IP != "" && a.IP != cur.IP || a.ClientID != "" && !slices.Contains(cur.Clients, a.ClientID) {
+		return false
+	}
+	if d := a.Device; d != nil && (d.UserAgent != cur.UA || d.Browser != cur.Browser || d.Version != cur.Version || d.OS != cur.OS) {
+		return false
+	}
+	if l := a.Location; l != nil && l.CountryCode != "" && (l.CountryCode != cur.CountryCode || l.Country != cur.Country || l.City != cur.City ||
+		l.Continent != cur.Continent || l.Latitude != cur.Lat || l.Longitude != cur.Lon) {
+		return false
+	}
+	return true
+}
+
+// touch is the heartbeat's one write. It returns the old values of what it changed.
+func (s *Store) touch(ctx context.Context, a Activity, now, exp time.Time) (*sessionItem, error) {
+	upd := expression.Set(expression.Name("last"), expression.Value(now.UnixMilli())).
+		Set(expression.Name("exp"), expression.Value(exp.UnixMilli())).
+		Set(expression.Name("day"), expression.Value(dayOf(now, a.Zone))).
+		// Rewriting the same key values writes no index item; a new bucket moves the session.
+		Set(expression.Name(attrActivePK), expression.Value(activeIndexPK(a.TenantID, now, shardOf(a.SessionID, s.shards)))).
+		Set(expression.Name(attrExpPK), expression.Value(expiryIndexPK(exp, shardOf(a.SessionID, expiryShards)))).
+		Set(expression.Name(attrExpSK), expression.Value(expiryIndexSK(a.TenantID, a.UserID, a.SessionID)))
+	if a.IP != "" {
+		upd = upd.Set(expression.Name("ip"), expression.Value(a.IP))
+	}
+	if d := a.Device; d != nil {
+		upd = upd.Set(expression.Name("ua"), expression.Value(d.UserAgent)).
+			Set(expression.Name("browser"), expression.Value(d.Browser)).
+			Set(expression.Name("bver"), expression.Value(d.Version)).
+			Set(expression.Name("bmajor"), expression.Value(d.MajorVersion)).
+			Set(expression.Name("os"), expression.Value(d.OS))
+	}
+	if l := a.Location; l != nil && l.CountryCode != "" {
+		upd = upd.Set(expression.Name("cc"), expression.Value(l.CountryCode)).
+			Set(expression.Name("country"), expression.Value(l.Country)).
+			Set(expression.Name("city"), expression.Value(l.City)).
+			Set(expression.Name("continent"), expression.Value(l.Continent)).
+			Set(expression.Name("lat"), expression.Value(l.Latitude)).
+			Set(expression.Name("lon"), expression.Value(l.Longitude))
+	}
+	if a.ClientID != "" {
+		upd = upd.Add(expression.Name("clients"), expression.Value(&types.AttributeValueMemberSS{Value: []string{a.ClientID}}))
+	}
+	cond := expression.AttributeExists(expression.Name(attrPK)).
+		And(expression.Name("status").Equal(expression.Value(pulse.StatusActive))).
+		And(expression.Name("exp").GreaterThan(expression.Value(now.UnixMilli()))).
+		And(expression.Name("hexp").GreaterThanEqual(expression.Value(exp.UnixMilli()))).
+		And(expression.Name("last").LessThanEqual(expression.Value(now.UnixMilli())))
+	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.updateItem(ctx, "record activity", &dynamodb.UpdateItemInput{
+		Key:              key(userPK(a.TenantID, a.UserID), sessionSK(a.SessionID)),
+		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		ReturnValues:                        types.ReturnValueUpdatedOld,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var old sessionItem
+	if err := attributevalue.UnmarshalMap(out.Attributes, &old); err != nil {
+		return nil, err
+	}
+	return &old, nil
+}
+
+// addClient adds a heartbeat's client to a live session without touching anything else.
+func (s *Store) addClient(ctx context.Context, a Activity) error {
+	if a.ClientID == "" {
+		return nil
+	}
+	expr, err := expression.NewBuilder().
+		WithUpdate(expression.Add(expression.Name("clients"), expression.Value(&types.AttributeValueMemberSS{Value: []string{a.ClientID}}))).
+		WithCondition(expression.Name("status").Equal(expression.Value(pulse.StatusActive))).Build()
+	if err != nil {
+		return fail("record activity", err)
+	}
+	_, err = s.updateItem(ctx, "record activity", &dynamodb.UpdateItemInput{
+		Key:              key(userPK(a.TenantID, a.UserID), sessionSK(a.SessionID)),
+		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	})
+	if failed, _ := conditionFailed(err); failed {
+		return pulse.Conflict("record activity", pulse.EntitySession, a.SessionID, pulse.ReasonEnded)
+	}
+	return err
+}
+
+// putDay records that user was active on day. Writing it twice is harmless.
+func (s *Store) putDay(ctx context.Context, tenant, user, day string) error {
+	item, err := s.dayItem(tenant, user, day)
+	if err != nil {
+		return fail("record day", err)
+	}
+	return s.putItem(ctx, "record day", &dynamodb.PutItemInput{Item: item})
+}
