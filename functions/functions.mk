@@ -21,6 +21,7 @@ FUNCTIONS = CleanupExpiredSessionsFunction:cleanup-expired-sessions \
 	ListUsersByHourFunction:list-users-by-hour \
 	PublishEventsFunction:publish-events \
 	PutUserFunction:put-user \
+	RecordActivitiesFunction:record-activities \
 	RecordActivityFunction:record-activity \
 	RevokeSessionFunction:revoke-session \
 	RevokeTokenFunction:revoke-token \
@@ -45,6 +46,7 @@ build-ListUserSessionsFunction: ; $(call lambda,list-user-sessions)
 build-ListUsersByHourFunction: ; $(call lambda,list-users-by-hour)
 build-PublishEventsFunction: ; $(call lambda,publish-events)
 build-PutUserFunction: ; $(call lambda,put-user)
+build-RecordActivitiesFunction: ; $(call lambda,record-activities)
 build-RecordActivityFunction: ; $(call lambda,record-activity)
 build-RevokeSessionFunction: ; $(call lambda,revoke-session)
 build-RevokeTokenFunction: ; $(call lambda,revoke-token)

@@ -125,6 +125,9 @@ type Options struct {
 	WrapDB   func(store.API) store.API // wraps what the store calls (a panic switch)
 	Now      func() time.Time          // the clock (default: Clock, pinned at Start)
 	Config   func(*boot.Config)        // changes to the configuration template.yaml gives
+	// Timeout holds every request to this deadline, as Lambda holds a function to its template
+	// Timeout (default: no deadline, see localapi.Options).
+	Timeout time.Duration
 	// IAM records and checks the functions' calls against policies of the test's own (a
 	// template with an action removed); the test then reads its denials itself. Default: the
 	// policies of template.yaml, and any call they do not grant fails the test.
@@ -228,7 +231,7 @@ func NewWith(t testing.TB, o Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := localapi.Pulse(deps, tpl)
+	srv, err := localapi.PulseWith(deps, tpl, localapi.Options{Deadlines: o.Timeout > 0, Timeout: o.Timeout})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ const (
 // template without a step fails checkPlan, naming it.
 var plan = []step{
 	{"PutUserFunction", 200}, {"GetUserFunction", 200}, {"CreateSessionFunction", 201}, {"GetSessionFunction", 200},
-	{"RecordActivityFunction", 204}, {"ListUserSessionsFunction", 200}, {"ListActiveUsersFunction", 200},
+	{"RecordActivityFunction", 204}, {"RecordActivitiesFunction", 200}, {"ListUserSessionsFunction", 200}, {"ListActiveUsersFunction", 200},
 	{"ListDailyActiveUsersFunction", 200}, {"ListNewUsersFunction", 200}, {"ListUsersByHourFunction", 200},
 	{"ListBusierHoursFunction", 200}, {"ListBusierDaysFunction", 200}, {"ListActiveUserCountsFunction", 200},
 	{"ListActiveSessionsFunction", 200}, {"DashboardFunction", 200},

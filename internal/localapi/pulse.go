@@ -3,6 +3,7 @@ package localapi
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/pulse-sessions/pulse/internal/app"
@@ -18,6 +19,9 @@ type Options struct {
 	// tests hold the built functions to their timeouts under AWS's emulator instead, since the
 	// race detector slows the in-process handlers several times over.
 	Deadlines bool
+	// Timeout, when set, replaces every function's template Timeout under Deadlines: a test
+	// that holds a handler to a deadline it can reach in a second or two.
+	Timeout time.Duration
 }
 
 // Pulse returns the local API server for the template's routes, each served by its function's
@@ -38,6 +42,9 @@ func PulseWith(d *app.Deps, tpl *template.Template, o Options) (*Server, error) 
 			return nil, err
 		}
 		timeout := tpl.Timeout(fn)
+		if o.Timeout > 0 {
+			timeout = o.Timeout
+		}
 		if !o.Deadlines || timeout <= 0 {
 			// Each request's AWS calls are made by its function (iamcheck holds them to its policy).
 			functions[fn] = func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {

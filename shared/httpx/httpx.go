@@ -157,12 +157,18 @@ func WriteJSON(w http.ResponseWriter, status int, contentType string, v any) {
 // more data (EINVALID), or whose fields have the wrong type (EINVALID naming the field). An
 // empty body decodes as {} when allowEmpty.
 func DecodeJSON(r *http.Request, v any, allowEmpty bool) error {
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
+	return DecodeJSONUpTo(r, v, allowEmpty, MaxBody)
+}
+
+// DecodeJSONUpTo is DecodeJSON for a route whose bodies may be larger than MaxBody (a batch):
+// up to limit bytes.
+func DecodeJSONUpTo(r *http.Request, v any, allowEmpty bool, limit int) error {
+	body, err := io.ReadAll(io.LimitReader(r.Body, int64(limit)+1))
 	if err != nil {
 		return pulse.BodyError(pulse.EINVALID, pulse.ReasonBodyUnreadable, "", "")
 	}
-	if len(body) > MaxBody {
-		return pulse.BodyError(pulse.ETOOLARGE, pulse.ReasonBodyTooLarge, "", strconv.Itoa(MaxBody))
+	if len(body) > limit {
+		return pulse.BodyError(pulse.ETOOLARGE, pulse.ReasonBodyTooLarge, "", strconv.Itoa(limit))
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		if allowEmpty {

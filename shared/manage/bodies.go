@@ -1,9 +1,13 @@
 package manage
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,7 +45,7 @@ func (a *API) decodeNewSession(r *http.Request) (store.NewSession, error) {
 			fields["session_id"] = []string{idProblem(err) + "."}
 		}
 	}
-	ip, device, loc := a.client(r, body.IPAddress, body.UserAgent, fields)
+	ip, device, loc := a.client(r, body.IPAddress, body.UserAgent, true, fields)
 	if len(fields) > 0 {
 		return store.NewSession{}, pulse.FieldErrors(fields)
 	}
@@ -52,15 +56,30 @@ func (a *API) decodeNewSession(r *http.Request) (store.NewSession, error) {
 // optional. Only what the body names changes: a heartbeat sent by a backend must not overwrite
 // the user's address and browser with the backend's own.
 func (a *API) decodeActivity(r *http.Request) (store.Activity, error) {
-	var body struct {
-		ClientID  *string `json:"client_id"`
-		IPAddress *string `json:"ip_address"`
-		UserAgent *string `json:"user_agent"`
-	}
+	var body activityFields
 	if err := httpx.DecodeJSON(r, &body, true); err != nil {
 		return store.Activity{}, err
 	}
 	fields := map[string][]string{}
+	act := a.activityOf(r, body, true, fields)
+	if len(fields) > 0 {
+		return store.Activity{}, pulse.FieldErrors(fields)
+	}
+	return act, nil
+}
+
+// activityFields are what a heartbeat may change, alone or as an entry of a batch.
+type activityFields struct {
+	ClientID  *string `json:"client_id"`
+	IPAddress *string `json:"ip_address"`
+	UserAgent *string `json:"user_agent"`
+}
+
+// activityOf checks a heartbeat's fields (problems go into fields) and returns the activity
+// they describe: the User-Agent parsed and the address located here, once. viewer says whether
+// the request comes from the user's own client, whose CloudFront viewer headers then place it;
+// a batch comes from the application's backend, and its entries are placed by address only.
+func (a *API) activityOf(r *http.Request, body activityFields, viewer bool, fields map[string][]string) store.Activity {
 	if body.ClientID != nil {
 		if err := pulse.ValidID(*body.ClientID); err != nil {
 			fields["client_id"] = []string{idProblem(err) + "."}
@@ -68,7 +87,7 @@ func (a *API) decodeActivity(r *http.Request) (store.Activity, error) {
 	}
 	act := store.Activity{ClientID: deref(body.ClientID)}
 	if body.IPAddress != nil || body.UserAgent != nil {
-		ip, device, loc := a.client(r, body.IPAddress, body.UserAgent, fields)
+		ip, device, loc := a.client(r, body.IPAddress, body.UserAgent, viewer, fields)
 		if body.IPAddress != nil {
 			act.IP, act.Location = ip, loc
 		}
@@ -76,9 +95,93 @@ func (a *API) decodeActivity(r *http.Request) (store.Activity, error) {
 			act.Device = device
 		}
 	}
+	return act
+}
+
+// MaxActivityBatch is how many entries POST /api/activity takes in one request, and
+// maxActivityBody the most bytes: 1,000 entries at the longest IDs (128 characters) and
+// User-Agent (1,024 bytes) are about 1.6 MB.
+const (
+	MaxActivityBatch = 1000
+	maxActivityBody  = 2 << 20
+)
+
+// decodeActivities reads POST /api/activity {"activity":[{"user_id","session_id",
+// "client_id"?,"ip_address"?,"user_agent"?,"at"?},…]}. A body that is not that shape (no
+// array, an entry that is not an object) or holds more than MaxActivityBatch entries is
+// refused whole; an entry with a bad field gets its own error in errs, and the others go on.
+// An entry's "at" must fall between oldest and now.
+func (a *API) decodeActivities(r *http.Request, now, oldest time.Time) (acts []store.Activity, errs []error, err error) {
+	var body struct {
+		Activity *[]json.RawMessage `json:"activity"`
+	}
+	if err := httpx.DecodeJSONUpTo(r, &body, false, maxActivityBody); err != nil {
+		return nil, nil, err
+	}
+	if body.Activity == nil {
+		return nil, nil, pulse.FieldErrors(map[string][]string{"activity": {"is required."}})
+	}
+	entries := *body.Activity
+	if len(entries) > MaxActivityBatch {
+		return nil, nil, pulse.Errorf(pulse.ETOOLARGE, "The batch holds %d entries; at most %d are taken in one request.", len(entries), MaxActivityBatch)
+	}
+	for i, raw := range entries {
+		if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
+			return nil, nil, pulse.FieldErrors(map[string][]string{fmt.Sprintf("activity[%d]", i): {"must be an object."}})
+		}
+	}
+	acts, errs = make([]store.Activity, len(entries)), make([]error, len(entries))
+	for i, raw := range entries {
+		acts[i], errs[i] = a.decodeEntry(r, raw, now, oldest)
+	}
+	return acts, errs, nil
+}
+
+// decodeEntry reads one entry of a batch: its session, what the heartbeat changes, and when it
+// happened ("at", Unix seconds: not after now, not before oldest).
+func (a *API) decodeEntry(r *http.Request, raw json.RawMessage, now, oldest time.Time) (store.Activity, error) {
+	var e struct {
+		activityFields
+		UserID    *string         `json:"user_id"`
+		SessionID *string         `json:"session_id"`
+		At        json.RawMessage `json:"at"`
+	}
+	fields := map[string][]string{}
+	if err := json.Unmarshal(raw, &e); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && typeErr.Field != "" {
+			fields[typeErr.Field] = []string{"must be " + jsonType(typeErr.Type.Kind().String()) + "."}
+		} else {
+			fields["activity"] = []string{"must be an object."}
+		}
+		return store.Activity{}, pulse.FieldErrors(fields)
+	}
+	for name, id := range map[string]*string{"user_id": e.UserID, "session_id": e.SessionID} {
+		if id == nil {
+			fields[name] = []string{"is required."}
+		} else if err := pulse.ValidID(*id); err != nil {
+			fields[name] = []string{idProblem(err) + "."}
+		}
+	}
+	act := a.activityOf(r, e.activityFields, false, fields)
+	if e.At != nil && string(e.At) != "null" {
+		// Parsed from the JSON text itself: a number, never a string or a fraction.
+		sec, err := strconv.ParseInt(string(e.At), 10, 64)
+		switch {
+		case err != nil:
+			fields["at"] = []string{"must be a whole number of seconds since 1970 (Unix time)."}
+		case sec > now.Unix():
+			fields["at"] = []string{"must not be in the future."}
+		case sec < oldest.Unix():
+			fields["at"] = []string{fmt.Sprintf("must be at most SESSION_IDLE_TIMEOUT (%d seconds) in the past.", int64(now.Sub(oldest).Seconds()))}
+		default:
+			act.At = time.Unix(sec, 0)
+		}
+	}
 	if len(fields) > 0 {
 		return store.Activity{}, pulse.FieldErrors(fields)
 	}
+	act.UserID, act.SessionID = *e.UserID, *e.SessionID
 	return act, nil
 }
 
@@ -139,8 +242,9 @@ func decodeToken(r *http.Request) (string, time.Duration, error) {
 }
 
 // client works out the session's client from the body, falling back to the request itself:
-// its IP address, parsed User-Agent and location. Problems go into fields.
-func (a *API) client(r *http.Request, ipField, uaField *string, fields map[string][]string) (string, *pulse.Device, *pulse.Location) {
+// its IP address, parsed User-Agent and location (from CloudFront's viewer headers when viewer
+// and the address is the request's own). Problems go into fields.
+func (a *API) client(r *http.Request, ipField, uaField *string, viewer bool, fields map[string][]string) (string, *pulse.Device, *pulse.Location) {
 	source := httpx.SourceIP(r)
 	ip := source
 	if ipField != nil {
@@ -160,7 +264,7 @@ func (a *API) client(r *http.Request, ipField, uaField *string, fields map[strin
 		}
 	}
 	device := useragent.Parse(ua)
-	loc := a.geo.Locate(ip, r.Header, ip == source)
+	loc := a.geo.Locate(ip, r.Header, viewer && ip == source)
 	text := ""
 	if ip.IsValid() {
 		text = ip.String()

@@ -78,6 +78,38 @@ func ErrorWriter(log *slog.Logger) httpx.ErrorWriter {
 	}
 }
 
+// entryResult is one entry of a batch as the batch answers it: {"status":204} when recorded,
+// or the problem its own route would have answered (status, type, title, detail, field
+// errors), with retry_after in seconds when it is 503: the entry was not recorded (the
+// deadline cut it, or DynamoDB was unavailable) and is to be sent again.
+type entryResult struct {
+	Status     int                 `json:"status"`
+	Type       string              `json:"type,omitempty"`
+	Title      string              `json:"title,omitempty"`
+	Detail     string              `json:"detail,omitempty"`
+	Errors     map[string][]string `json:"errors,omitempty"`
+	RetryAfter int                 `json:"retry_after,omitempty"`
+}
+
+// entryResult maps an entry's outcome as ErrorWriter maps a request's. A failure of Pulse's
+// own (5xx) is logged with its cause; the batch logs its answers' tally once (RecordActivities).
+func (a *API) entryResult(r *http.Request, err error) entryResult {
+	if err == nil {
+		return entryResult{Status: http.StatusNoContent}
+	}
+	if code := pulse.ErrorCode(err); code == pulse.EINTERNAL || code == pulse.EUNAVAILABLE {
+		httpx.LogError(a.log, r, err)
+	}
+	err = worded(err)
+	status := statusOf(err)
+	res := entryResult{Status: status, Type: problemType(status), Title: http.StatusText(status),
+		Detail: detailOf(pulse.AsError(err)), Errors: pulse.ErrorFields(err)}
+	if status == http.StatusServiceUnavailable {
+		res.RetryAfter = 1
+	}
+	return res
+}
+
 // detailOf is the problem's detail: this surface's sentence for what the store or the
 // authorizer said, or the surface's own message for input it refused.
 func detailOf(e *pulse.Error) string {

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/pulse-sessions/pulse/shared/geo"
@@ -58,6 +59,8 @@ func FuzzBodies(f *testing.F) {
 		`{"client_id":"a#b"}`, `{"client_id":7}`, `{"ip_address":"::ffff:1.2.3.4","client_id":"w"}`, `{"ip_address":"fe80::1%eth0","client_id":"w"}`,
 		`{"name":"A","type":"T","roles":["admin"]}`, `{"roles":"x"}`, `{"name":"dash","expires_in":3600}`, `{"expires_in":1e30}`,
 		`{`, `[]`, `null`, `{"client_id":"w"}{}`, "\xff", ``,
+		`{"activity":[{"user_id":"u","session_id":"s","at":1773136800}]}`, `{"activity":[{"user_id":"u","session_id":"s","at":1.5},{"user_id":5}]}`,
+		`{"activity":[null]}`, `{"activity":{}}`, `{"activity":[{"session_id":"s","at":"1773136800","ip_address":"x"}]}`,
 	} {
 		f.Add([]byte(b), "application/json", "curl/8.5.0")
 	}
@@ -92,6 +95,26 @@ func FuzzBodies(f *testing.F) {
 			rejected(t, "activity", err)
 		} else if accepted("activity"); act.ClientID != "" && pulse.ValidID(act.ClientID) != nil {
 			t.Fatalf("accepted client_id %q", act.ClientID)
+		}
+		now := time.Date(2026, 3, 10, 10, 0, 0, 0, time.UTC)
+		if acts, errs, err := a.decodeActivities(newReq().r, now, now.Add(-30*time.Minute)); err != nil {
+			rejected(t, "batch", err)
+		} else {
+			accepted("batch")
+			if len(acts) != len(errs) || len(acts) > MaxActivityBatch {
+				t.Fatalf("batch: %d entries, %d answers", len(acts), len(errs))
+			}
+			for i, act := range acts {
+				switch {
+				case errs[i] != nil && pulse.ErrorFields(errs[i]) == nil:
+					t.Fatalf("batch entry %d: %v, want field errors", i, errs[i])
+				case errs[i] == nil && (pulse.ValidID(act.UserID) != nil || pulse.ValidID(act.SessionID) != nil ||
+					act.ClientID != "" && pulse.ValidID(act.ClientID) != nil):
+					t.Fatalf("batch entry %d: accepted IDs %q %q %q", i, act.UserID, act.SessionID, act.ClientID)
+				case errs[i] == nil && !act.At.IsZero() && (act.At.After(now) || act.At.Before(now.Add(-30*time.Minute-time.Second))):
+					t.Fatalf("batch entry %d: accepted at %v", i, act.At)
+				}
+			}
 		}
 		if u, err := decodeUser(newReq().r); err != nil {
 			rejected(t, "user", err)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/pulse-sessions/pulse/shared/auth"
 	"github.com/pulse-sessions/pulse/shared/geo"
@@ -26,6 +27,7 @@ var Routes = []httpx.Route[*API]{
 	{Key: "POST /api/users/{user_id}/sessions", Scope: pulse.ScopeSessionsWrite, Serve: (*API).CreateSession},
 	{Key: "GET /api/users/{user_id}/sessions/{session_id}", Scope: pulse.ScopeSessionsRead, Serve: (*API).GetSession},
 	{Key: "POST /api/users/{user_id}/sessions/{session_id}/activity", Scope: pulse.ScopeSessionsWrite, Serve: (*API).RecordActivity},
+	{Key: "POST /api/activity", Scope: pulse.ScopeSessionsWrite, Serve: (*API).RecordActivities},
 	{Key: "DELETE /api/users/{user_id}/sessions/{session_id}", Scope: pulse.ScopeSessionsWrite, Perm: pulse.PermRevokeSessions, Serve: (*API).RevokeSession},
 	{Key: "DELETE /api/users/{user_id}/sessions", Scope: pulse.ScopeSessionsWrite, Serve: (*API).RevokeUserSessions},
 	{Key: "GET /api/users/{user_id}/sessions", Scope: pulse.ScopeSessionsRead, Perm: pulse.PermViewUserSessions, Serve: (*API).ListSessions},
@@ -42,12 +44,13 @@ type API struct {
 	tenants *store.Tenants
 	geo     *geo.Locator
 	now     pulse.Clock
+	log     *slog.Logger
 	fail    httpx.ErrorWriter
 }
 
 // New returns the management API over its dependencies.
 func New(s *store.Store, tenants *store.Tenants, g *geo.Locator, now pulse.Clock, log *slog.Logger) *API {
-	return &API{store: s, tenants: tenants, geo: g, now: now, fail: ErrorWriter(log)}
+	return &API{store: s, tenants: tenants, geo: g, now: now, log: log, fail: ErrorWriter(log)}
 }
 
 // Errors returns the surface's error writer, for middleware that runs before an endpoint.
@@ -201,6 +204,49 @@ func (a *API) RecordActivity(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// RecordActivities serves POST /api/activity: 200 with one result per entry, in order, each
+// what POST …/activity would have answered for it (see entryResult). One key check and one
+// read of the sessions serve the whole batch; a body that is not a batch is refused whole.
+func (a *API) RecordActivities(w http.ResponseWriter, r *http.Request) error {
+	tenant := pulse.PrincipalFrom(r.Context()).TenantID
+	now := a.now()
+	acts, errs, err := a.decodeActivities(r, now, now.Add(-a.store.Policy().IdleTimeout))
+	if err != nil {
+		return err
+	}
+	zone, err := a.tenants.Location(r.Context(), tenant)
+	if err != nil {
+		return err
+	}
+	var valid []store.Activity
+	var index []int // valid[j] is entry index[j]
+	for i := range acts {
+		if errs[i] == nil {
+			acts[i].TenantID, acts[i].Zone = tenant, zone
+			valid, index = append(valid, acts[i]), append(index, i)
+		}
+	}
+	for j, err := range a.store.RecordActivities(r.Context(), valid) {
+		errs[index[j]] = err
+	}
+	results := make([]entryResult, len(errs))
+	tally := map[string]int{}
+	for i, err := range errs {
+		results[i] = a.entryResult(r, err)
+		tally[strconv.Itoa(results[i].Status)]++
+		if results[i].RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(results[i].RetryAfter))
+		}
+	}
+	if tally["204"] < len(results) {
+		a.log.InfoContext(r.Context(), "batch entries refused", "request_id", httpx.RequestID(r.Context()), "entries", len(results), "statuses", tally)
+	}
+	httpx.WriteJSON(w, http.StatusOK, "application/json", struct {
+		Results []entryResult `json:"results"`
+	}{results})
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/pulse-sessions/pulse/shared/pulse"
+	"golang.org/x/sync/errgroup"
 )
 
 // Activity is a heartbeat on a session. Nil or empty fields leave what is stored.
@@ -22,6 +23,9 @@ type Activity struct {
 	Device    *pulse.Device
 	Location  *pulse.Location
 	Zone      *time.Location
+	// At is when the activity happened, when it is not now (a batch's "at"): in the past,
+	// within the idle timeout. The caller checks the bounds; zero means now.
+	At time.Time
 }
 
 // RecordActivity marks a live session active now and slides its expiry. In steady state (same
@@ -35,35 +39,65 @@ type Activity struct {
 // last activity that would change nothing else writes nothing (see coalesces).
 func (s *Store) RecordActivity(ctx context.Context, a Activity) error {
 	const op = "record activity"
-	ended := pulse.Conflict(op, pulse.EntitySession, a.SessionID, pulse.ReasonEnded)
 	now := s.now().Truncate(time.Millisecond)
-	exp := now.Add(s.policy.IdleTimeout)
 	if s.policy.ActivityResolution > 0 {
 		var cur sessionItem
 		found, err := s.get(ctx, op, userPK(a.TenantID, a.UserID), sessionSK(a.SessionID), true, &cur)
-		switch {
-		case err != nil:
+		if err != nil {
 			return err
-		case !found:
-			return pulse.NotFound(op, pulse.EntitySession, a.SessionID)
-		case cur.Status != pulse.StatusActive || cur.Expires <= now.UnixMilli():
-			return ended
-		case s.coalesces(&cur, a, now):
-			return nil
+		}
+		item := &cur
+		if !found {
+			item = nil
+		}
+		if done, err := s.settledByRead(item, a, now); done {
+			return err
 		}
 	}
+	return s.write(ctx, a, now)
+}
+
+// settledByRead decides activity a from the session as read (nil: there is none) when the read
+// is enough: missing (ENOTFOUND), ended or expired (ECONFLICT), or coalesced into what is
+// stored (nil error). done is false when only a write can decide.
+func (s *Store) settledByRead(cur *sessionItem, a Activity, now time.Time) (done bool, err error) {
+	switch {
+	case cur == nil:
+		return true, pulse.NotFound("record activity", pulse.EntitySession, a.SessionID)
+	case cur.Status != pulse.StatusActive || cur.Expires <= now.UnixMilli():
+		return true, pulse.Conflict("record activity", pulse.EntitySession, a.SessionID, pulse.ReasonEnded)
+	case s.policy.ActivityResolution > 0 && s.coalesces(cur, a, a.when(now)):
+		return true, nil
+	}
+	return false, nil
+}
+
+// when is the time of the activity: At, or now.
+func (a Activity) when(now time.Time) time.Time {
+	if a.At.IsZero() {
+		return now
+	}
+	return a.At.Truncate(time.Millisecond)
+}
+
+// write is the heartbeat's conditional write and what follows it on a new day or hour.
+func (s *Store) write(ctx context.Context, a Activity, now time.Time) error {
+	const op = "record activity"
+	ended := pulse.Conflict(op, pulse.EntitySession, a.SessionID, pulse.ReasonEnded)
+	at := a.when(now)
+	exp := at.Add(s.policy.IdleTimeout)
 	for attempt := 0; attempt < 2; attempt++ {
-		old, err := s.touch(ctx, a, now, exp)
+		old, err := s.touch(ctx, a, at, now, exp)
 		if err == nil {
-			if old.Day != dayOf(now, a.Zone) {
-				if err := s.putDay(ctx, a.TenantID, a.UserID, dayOf(now, a.Zone)); err != nil {
+			if old.Day != dayOf(at, a.Zone) {
+				if err := s.putDay(ctx, a.TenantID, a.UserID, dayOf(at, a.Zone)); err != nil {
 					return err
 				}
 			}
 			// The session's first activity of an hour: the tenant's counters learn of the hours
 			// (and day) since its previous activity. A steady heartbeat never gets here.
-			if prev := time.UnixMilli(old.Last); hourLabel(prev, a.Zone) != hourLabel(now, a.Zone) {
-				return s.countActivity(ctx, a.TenantID, a.UserID, prev, now, a.Zone)
+			if prev := time.UnixMilli(old.Last); hourLabel(prev, a.Zone) != hourLabel(at, a.Zone) {
+				return s.countActivity(ctx, a.TenantID, a.UserID, prev, at, a.Zone)
 			}
 			return nil
 		}
@@ -81,7 +115,7 @@ func (s *Store) RecordActivity(ctx context.Context, a Activity) error {
 		switch {
 		case cur.Status != pulse.StatusActive || cur.Expires <= now.UnixMilli():
 			return ended
-		case cur.Last > now.UnixMilli():
+		case cur.Last > at.UnixMilli():
 			// A later heartbeat is already stored: its time, address and browser stand. The
 			// client this one names still joins the session's clients (a set: order-free).
 			return s.addClient(ctx, a)
@@ -92,6 +126,102 @@ func (s *Store) RecordActivity(ctx context.Context, a Activity) error {
 		}
 	}
 	return ended
+}
+
+// RecordActivities records a batch of activity, each entry as RecordActivity would, and
+// returns each entry's outcome in order (nil: recorded, or coalesced into what is stored).
+//
+// The sessions are read once, strongly consistent, with BatchGetItem (each distinct session
+// once): that read answers missing and ended sessions and, with an activity resolution,
+// coalesces without a write. The writes left go out writeFanOut at a time, one session's
+// entries in the order of their times (each then coalesces against the one before). An entry
+// whose write the context's end cut, or that had not started by then, is EUNAVAILABLE: the
+// caller retries it (recording the same activity twice is harmless), it is never dropped.
+func (s *Store) RecordActivities(ctx context.Context, acts []Activity) []error {
+	const op = "record activity"
+	errs := make([]error, len(acts))
+	now := s.now().Truncate(time.Millisecond)
+	type sessionKey struct{ pk, sk string }
+	bySession := map[sessionKey][]int{}
+	var order []sessionKey
+	var keys []map[string]types.AttributeValue
+	for i, a := range acts {
+		k := sessionKey{userPK(a.TenantID, a.UserID), sessionSK(a.SessionID)}
+		if _, seen := bySession[k]; !seen {
+			order = append(order, k)
+			keys = append(keys, key(k.pk, k.sk))
+		}
+		bySession[k] = append(bySession[k], i)
+	}
+	items, err := s.batchGet(ctx, op, keys, true)
+	if err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	read := make(map[sessionKey]*sessionItem, len(items))
+	for _, item := range items {
+		var it sessionItem
+		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+			for i := range errs {
+				errs[i] = fail(op, err)
+			}
+			return errs
+		}
+		read[sessionKey{it.PK, it.SK}] = &it
+	}
+	// Not errgroup.WithContext: one entry's failure must not cut the others.
+	var g errgroup.Group
+	g.SetLimit(writeFanOut)
+	for _, k := range order {
+		entries := bySession[k]
+		slices.SortStableFunc(entries, func(i, j int) int { return acts[i].when(now).Compare(acts[j].when(now)) })
+		g.Go(func() error {
+			cur := read[k]
+			for _, i := range entries {
+				a := acts[i]
+				if done, err := s.settledByRead(cur, a, now); done {
+					errs[i] = err
+					continue
+				}
+				if ctx.Err() != nil {
+					errs[i] = fail(op, ctx.Err())
+					continue
+				}
+				if errs[i] = s.write(ctx, a, now); errs[i] == nil {
+					cur.apply(a, a.when(now), s.policy.IdleTimeout)
+				}
+			}
+			return nil
+		})
+	}
+	_ = g.Wait() // every entry's outcome is in errs
+	return errs
+}
+
+// writeFanOut is how many of a batch's sessions are written at once.
+const writeFanOut = 32
+
+// apply makes the session as read what a successful write of activity a at at made it, as far
+// as coalesces looks, so that a batch's next entry for it is judged against it.
+func (it *sessionItem) apply(a Activity, at time.Time, idle time.Duration) {
+	if at.UnixMilli() > it.Last {
+		it.Last, it.Day = at.UnixMilli(), dayOf(at, a.Zone)
+		it.Expires = max(it.Expires, min(at.Add(idle).UnixMilli(), it.HardExpires))
+		if a.IP != "" {
+			it.IP = a.IP
+		}
+		if d := a.Device; d != nil {
+			it.UA, it.Browser, it.Version, it.Major, it.OS = d.UserAgent, d.Browser, d.Version, d.MajorVersion, d.OS
+		}
+		if l := a.Location; l != nil && l.CountryCode != "" {
+			it.CountryCode, it.Country, it.City, it.Continent, it.Lat, it.Lon = l.CountryCode, l.Country, l.City, l.Continent, l.Latitude, l.Longitude
+		}
+	}
+	if a.ClientID != "" && !slices.Contains(it.Clients, a.ClientID) {
+		it.Clients = append(it.Clients, a.ClientID)
+	}
 }
 
 // coalesces reports whether activity a at now changes nothing a reader could tell from the
@@ -122,13 +252,14 @@ func (s *Store) coalesces(cur *sessionItem, a Activity, now time.Time) bool {
 	return true
 }
 
-// touch is the heartbeat's one write. It returns the old values of what it changed.
-func (s *Store) touch(ctx context.Context, a Activity, now, exp time.Time) (*sessionItem, error) {
-	upd := expression.Set(expression.Name("last"), expression.Value(now.UnixMilli())).
+// touch is the heartbeat's one write: the session was last active at at, and is live now. It
+// returns the old values of what it changed.
+func (s *Store) touch(ctx context.Context, a Activity, at, now, exp time.Time) (*sessionItem, error) {
+	upd := expression.Set(expression.Name("last"), expression.Value(at.UnixMilli())).
 		Set(expression.Name("exp"), expression.Value(exp.UnixMilli())).
-		Set(expression.Name("day"), expression.Value(dayOf(now, a.Zone))).
+		Set(expression.Name("day"), expression.Value(dayOf(at, a.Zone))).
 		// Rewriting the same key values writes no index item; a new bucket moves the session.
-		Set(expression.Name(attrActivePK), expression.Value(activeIndexPK(a.TenantID, now, shardOf(a.SessionID, s.shards)))).
+		Set(expression.Name(attrActivePK), expression.Value(activeIndexPK(a.TenantID, at, shardOf(a.SessionID, s.shards)))).
 		Set(expression.Name(attrExpPK), expression.Value(expiryIndexPK(exp, shardOf(a.SessionID, expiryShards)))).
 		Set(expression.Name(attrExpSK), expression.Value(expiryIndexSK(a.TenantID, a.UserID, a.SessionID)))
 	if a.IP != "" {
@@ -156,7 +287,7 @@ func (s *Store) touch(ctx context.Context, a Activity, now, exp time.Time) (*ses
 		And(expression.Name("status").Equal(expression.Value(pulse.StatusActive))).
 		And(expression.Name("exp").GreaterThan(expression.Value(now.UnixMilli()))).
 		And(expression.Name("hexp").GreaterThanEqual(expression.Value(exp.UnixMilli()))).
-		And(expression.Name("last").LessThanEqual(expression.Value(now.UnixMilli())))
+		And(expression.Name("last").LessThanEqual(expression.Value(at.UnixMilli())))
 	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
 	if err != nil {
 		return nil, err
