@@ -58,7 +58,7 @@ fuzz:
 
 ## load: the load tests with their figures (requests, errors, duration), loopback only
 load:
-	$(GO) test -count=1 -run '^TestLoad(OneSession|ManySessions)$$' -v ./internal/e2e | grep -E '^(---|ok|FAIL)|load:'
+	$(GO) test -count=1 -run '^TestLoad(OneSession|ManySessions|Batches)$$' -v ./internal/e2e | grep -E '^(---|ok|FAIL)|load:'
 
 ## generate: functions/*/main.go, their build targets and the route list (docs/routes.md), from template.yaml
 generate:

@@ -152,3 +152,79 @@ func TestLoadManySessions(t *testing.T) {
 		}
 	}
 }
+
+// 200 batches of 500 heartbeats over 2,000 sessions, 8 batches at a time, each entry with its
+// own time ("at", 20 s apart for a session, arriving out of order across batches): no batch and
+// no entry fails, and every session's last activity is its latest heartbeat, or (coalesced
+// under ACTIVITY_RESOLUTION) less than the resolution before it, with the expiry the idle
+// timeout after.
+func TestLoadBatches(t *testing.T) {
+	e := apptest.New(t)
+	const users, perUser, batches, size, workers = 1000, 2, 200, 500, 8
+	const sessions = users * perUser
+	statuses, took := hammer(e, sessions, 32, func(i int) (string, string, string) {
+		return "POST", fmt.Sprintf("/api/users/u%04d/sessions", i/perUser), fmt.Sprintf(`{"client_id":"web","session_id":"S%d"}`, i%perUser)
+	})
+	report(t, fmt.Sprintf("%d logins", sessions), sessions, statuses, took)
+	start := e.Clock.Now()
+	e.Clock.Add(20 * time.Minute)
+	// Entry i of the whole run is session i%sessions's (i/sessions)th heartbeat.
+	at := func(i int) time.Time { return start.Add(10*time.Second + time.Duration(i/sessions)*20*time.Second) }
+	var mu sync.Mutex
+	entryStatuses, batchStatuses := map[int]int{}, map[int]int{}
+	next := atomic.Int64{}
+	began := time.Now()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := int(next.Add(1)) - 1; b < batches; b = int(next.Add(1)) - 1 {
+				var body struct {
+					Activity []map[string]any `json:"activity"`
+				}
+				for j := range size {
+					i := (b*size + j)
+					s := i % sessions
+					body.Activity = append(body.Activity, map[string]any{"user_id": fmt.Sprintf("u%04d", s/perUser), "session_id": fmt.Sprintf("S%d", s%perUser), "at": at(i).Unix()})
+				}
+				raw, _ := json.Marshal(body)
+				r := e.Do("POST", "/api/activity", string(raw), apptest.Key(e.Key)...)
+				var res struct{ Results []struct{ Status int } }
+				_ = json.Unmarshal(r.Body, &res)
+				mu.Lock()
+				batchStatuses[r.Status]++
+				for _, x := range res.Results {
+					entryStatuses[x.Status]++
+				}
+				if len(res.Results) != size {
+					entryStatuses[0] += size - len(res.Results) // entries left unanswered
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	took = time.Since(began)
+	t.Logf("load: %d batches of %d entries over %d sessions, %d at a time: %s, %.0f entries/s, batches %v, entries %v",
+		batches, size, sessions, workers, took.Round(time.Millisecond), float64(batches*size)/took.Seconds(), batchStatuses, entryStatuses)
+	if batchStatuses[200] != batches || entryStatuses[204] != batches*size {
+		t.Errorf("batches %v, entries %v: want every batch 200 and every entry 204", batchStatuses, entryStatuses)
+	}
+	resolution := e.Deps.Store.Policy().ActivityResolution
+	latest := at(batches*size - 1) // the last round's time: every session's latest heartbeat
+	off := 0
+	for s := range sessions {
+		got, err := e.Deps.Store.GetSession(context.Background(), "acme", fmt.Sprintf("u%04d", s/perUser), fmt.Sprintf("S%d", s%perUser))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.LastActivity.After(latest) || !got.LastActivity.After(latest.Add(-resolution)) ||
+			!got.ExpiresAt.Equal(got.LastActivity.Add(e.Deps.Store.Policy().IdleTimeout)) {
+			if off++; off <= 5 {
+				t.Errorf("session %d: last activity %v, expires %v; want within %v before %v, expiring the idle timeout after", s, got.LastActivity, got.ExpiresAt, resolution, latest)
+			}
+		}
+	}
+	t.Logf("load: %d of %d sessions' last activity within %v of their latest heartbeat", sessions-off, sessions, resolution)
+}
