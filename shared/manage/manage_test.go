@@ -72,6 +72,18 @@ func TestWalkthrough(t *testing.T) {
 		t.Errorf("a live session shows ended_at: %s", r.Body)
 	}
 
+	e.Clock.Add(2 * time.Minute)
+	batch := fmt.Sprintf(`{"activity":[{"user_id":"alice","session_id":%q,"at":%d},{"user_id":"alice","session_id":"nope"}]}`, id, e.Clock.Now().Unix()-5)
+	if r := e.Do("POST", "/api/activity", batch, key...); r.Status != 200 ||
+		string(r.Body) != `{"results":[{"status":204},{"status":404,"type":"https://httpstatuses.io/404","title":"Not Found","detail":"Session nope not found."}]}`+"\n" {
+		t.Fatalf("batch: %d %s", r.Status, r.Body)
+	}
+	r = e.Do("GET", "/api/users/alice/sessions/"+id, "", key...)
+	r.JSON(t, &s)
+	if s["last_updated"] != float64(e.Clock.Now().Unix()-5) {
+		t.Errorf("after the batch: last_updated %v, want the entry's at", s["last_updated"])
+	}
+
 	if r := e.Do("DELETE", "/api/users/alice/sessions/"+id, "", key...); r.Status != 204 {
 		t.Fatalf("revoke: %d %s", r.Status, r.Body)
 	}

@@ -264,7 +264,14 @@ func TestHeartbeatsNeverInvoke(t *testing.T) {
 		w.Clock.Add(time.Second)
 		w.do("POST", "/api/users/alice/sessions/"+a+"/activity", 204)
 	}
-	w.expect("20 heartbeats")
+	for range 5 { // and in batches (POST /api/activity), from a new address each time
+		w.Clock.Add(time.Second)
+		body := fmt.Sprintf(`{"activity":[{"user_id":"alice","session_id":%q,"ip_address":"198.51.100.%d"}]}`, a, w.Clock.Now().Second())
+		if r := w.Do("POST", "/api/activity", body, apptest.Key(w.Key)...); r.Status != 200 || !strings.Contains(string(r.Body), `{"results":[{"status":204}]}`) {
+			t.Fatalf("batch: %d %s", r.Status, r.Body)
+		}
+	}
+	w.expect("20 heartbeats and 5 batches")
 	if n := w.ev.Mapping.Invocations(); n != invokes {
 		t.Errorf("heartbeats invoked the publisher %d times", n-invokes)
 	}
