@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -131,5 +132,76 @@ func (e *env) heartbeat(ctx context.Context, sessions int) (heartbeatResult, err
 	res.SteadyPerCall = steadyWCU / steadyCalls
 	// At midnight the session also moves buckets (2 + 2 index WCU); what is left is the day.
 	res.PerUserDay = crossWCU/crossCalls - res.SteadyPerCall - 4
+	return res, nil
+}
+
+// batchResult is the cost of activity sent in batches (POST /api/activity) at a realistic rate.
+type batchResult struct {
+	Sessions, Batches int
+	Resolution        time.Duration
+	// Per heartbeat (entry), on AWS's rules: the batch's key check, its BatchGetItem and its
+	// writes, all included.
+	PerEntryRCU, PerEntryWCU float64
+	Server50                 time.Duration // the local server's p50 for one batch
+	Bytes                    int           // one batch's body
+}
+
+// batchHeartbeat has sessions send a heartbeat every 30 seconds for an hour that crosses
+// midnight, all of them in one batch every 30 seconds (an application's backend flushing what
+// it holds), on a pinned clock, through HTTP; it reads what DynamoDB charged for each batch.
+func (e *env) batchHeartbeat(ctx context.Context, sessions int) (batchResult, error) {
+	t0 := time.Date(2026, 3, 10, 23, 30, 0, 0, time.UTC)
+	e.clock.Set(t0)
+	type entry struct {
+		UserID    string `json:"user_id"`
+		SessionID string `json:"session_id"`
+	}
+	var body struct {
+		Activity []entry `json:"activity"`
+	}
+	for i := range sessions {
+		user := fmt.Sprintf("bb%03d", i)
+		if _, _, err := e.deps.Store.CreateSession(ctx, store.NewSession{TenantID: tenant, UserID: user, SessionID: "HB", ClientID: "web",
+			IP: "203.0.113.7", Device: pulse.Device{UserAgent: chromeUA}}); err != nil {
+			return batchResult{}, err
+		}
+		body.Activity = append(body.Activity, entry{user, "HB"})
+	}
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return batchResult{}, err
+	}
+	label := fmt.Sprintf("POST activity, a batch of %d", sessions)
+	res := batchResult{Sessions: sessions, Resolution: e.deps.Config.Policy.ActivityResolution, Bytes: len(raw)}
+	var rcu, wcu float64
+	for step := 1; step <= 120; step++ {
+		e.clock.Set(t0.Add(time.Duration(step) * 30 * time.Second))
+		e.meter.Reset()
+		resp, err := e.do(label, "POST", "/api/activity", string(raw))
+		if err != nil {
+			return res, err
+		}
+		var out struct{ Results []struct{ Status int } }
+		if err := json.Unmarshal(resp.body, &out); err != nil || resp.status != 200 || len(out.Results) != sessions {
+			return res, fmt.Errorf("batch: %d %s", resp.status, resp.body)
+		}
+		for _, r := range out.Results {
+			if r.Status != 204 {
+				return res, fmt.Errorf("batch entry: %d %s", r.Status, resp.body)
+			}
+		}
+		r, w := e.meter.OnAWS()
+		rcu, wcu = rcu+r, wcu+w
+		res.Batches++
+	}
+	entries := float64(res.Batches * sessions)
+	res.PerEntryRCU, res.PerEntryWCU = rcu/entries, wcu/entries
+	e.mu.Lock()
+	var server []time.Duration
+	for _, s := range e.samples[label] {
+		server = append(server, s.server)
+	}
+	e.mu.Unlock()
+	res.Server50 = percentile(server, 50)
 	return res, nil
 }

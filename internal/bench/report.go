@@ -135,6 +135,20 @@ func (r *Report) Markdown() string {
 	}
 	p("Goal ≤ 1.5 WCU per call: %s (%.2f).", verdict, hb.PerCall)
 	p("")
+	bt, btMax := r.Batched, r.BatchedMax
+	p("**In batches** (`POST /api/activity`): %d sessions, all of their heartbeats in one batch every 30", bt.Sessions)
+	p("seconds for the same hour (%d batches through HTTP), everything each batch cost on AWS's rules —", bt.Batches)
+	p("its key check, its strongly consistent `BatchGetItem` (1 RCU a session) and its writes — per heartbeat:")
+	p("")
+	p("| `ACTIVITY_RESOLUTION` | RCU per heartbeat | WCU per heartbeat | local p50 of a batch (ms) |")
+	p("| --- | ---: | ---: | ---: |")
+	for _, b := range []batchResult{bt, btMax} {
+		p("| %s | %.2f | %.2f | %s |", b.Resolution, b.PerEntryRCU, b.PerEntryWCU, ms(b.Server50))
+	}
+	p("")
+	p("At %s a session is written at most once a minute; at %s once per 5-minute index bucket,", bt.Resolution, btMax.Resolution)
+	p("whose move (2 WCU in each of the Active and Expiry indexes) is then most of the write.")
+	p("")
 
 	p("## 3. Latency")
 	p("")
@@ -245,6 +259,46 @@ func (r *Report) costModel(p func(string, ...any)) {
 	p("a total of $%.2f, $%.4f per monthly active user (here $%.4f).", total-heartbeats*perActivity+heartbeats*perEach, (total-heartbeats*perActivity+heartbeats*perEach)/mau, total/mau)
 	p("")
 	p("The heartbeat dominates: its rate, not the user count, is the lever (every 60 s halves it).")
+	p("")
+
+	// Batched: the request, the invocation and the key check are shared by a batch's entries.
+	batched := func(b batchResult) float64 {
+		billed := float64(max(b.Server50.Milliseconds(), 1)) / 1000
+		perBatch := priceHTTPAPIRequest + priceLambdaRequest + billed*lambdaMemoryGB*priceLambdaGBSecond
+		return b.PerEntryRCU*priceRRU + b.PerEntryWCU*priceWRU + perBatch/float64(b.Sessions)
+	}
+	others := total - heartbeats*perActivity
+	p("**Three ways to send the same heartbeats.** The month above, with only the way its %s", count(int(heartbeats)))
+	p("heartbeats reach Pulse changed (the other traffic, $%.2f, as above):", others)
+	p("")
+	p("| heartbeats sent | RCU + WCU a heartbeat | $ per million heartbeats | $ a month | $ per monthly active user |")
+	p("| --- | ---: | ---: | ---: | ---: |")
+	way := func(what string, rcu, wcu, each float64) float64 {
+		month := others + heartbeats*each
+		p("| %s | %.2f + %.2f | %.2f | %.2f | %.5f |", what, rcu, wcu, each*1e6, month, month/mau)
+		return month / mau
+	}
+	way("one request each, `ACTIVITY_RESOLUTION` off", keyRCU+r.HeartbeatEach.PerCallRCU, r.HeartbeatEach.PerCall, perEach)
+	way(fmt.Sprintf("one request each, coalesced at %s", r.Heartbeat.Resolution), hbRead, hbWrite, perActivity)
+	perMAU := way(fmt.Sprintf("batches of %d every 30 s, coalesced at %s", r.Batched.Sessions, r.Batched.Resolution), r.Batched.PerEntryRCU, r.Batched.PerEntryWCU, batched(r.Batched))
+	perMAUMax := way(fmt.Sprintf("batches of %d every 30 s, coalesced at %s", r.BatchedMax.Sessions, r.BatchedMax.Resolution), r.BatchedMax.PerEntryRCU, r.BatchedMax.PerEntryWCU, batched(r.BatchedMax))
+	p("")
+	p("Assumptions: a batch of %d entries (%s bytes here; about 10 KB with UUIDs) is one HTTP API request", r.Batched.Sessions, count(r.Batched.Bytes))
+	p("(metered in 512 KB increments) and one invocation of `RecordActivitiesFunction` at 128 MB billed for the local p50 of a batch (%s ms at", ms(r.Batched.Server50))
+	p("%s; DynamoDB Local is slower than DynamoDB, so this overstates it); every entry's session is read once,", r.Batched.Resolution)
+	p("strongly consistent, under 4 KB (1 RRU); the writes, index moves and user-day items are the measured")
+	p("ones above; the API key is checked once a batch. List prices, no free tier, no reserved capacity.")
+	p("")
+	verdict := func(v float64) string {
+		if v <= 0.001 {
+			return "met"
+		}
+		return "**missed**"
+	}
+	p("Goal ≤ $0.001 per monthly active user, batched: at the default %s %s ($%.5f); at %s %s ($%.5f).",
+		r.Batched.Resolution, verdict(perMAU), perMAU, r.BatchedMax.Resolution, verdict(perMAUMax), perMAUMax)
+	p("What is left of a batched heartbeat is DynamoDB's: the strongly consistent read (%.3f per million", priceRRU*1e6)
+	p("heartbeats) and the writes, which the resolution and the 5-minute index bucket set.")
 }
 
 // count writes n with thousands separators.

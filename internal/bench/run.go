@@ -41,11 +41,14 @@ type Report struct {
 	Heartbeat heartbeatResult
 	// HeartbeatEach is the same with ACTIVITY_RESOLUTION off: every heartbeat written.
 	HeartbeatEach heartbeatResult
-	Scale         []scaleRow
-	Cold          []coldRow
-	Minimal       coldRow
-	Events        eventsResult
-	ColdReps      int
+	// Batched is activity sent in batches of 100 every 30 s (POST /api/activity) at the
+	// default ACTIVITY_RESOLUTION, BatchedMax at its largest (300 s).
+	Batched, BatchedMax batchResult
+	Scale               []scaleRow
+	Cold                []coldRow
+	Minimal             coldRow
+	Events              eventsResult
+	ColdReps            int
 }
 
 // Run measures, against its own in-memory DynamoDB Local.
@@ -135,6 +138,26 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	closeHB()
 	if err != nil {
 		return nil, err
+	}
+
+	for _, run := range []struct {
+		out        *batchResult
+		resolution time.Duration // 0: the template's default
+	}{{&rep.Batched, 0}, {&rep.BatchedMax, 300 * time.Second}} {
+		say("batched heartbeat: 100 sessions, one batch every 30 s for an hour…")
+		be, closeBE, err := newEnvWith(ctx, proc.Endpoint, tpl, time.Now(), func(c *boot.Config) {
+			if run.resolution > 0 {
+				c.Policy.ActivityResolution = run.resolution
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+		*run.out, err = be.batchHeartbeat(ctx, 100)
+		closeBE()
+		if err != nil {
+			return nil, err
+		}
 	}
 
 	say("events: a login, a heartbeat and a revoke through the stream and the publisher…")
