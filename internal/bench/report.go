@@ -297,7 +297,7 @@ func (r *Report) costModel(p func(string, ...any)) {
 	}
 	p("Goal ≤ $0.001 per monthly active user, batched: at the default %s %s ($%.5f); at %s %s ($%.5f).",
 		r.Batched.Resolution, verdict(perMAU), perMAU, r.BatchedMax.Resolution, verdict(perMAUMax), perMAUMax)
-	p("What is left of a batched heartbeat is DynamoDB's: the strongly consistent read (%.3f per million", priceRRU*1e6)
+	p("What is left of a batched heartbeat is DynamoDB's: the strongly consistent read ($%.3f per million", priceRRU*1e6)
 	p("heartbeats) and the writes, which the resolution and the 5-minute index bucket set.")
 }
 
