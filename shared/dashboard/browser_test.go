@@ -7,14 +7,17 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/chromedp/chromedp"
 	"github.com/pulse-sessions/pulse/internal/apptest"
 	"github.com/pulse-sessions/pulse/internal/ddbtest"
 	"github.com/pulse-sessions/pulse/internal/demo"
 	"github.com/pulse-sessions/pulse/shared/dashboard"
+	"github.com/pulse-sessions/pulse/shared/store"
 )
 
 func TestMain(m *testing.M) { ddbtest.Main(m) }
@@ -82,9 +85,12 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 
 // stack is make run's stack in-process: the whole API on a local port, DynamoDB Local, the demo
 // tenant seeded as of now, and the demo admin's token.
-func stack(t *testing.T) (*apptest.Env, string) {
+func stack(t *testing.T) (*apptest.Env, string) { return stackWith(t, apptest.Options{}) }
+
+// stackWith is stack with options (a DynamoDB that can be frozen).
+func stackWith(t *testing.T, o apptest.Options) (*apptest.Env, string) {
 	t.Helper()
-	e := apptest.New(t)
+	e := apptest.NewWith(t, o)
 	now := time.Now().Truncate(time.Second)
 	e.Clock.Set(now) // the browser's clock is the real one
 	ctx := context.Background()
@@ -102,6 +108,7 @@ func signIn(user, token string) chromedp.Action {
 	return chromedp.ActionFunc(func(ctx context.Context) error {
 		return chromedp.Run(ctx,
 			chromedp.WaitVisible("#user-id", chromedp.ByID),
+			chromedp.Evaluate(`document.getElementById("user-id").value = document.getElementById("token").value = ""`, nil),
 			chromedp.SendKeys("#user-id", user, chromedp.ByID),
 			chromedp.SendKeys("#token", token, chromedp.ByID),
 			// A click, as a person would: form.submit() would skip the page's submit handler.
@@ -161,6 +168,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	var filtered int
 	if err := chromedp.Run(ctx,
 		chromedp.SendKeys("#active-filter", "zzz-nobody", chromedp.ByID),
+		// The table redraws once typing pauses (250 ms): wait for it, then count.
+		chromedp.Poll(`document.querySelectorAll("#active-table tbody tr").length === 0`, nil, chromedp.WithPollingTimeout(5*time.Second)),
 		chromedp.Evaluate(`document.querySelectorAll("#active-table tbody tr").length`, &filtered),
 		chromedp.Evaluate(`(() => { const f = document.querySelector("#active-filter"); f.value = ""; f.dispatchEvent(new Event("input")); return 0 })()`, nil),
 	); err != nil {
@@ -306,5 +315,174 @@ func TestDashboardServing(t *testing.T) {
 	}
 	if r := e.Do("GET", "/dashboard/assets/app.js", ""); r.Status != 404 {
 		t.Errorf("an asset by its unfingerprinted name: %d, want 404", r.Status)
+	}
+}
+
+// leftovers says what of a signed-in user's views is still in the page: rows, charts, heatmap
+// cells, and any of the given texts anywhere in it.
+func leftovers(t *testing.T, ctx context.Context, texts ...string) string {
+	t.Helper()
+	var counts string
+	var page string
+	if err := chromedp.Run(ctx,
+		chromedp.Evaluate(`["#active-table tbody tr", "#dau-chart *", "#new-chart *", "#heatmap td", "#sessions-table tbody tr"].map(q => q + ": " + document.querySelectorAll(q).length).join(", ")`, &counts),
+		chromedp.Evaluate(`document.body.innerText + " " + document.getElementById("active-count").textContent`, &page),
+	); err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	for _, text := range texts {
+		if text != "" && strings.Contains(page, text) {
+			found = append(found, text)
+		}
+	}
+	if counts == "#active-table tbody tr: 0, #dau-chart *: 0, #new-chart *: 0, #heatmap td: 0, #sessions-table tbody tr: 0" && len(found) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s; texts still shown: %q", counts, found)
+}
+
+// Signing out, or being signed out by a 401, clears every view: the next user, here one with no
+// permission at all, sees none of the previous one's sessions, IPs, charts, heatmap or user
+// sessions beneath the messages that say what they lack.
+func TestDashboardSignOutIsolation(t *testing.T) {
+	e, tok := stack(t)
+	ctx := context.Background()
+	if r := e.Do("PUT", "/api/users/visitor", `{"name":"Visitor","type":"Member","roles":[]}`, apptest.Key(e.Key)...); r.Status != 201 {
+		t.Fatal(r.Status)
+	}
+	visitor, _, err := e.Deps.Store.CreateToken(ctx, e.Tenant, "visitor", "dashboard", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := browser(t, 1280, 800)
+	var firstUser, firstIP, sessionID string
+	if err := chromedp.Run(b,
+		chromedp.Navigate(e.URL+"/dashboard"),
+		signIn(demo.Admin, tok),
+		chromedp.WaitVisible("#active-table tbody tr", chromedp.ByQuery),
+		chromedp.WaitVisible("#dau-chart canvas", chromedp.ByQuery),
+		chromedp.WaitVisible("#heatmap tbody td", chromedp.ByQuery),
+		chromedp.SendKeys("#sessions-user", demo.Admin, chromedp.ByID),
+		chromedp.Click("#sessions-form button[type=submit]", chromedp.ByQuery),
+		chromedp.WaitVisible("#sessions-table tbody tr", chromedp.ByQuery),
+		chromedp.Text("#active-table tbody tr td:nth-child(1)", &firstUser, chromedp.ByQuery),
+		chromedp.Text("#active-table tbody tr td:nth-child(5)", &firstIP, chromedp.ByQuery),
+		chromedp.Text("#sessions-table tbody tr td:nth-child(1)", &sessionID, chromedp.ByQuery),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if firstIP == "" || sessionID == "" {
+		t.Fatalf("nothing to look for: user %q, IP %q, session %q", firstUser, firstIP, sessionID)
+	}
+	var msg string
+	if err := chromedp.Run(b,
+		chromedp.Click("#signout", chromedp.ByID),
+		chromedp.WaitVisible("#signin", chromedp.ByID),
+		signIn("visitor", visitor),
+		chromedp.WaitVisible("#app", chromedp.ByID),
+		chromedp.Poll(`document.getElementById("active-status").textContent.includes("lack")`, nil),
+		chromedp.Text("#active-status", &msg, chromedp.ByID),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if left := leftovers(t, b, firstUser, firstIP, sessionID, demo.Admin); left != "" {
+		t.Errorf("signed in as a user without permissions after the admin signed out: %s", left)
+	}
+	if !strings.Contains(msg, "view-active-users") {
+		t.Errorf("the active view says %q, want the permission it lacks", msg)
+	}
+	screenshot(t, b, "signed-out-isolation-1280.png")
+
+	// Signed out by a 401: the admin's token is revoked while the page shows their data.
+	if err := chromedp.Run(b,
+		chromedp.Click("#signout", chromedp.ByID),
+		signIn(demo.Admin, tok),
+		chromedp.WaitVisible("#active-table tbody tr", chromedp.ByQuery),
+		chromedp.WaitVisible("#heatmap tbody td", chromedp.ByQuery),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Deps.Store.RevokeToken(ctx, e.Tenant, demo.Admin, "dashboard"); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Run(b,
+		chromedp.SetValue("#range", "7", chromedp.ByID),
+		chromedp.Evaluate(`document.getElementById("range").dispatchEvent(new Event("change"))`, nil),
+		chromedp.WaitVisible("#signin-error", chromedp.ByID),
+		chromedp.Text("#signin-error", &msg, chromedp.ByID),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if left := leftovers(t, b, firstUser, firstIP, sessionID); left != "" || !strings.Contains(msg, "refused") {
+		t.Errorf("after a 401 (%q): %s", msg, left)
+	}
+}
+
+// freezing holds every DynamoDB read while armed, until the request is abandoned: an API that
+// hangs (a stand-in for a network or a table that stops answering).
+type freezing struct {
+	store.API
+	armed *atomic.Bool
+}
+
+func (f freezing) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	if f.armed.Load() {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return f.API.GetItem(ctx, in, o...)
+}
+
+// A frozen API: every request gives up after its timeout and the view says so with a retry —
+// no endless "Loading…", no old chart under a new period, and a revoke sent into the hang says
+// it may or may not have been applied. Retried once the API answers, the view loads.
+func TestDashboardFrozenAPI(t *testing.T) {
+	var armed atomic.Bool
+	e, tok := stackWith(t, apptest.Options{WrapDB: func(api store.API) store.API { return freezing{api, &armed} }})
+	b := browser(t, 1280, 800)
+	if err := chromedp.Run(b,
+		chromedp.Navigate(e.URL+"/dashboard"),
+		signIn(demo.Admin, tok),
+		chromedp.WaitVisible("#active-table tbody tr", chromedp.ByQuery),
+		chromedp.WaitVisible("#dau-chart canvas", chromedp.ByQuery),
+	); err != nil {
+		t.Fatal(err)
+	}
+	armed.Store(true)
+	var activity, active string
+	start := time.Now()
+	if err := chromedp.Run(b,
+		chromedp.SetValue("#range", "7", chromedp.ByID),
+		chromedp.Evaluate(`document.getElementById("range").dispatchEvent(new Event("change"))`, nil),
+		chromedp.Click("#active-table tbody tr button.revoke", chromedp.ByQuery),
+		chromedp.WaitVisible("#activity-status button.retry", chromedp.ByQuery),
+		chromedp.WaitVisible("#active-status button.retry", chromedp.ByQuery),
+		chromedp.Text("#activity-status", &activity, chromedp.ByID),
+		chromedp.Text("#active-status", &active, chromedp.ByID),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < 14*time.Second || took > 30*time.Second {
+		t.Errorf("the views gave up after %v, want the 15 s timeout", took)
+	}
+	if !strings.Contains(activity, "did not answer within 15 s") || !strings.Contains(active, "may or may not have been applied") {
+		t.Errorf("activity says %q, active says %q", activity, active)
+	}
+	var charts int
+	if err := chromedp.Run(b, chromedp.Evaluate(`document.querySelectorAll("#dau-chart canvas").length`, &charts)); err != nil {
+		t.Fatal(err)
+	}
+	if charts != 0 {
+		t.Error("the 30-day chart still shows under the 7-day period that failed to load")
+	}
+	screenshot(t, b, "frozen-1280.png")
+	armed.Store(false)
+	if err := chromedp.Run(b,
+		chromedp.Click("#activity-status button.retry", chromedp.ByQuery),
+		chromedp.WaitVisible("#dau-chart canvas", chromedp.ByQuery),
+		chromedp.Poll(`document.getElementById("activity-status").textContent === ""`, nil),
+	); err != nil {
+		t.Fatalf("retry after the API came back: %v", err)
 	}
 }

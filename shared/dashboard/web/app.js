@@ -12,6 +12,14 @@
   let tenantZone = "UTC";
   let active = [];
   let refresh = null;
+  const charts = {}; // uPlot instances by container ID
+  // Every request belongs to a sign-in: signing out (or being signed out) starts a new one, aborts
+  // what is in flight and drops any answer that still arrives, so that nothing of one user is
+  // ever drawn for the next.
+  let generation = 0;
+  let inflight = new AbortController();
+  // How long a request may take before the page gives up on it and says so.
+  const REQUEST_TIMEOUT_MS = 15000;
 
   // --- credentials and requests -------------------------------------------------------------
 
@@ -21,26 +29,38 @@
   }
 
   class APIError extends Error {
-    constructor(status, message) { super(message); this.status = status; }
+    constructor(status, message, kind) { super(message); this.status = status; this.kind = kind || ""; }
   }
 
-  // api calls this origin with the token; an error carries the surface's own message.
+  // api calls this origin with the token and returns {resp, body}: the body read as JSON (null
+  // when there is none), or as a Blob with opts.blob. An error carries the surface's own message.
+  // A request that takes longer than REQUEST_TIMEOUT_MS, body included, is abandoned (kind
+  // "timeout"); one that belongs to an earlier sign-in is dropped (kind "stale"), never shown.
   async function api(path, opts = {}) {
     const c = creds();
     if (!c) throw new APIError(401, "Not signed in.");
+    const gen = generation;
     const headers = Object.assign({ "X-User-Id": c.user, "X-Auth-Token": c.token, Accept: "application/json" }, opts.headers || {});
-    let resp;
+    const timer = new AbortController();
+    const timeout = setTimeout(() => timer.abort(), REQUEST_TIMEOUT_MS);
+    const signal = AbortSignal.any([timer.signal, inflight.signal]);
+    let resp, body;
     try {
-      resp = await fetch(path, { method: opts.method || "GET", headers, cache: "no-store" });
+      resp = await fetch(path, { method: opts.method || "GET", headers, cache: "no-store", signal });
+      body = await (opts.blob && resp.ok ? resp.blob() : resp.json().catch(() => null));
     } catch (e) {
+      if (gen !== generation) throw new APIError(0, "", "stale");
+      if (timer.signal.aborted) {
+        throw new APIError(0, "Pulse did not answer within " + REQUEST_TIMEOUT_MS / 1000 + " s. " +
+          (opts.method === "DELETE" ? "The revoke may or may not have been applied: retry, or refresh to see." : "Retry in a moment."), "timeout");
+      }
       throw new APIError(0, "Pulse cannot be reached: check the network, then retry.");
+    } finally {
+      clearTimeout(timeout);
     }
-    if (resp.ok) return resp;
-    let detail = "";
-    try {
-      const body = await resp.json();
-      detail = body.detail || body.error || body.message || "";
-    } catch (e) { /* not JSON */ }
+    if (gen !== generation) throw new APIError(0, "", "stale");
+    if (resp.ok) return { resp, body };
+    const detail = body ? body.detail || body.error || body.message || "" : "";
     throw new APIError(resp.status, detail || resp.statusText);
   }
 
@@ -59,10 +79,19 @@
     return (err.message || "Something went wrong") + " (HTTP " + err.status + "). Retry in a moment.";
   }
 
-  function status(id, text, isError) {
+  // status says what a view is doing or what went wrong; with retry, a button to try again.
+  function status(id, text, isError, retry) {
     const el = $(id);
     el.textContent = text || "";
     el.classList.toggle("error", !!isError);
+    if (retry) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "retry";
+      b.textContent = "Retry";
+      b.addEventListener("click", () => { status(id, ""); retry(); });
+      el.append(" ", b);
+    }
   }
 
   // --- sign-in -------------------------------------------------------------------------------
@@ -85,17 +114,35 @@
     // it cannot read say so.
     const d = addDays(today("UTC"), -2);
     try {
-      const resp = await api("/api/analytics/active-users?start=" + d + "&end=" + d);
-      tenantZone = (await resp.json()).timeZone || "UTC";
+      const { body } = await api("/api/analytics/active-users?start=" + d + "&end=" + d);
+      tenantZone = (body && body.timeZone) || "UTC";
     } catch (err) {
       if (err.status !== 403) throw err;
     }
+  }
+
+  // clearViews empties every view and every answer the page holds: what one user saw is gone
+  // before anyone else signs in.
+  function clearViews() {
+    active = [];
+    $("active-table").tBodies[0].replaceChildren();
+    $("sessions-table").tBodies[0].replaceChildren();
+    $("sessions-table").hidden = true;
+    $("heatmap").replaceChildren();
+    clearCharts();
+    for (const id of ["active-count", "active-updated", "zones", "who"]) $(id).textContent = "";
+    for (const id of ["active-filter", "sessions-user", "user-id", "token"]) $(id).value = "";
+    for (const id of ["active-status", "activity-status", "hours-status", "sessions-status"]) status(id, "");
   }
 
   function signOut(message) {
     store.removeItem("pulse.user");
     store.removeItem("pulse.token");
     if (refresh) clearInterval(refresh);
+    generation++;
+    inflight.abort();
+    inflight = new AbortController();
+    clearViews();
     $("app").hidden = true;
     $("who").hidden = $("signout").hidden = true;
     $("signin").hidden = false;
@@ -135,10 +182,12 @@
   });
   $("signout").addEventListener("click", () => signOut(""));
 
-  // failed handles an error of a view: a refused token ends the session everywhere.
-  function failed(view, err) {
+  // failed handles an error of a view: a refused token ends the session everywhere; an answer
+  // for an earlier sign-in is dropped; anything else is said in the view, with a retry.
+  function failed(view, err, retry) {
+    if (err.kind === "stale") return;
     if (err.status === 401) { signOut(explain(err)); return; }
-    status(view, explain(err), true);
+    status(view, explain(err), true, retry);
   }
 
   // --- active now ----------------------------------------------------------------------------
@@ -151,14 +200,14 @@
   async function loadActive() {
     if (!active.length) status("active-status", "Loading active sessions…");
     try {
-      const resp = await api("/api/sessions/active?limit=1000");
-      active = await resp.json();
+      const { resp, body } = await api("/api/sessions/active?limit=1000");
+      active = body || [];
       const total = Number(resp.headers.get("X-Total-Count") || active.length);
       $("active-count").textContent = "(" + num.format(total) + ")";
       $("active-updated").textContent = "Updated " + new Date().toLocaleTimeString() + ", every 30 s";
       renderActive();
     } catch (err) {
-      failed("active-status", err);
+      failed("active-status", err, loadActive);
     }
   }
 
@@ -193,7 +242,9 @@
       b.type = "button";
       b.className = "revoke";
       b.textContent = "Revoke";
-      b.setAttribute("aria-label", "Revoke the session of " + (s.user_name || s.user_id) + " on " + (s.browser || "an unknown browser"));
+      // A name of its own for each button: a user often has several sessions on one browser.
+      b.setAttribute("aria-label", "Revoke session " + s.session_id.slice(0, 8) + " of " + (s.user_name || s.user_id) + " on " +
+        (s.browser || "an unknown browser") + ", started " + when.format(new Date(s.initiated_at * 1000)));
       b.addEventListener("click", () => revoke(s, tr, b));
       td.appendChild(b);
       tr.appendChild(td);
@@ -203,7 +254,12 @@
     else if (!rows.length) status("active-status", "No active session matches “" + q + "”.");
     else status("active-status", "");
   }
-  $("active-filter").addEventListener("input", renderActive);
+  // The filter redraws once typing pauses, not on every key.
+  let filterTimer = null;
+  $("active-filter").addEventListener("input", () => {
+    clearTimeout(filterTimer);
+    filterTimer = setTimeout(renderActive, 250);
+  });
 
   async function revoke(s, tr, button) {
     button.disabled = true;
@@ -216,13 +272,19 @@
       status("active-status", "Revoked the session of " + (s.user_name || s.user_id) + ".");
     } catch (err) {
       button.disabled = false;
-      failed("active-status", err);
+      failed("active-status", err, () => revoke(s, tr, button));
     }
   }
 
   // --- activity over time --------------------------------------------------------------------
 
-  const charts = {};
+  function clearCharts() {
+    for (const id of Object.keys(charts)) {
+      charts[id].destroy();
+      delete charts[id];
+    }
+    for (const id of ["dau-chart", "new-chart"]) $(id).replaceChildren();
+  }
 
   function chart(id, series, xs, ys) {
     const el = $(id);
@@ -246,19 +308,21 @@
     const end = today(tenantZone), start = addDays(end, -(days - 1));
     status("activity-status", "Loading…");
     try {
-      const counts = await (await api("/api/analytics/active-users?start=" + start + "&end=" + end)).json();
+      const counts = (await api("/api/analytics/active-users?start=" + start + "&end=" + end)).body;
       const xs = counts.days.map((d) => Date.parse(d.date + "T00:00:00Z") / 1000);
       chart("dau-chart", [{ label: "DAU", color: "#0b57d0" }, { label: "WAU", color: "#146c2e" }, { label: "MAU", color: "#b3261e" }], xs,
         [counts.days.map((d) => d.dau), counts.days.map((d) => d.wau), counts.days.map((d) => d.mau)]);
       const iso = (day) => day + "T00:00:00.000Z";
-      const news = await (await api("/api/v1/engagement-dashboard/users/new-users?start=" + iso(start) + "&end=" + end + "T23:59:59.999Z")).json();
+      const news = (await api("/api/v1/engagement-dashboard/users/new-users?start=" + iso(start) + "&end=" + end + "T23:59:59.999Z")).body;
       const byDay = {};
       for (const d of news.days) byDay[d.day.slice(0, 10)] = d.users;
       chart("new-chart", [{ label: "New users", color: "#6d28d9" }], xs, [counts.days.map((d) => byDay[d.date] || 0)]);
       const total = counts.days.reduce((a, d) => a + d.dau, 0);
       status("activity-status", total ? "" : "No activity in this period yet: the charts fill as users sign in.");
     } catch (err) {
-      failed("activity-status", err);
+      // The charts drawn so far are of another period than the one now selected.
+      if (err.kind !== "stale") clearCharts();
+      failed("activity-status", err, loadActivity);
     }
   }
   $("range").addEventListener("change", loadActivity);
@@ -267,8 +331,8 @@
     const days = Number($("range").value);
     const end = today(tenantZone), start = addDays(end, -(days - 1));
     try {
-      const resp = await api("/api/analytics/active-users?start=" + start + "&end=" + end, { headers: { Accept: "text/csv" } });
-      const url = URL.createObjectURL(await resp.blob());
+      const { body } = await api("/api/analytics/active-users?start=" + start + "&end=" + end, { headers: { Accept: "text/csv" }, blob: true });
+      const url = URL.createObjectURL(body);
       const a = document.createElement("a");
       a.href = url;
       a.download = "active-users-" + start + "-" + end + ".csv";
@@ -287,8 +351,8 @@
     status("hours-status", "Loading…");
     const end = new Date(), start = new Date(end.getTime() - 6 * 86400000);
     try {
-      const data = await (await api("/api/v1/engagement-dashboard/users/users-by-time-of-the-day-in-a-week?start=" +
-        start.toISOString().slice(0, 10) + "T00:00:00.000Z&end=" + end.toISOString())).json();
+      const data = (await api("/api/v1/engagement-dashboard/users/users-by-time-of-the-day-in-a-week?start=" +
+        start.toISOString().slice(0, 10) + "T00:00:00.000Z&end=" + end.toISOString())).body;
       const grid = {};
       let max = 0;
       for (const c of data.week) {
@@ -323,28 +387,33 @@
           const td = tr.insertCell();
           td.textContent = n ? num.format(n) : "";
           td.title = num.format(n) + " users at " + h + ":00";
+          // Two ranges of the accent's opacity, so that every cell's number keeps 4.5:1: dark text
+          // on 12–70% (4.7:1 at 70%), white text on 88–100% (5.0:1 at 88%).
           const level = max ? n / max : 0;
-          td.style.backgroundColor = n ? "rgba(11, 87, 208, " + (0.12 + 0.88 * level).toFixed(2) + ")" : "#eef1f5";
+          const alpha = level <= 0.5 ? 0.12 + 1.16 * level : 0.88 + 0.24 * (level - 0.5);
+          td.style.backgroundColor = n ? "rgba(11, 87, 208, " + alpha.toFixed(2) + ")" : "#eef1f5";
           if (level > 0.5) td.classList.add("hot");
         }
       }
       status("hours-status", max ? "" : "Nobody was active in the last 7 days.");
     } catch (err) {
-      failed("hours-status", err);
+      failed("hours-status", err, loadHours);
     }
   }
 
   // --- a user's sessions ---------------------------------------------------------------------
 
-  $("sessions-form").addEventListener("submit", async (ev) => {
+  $("sessions-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
-    const user = $("sessions-user").value.trim();
+    loadSessions($("sessions-user").value.trim());
+  });
+
+  async function loadSessions(user) {
     const table = $("sessions-table");
     status("sessions-status", "Loading the sessions of " + user + "…");
     table.hidden = true;
     try {
-      const resp = await api("/api/users/" + encodeURIComponent(user) + "/sessions?status=all&size=100");
-      const list = await resp.json();
+      const list = (await api("/api/users/" + encodeURIComponent(user) + "/sessions?status=all&size=100")).body || [];
       const body = table.tBodies[0];
       body.replaceChildren();
       for (const s of list) {
@@ -361,9 +430,9 @@
       status("sessions-status", list.length ? list.length + " most recent sessions of " + user + "." : user + " has no sessions in the retention period.");
     } catch (err) {
       if (err.status === 404) status("sessions-status", "There is no user " + user + " in this tenant.", true);
-      else failed("sessions-status", err);
+      else failed("sessions-status", err, () => loadSessions(user));
     }
-  });
+  }
 
   // --- boot ----------------------------------------------------------------------------------
 
