@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/pulse-sessions/pulse/internal/apptest"
+	"github.com/pulse-sessions/pulse/internal/ddblocal"
 	"github.com/pulse-sessions/pulse/internal/ddbtest"
 	"github.com/pulse-sessions/pulse/internal/demo"
 	"github.com/pulse-sessions/pulse/shared/dashboard"
@@ -484,5 +486,69 @@ func TestDashboardFrozenAPI(t *testing.T) {
 		chromedp.Poll(`document.getElementById("activity-status").textContent === ""`, nil),
 	); err != nil {
 		t.Fatalf("retry after the API came back: %v", err)
+	}
+}
+
+// axe runs axe-core (npm, pinned in package.json) in the page and returns its serious and
+// critical violations, one line each: rule, impact, how many elements, the first of them.
+func axe(t *testing.T, ctx context.Context) []string {
+	t.Helper()
+	root, err := ddblocal.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(filepath.Join(root, "node_modules", "axe-core", "axe.min.js"))
+	if err != nil {
+		t.Fatalf("axe-core is not installed (make tools installs it from package-lock.json): %v", err)
+	}
+	var found []string
+	// Injected through the DevTools protocol, as a test tool: the page's CSP binds the page, not
+	// the browser's debugger.
+	if err := chromedp.Run(ctx,
+		chromedp.Evaluate(string(src), nil),
+		chromedp.Evaluate(`axe.run(document, {resultTypes: ["violations"]}).then(r => r.violations
+			.filter(v => v.impact === "serious" || v.impact === "critical")
+			.map(v => v.id + " (" + v.impact + ", " + v.nodes.length + " elements, e.g. " + v.nodes[0].target.join(" ") + "): " + v.help))`,
+			&found, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }),
+	); err != nil {
+		t.Fatal(err)
+	}
+	return found
+}
+
+// axe-core finds no serious or critical violation in any view, at 1280×800 and on a phone:
+// the sign-in form, a wrong token's message, and every view of a signed-in admin with data.
+func TestDashboardAccessibility(t *testing.T) {
+	e, tok := stack(t)
+	for _, size := range []struct{ w, h int }{{1280, 800}, {390, 844}} {
+		t.Run(fmt.Sprintf("%dx%d", size.w, size.h), func(t *testing.T) {
+			ctx := browser(t, size.w, size.h)
+			check := func(view string) {
+				t.Helper()
+				for _, v := range axe(t, ctx) {
+					t.Errorf("%s: %s", view, v)
+				}
+			}
+			if err := chromedp.Run(ctx, chromedp.Navigate(e.URL+"/dashboard"), chromedp.WaitVisible("#signin-form", chromedp.ByID)); err != nil {
+				t.Fatal(err)
+			}
+			check("sign-in")
+			if err := chromedp.Run(ctx, signIn(demo.Admin, "not-the-token"), chromedp.WaitVisible("#signin-error", chromedp.ByID)); err != nil {
+				t.Fatal(err)
+			}
+			check("wrong token")
+			if err := chromedp.Run(ctx,
+				signIn(demo.Admin, tok),
+				chromedp.WaitVisible("#active-table tbody tr", chromedp.ByQuery),
+				chromedp.WaitVisible("#dau-chart canvas", chromedp.ByQuery),
+				chromedp.WaitVisible("#heatmap tbody td", chromedp.ByQuery),
+				chromedp.SendKeys("#sessions-user", demo.Admin, chromedp.ByID),
+				chromedp.Click("#sessions-form button[type=submit]", chromedp.ByQuery),
+				chromedp.WaitVisible("#sessions-table tbody tr", chromedp.ByQuery),
+			); err != nil {
+				t.Fatal(err)
+			}
+			check("signed in, every view")
+		})
 	}
 }
