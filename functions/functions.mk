@@ -7,6 +7,7 @@ FUNCTIONS = CleanupExpiredSessionsFunction:cleanup-expired-sessions \
 	CreateTokenFunction:create-token \
 	DashboardFunction:dashboard \
 	DeleteUserFunction:delete-user \
+	GetPermissionsFunction:get-permissions \
 	GetSessionFunction:get-session \
 	GetTokenFunction:get-token \
 	GetUserFunction:get-user \
@@ -32,6 +33,7 @@ build-CreateSessionFunction: ; $(call lambda,create-session)
 build-CreateTokenFunction: ; $(call lambda,create-token)
 build-DashboardFunction: ; $(call lambda,dashboard)
 build-DeleteUserFunction: ; $(call lambda,delete-user)
+build-GetPermissionsFunction: ; $(call lambda,get-permissions)
 build-GetSessionFunction: ; $(call lambda,get-session)
 build-GetTokenFunction: ; $(call lambda,get-token)
 build-GetUserFunction: ; $(call lambda,get-user)

@@ -33,7 +33,11 @@ func Routes() []RouteInfo {
 	var out []RouteInfo
 	needs := func(scope pulse.Scope, perm pulse.Permission) string {
 		s := "API key, scope `" + string(scope) + "`"
-		if perm != "" {
+		switch perm {
+		case "":
+		case pulse.PermSignedIn:
+			s += "; or any access token"
+		default:
 			s += "; or access token, permission `" + string(perm) + "`"
 		}
 		return s

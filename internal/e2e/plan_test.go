@@ -25,7 +25,7 @@ const (
 // is revoked, the session before it is read, and the user deleted last. A function of the
 // template without a step fails checkPlan, naming it.
 var plan = []step{
-	{"PutUserFunction", 200}, {"GetUserFunction", 200}, {"CreateSessionFunction", 201}, {"GetSessionFunction", 200},
+	{"PutUserFunction", 200}, {"GetUserFunction", 200}, {"GetPermissionsFunction", 200}, {"CreateSessionFunction", 201}, {"GetSessionFunction", 200},
 	{"RecordActivityFunction", 204}, {"RecordActivitiesFunction", 200}, {"ListUserSessionsFunction", 200}, {"ListActiveUsersFunction", 200},
 	{"ListDailyActiveUsersFunction", 200}, {"ListNewUsersFunction", 200}, {"ListUsersByHourFunction", 200},
 	{"ListBusierHoursFunction", 200}, {"ListBusierDaysFunction", 200}, {"ListActiveUserCountsFunction", 200},

@@ -61,10 +61,15 @@ func RequireToken(tokens Tokens, tenants *store.Tenants, perm pulse.Permission, 
 		if err != nil {
 			return err
 		}
-		if !tenant.Allows(user.Roles, perm) {
+		if perm != pulse.PermSignedIn && !tenant.Allows(user.Roles, perm) {
 			return pulse.Forbidden(op, pulse.ReasonNeedPerm, string(perm))
 		}
 		p := &pulse.Principal{TenantID: tok.TenantID, UserID: tok.UserID}
+		for _, q := range pulse.AllPermissions {
+			if tenant.Allows(user.Roles, q) {
+				p.Permissions = append(p.Permissions, q)
+			}
+		}
 		return next(w, r.WithContext(pulse.WithPrincipal(r.Context(), p)))
 	}
 }

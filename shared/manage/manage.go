@@ -35,6 +35,7 @@ var Routes = []httpx.Route[*API]{
 	{Key: "GET /api/users/{user_id}/tokens/{token_id}", Scope: pulse.ScopeUsersRead, Serve: (*API).GetToken},
 	{Key: "DELETE /api/users/{user_id}/tokens/{token_id}", Scope: pulse.ScopeTokensWrite, Serve: (*API).RevokeToken},
 	{Key: "GET /api/sessions/active", Scope: pulse.ScopeActiveUsersRead, Perm: pulse.PermViewActiveUsers, Serve: (*API).ActiveSessions},
+	{Key: "GET /api/permissions", Scope: pulse.ScopeUsersRead, Perm: pulse.PermSignedIn, Serve: (*API).Permissions},
 	{Key: "GET /api/analytics/active-users", Scope: pulse.ScopeActiveUsersRead, Perm: pulse.PermViewEngagement, Serve: (*API).ActiveUserCounts},
 }
 
@@ -247,6 +248,23 @@ func (a *API) RecordActivities(w http.ResponseWriter, r *http.Request) error {
 	httpx.WriteJSON(w, http.StatusOK, "application/json", struct {
 		Results []entryResult `json:"results"`
 	}{results})
+	return nil
+}
+
+// Permissions serves GET /api/permissions: what the caller may use. For a personal access token
+// (the dashboard's), its user and the permissions their roles hold in the tenant, so that a page
+// shows only what it may use; for an API key, its scopes.
+func (a *API) Permissions(w http.ResponseWriter, r *http.Request) error {
+	p := pulse.PrincipalFrom(r.Context())
+	body := struct {
+		UserID      string             `json:"user_id,omitempty"`
+		Permissions []pulse.Permission `json:"permissions"`
+		Scopes      []pulse.Scope      `json:"scopes,omitempty"`
+	}{UserID: p.UserID, Permissions: p.Permissions, Scopes: p.Scopes}
+	if body.Permissions == nil {
+		body.Permissions = []pulse.Permission{}
+	}
+	httpx.WriteJSON(w, http.StatusOK, "application/json", body)
 	return nil
 }
 

@@ -59,6 +59,10 @@ const (
 	PermRevokeSessions   Permission = "revoke-sessions"    // revoking one session
 )
 
+// PermSignedIn is what a route needs that any valid token may call, whatever the user's roles:
+// the signed-in user's own permissions. It is never granted and never listed.
+const PermSignedIn Permission = "signed-in"
+
 // AllPermissions lists every permission, in a stable order.
 var AllPermissions = []Permission{PermViewEngagement, PermViewActiveUsers, PermViewUserSessions, PermRevokeSessions}
 
@@ -301,6 +305,9 @@ type Principal struct {
 	KeyID    string // set for API keys
 	Scopes   []Scope
 	UserID   string // set for user tokens
+	// Permissions are what the token's user's roles allow in the tenant, in AllPermissions'
+	// order (set for user tokens).
+	Permissions []Permission
 }
 
 // WithPrincipal returns ctx carrying p.
