@@ -19,6 +19,7 @@ import (
 	"github.com/pulse-sessions/pulse/internal/ddbtest"
 	"github.com/pulse-sessions/pulse/internal/demo"
 	"github.com/pulse-sessions/pulse/shared/dashboard"
+	"github.com/pulse-sessions/pulse/shared/pulse"
 	"github.com/pulse-sessions/pulse/shared/store"
 )
 
@@ -383,8 +384,8 @@ func TestDashboardSignOutIsolation(t *testing.T) {
 		chromedp.WaitVisible("#signin", chromedp.ByID),
 		signIn("visitor", visitor),
 		chromedp.WaitVisible("#app", chromedp.ByID),
-		chromedp.Poll(`document.getElementById("active-status").textContent.includes("lack")`, nil),
-		chromedp.Text("#active-status", &msg, chromedp.ByID),
+		chromedp.Poll(`document.getElementById("perm-note").textContent.includes("none")`, nil),
+		chromedp.Text("#perm-note", &msg, chromedp.ByID),
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -392,7 +393,7 @@ func TestDashboardSignOutIsolation(t *testing.T) {
 		t.Errorf("signed in as a user without permissions after the admin signed out: %s", left)
 	}
 	if !strings.Contains(msg, "view-active-users") {
-		t.Errorf("the active view says %q, want the permission it lacks", msg)
+		t.Errorf("the page says %q, want the permissions the user lacks", msg)
 	}
 	screenshot(t, b, "signed-out-isolation-1280.png")
 
@@ -551,4 +552,43 @@ func TestDashboardAccessibility(t *testing.T) {
 			check("signed in, every view")
 		})
 	}
+}
+
+// The page asks the API what the signed-in user may use and shows only that: a user whose role
+// holds view-active-users alone sees the active sessions without revoke buttons, and no other
+// view or link to one; the page says what is missing.
+func TestDashboardPermissions(t *testing.T) {
+	e, _ := stack(t)
+	ctx := context.Background()
+	if err := e.Deps.Store.Grant(ctx, e.Tenant, "support", pulse.PermViewActiveUsers); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.Do("PUT", "/api/users/helper", `{"name":"Helper","roles":["support"]}`, apptest.Key(e.Key)...); r.Status != 201 {
+		t.Fatal(r.Status)
+	}
+	tok, _, err := e.Deps.Store.CreateToken(ctx, e.Tenant, "helper", "dashboard", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := browser(t, 1280, 800)
+	var buttons int
+	var shown, note string
+	if err := chromedp.Run(b,
+		chromedp.Navigate(e.URL+"/dashboard"),
+		signIn("helper", tok),
+		chromedp.WaitVisible("#active-table tbody tr", chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelectorAll("#active-table button.revoke").length`, &buttons),
+		chromedp.Evaluate(`["active", "activity", "hours", "sessions"].filter(v => !document.getElementById(v).hidden &&
+			!document.querySelector('.tabs a[data-view="' + v + '"]').hidden).join(",")`, &shown),
+		chromedp.Text("#perm-note", &note, chromedp.ByID),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if buttons != 0 || shown != "active" || !strings.Contains(note, "revoke-sessions") {
+		t.Errorf("%d revoke buttons, views shown %q, note %q; want none, only active, and what is missing", buttons, shown, note)
+	}
+	for _, v := range axe(t, b) {
+		t.Errorf("axe: %s", v)
+	}
+	screenshot(t, b, "permissions-1280.png")
 }

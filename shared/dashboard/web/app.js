@@ -10,6 +10,12 @@
   const clock = new Intl.DateTimeFormat(undefined, { timeStyle: "short" });
   const browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   let tenantZone = "UTC";
+  let perms = new Set(); // what the signed-in user's roles allow (GET /api/permissions)
+  // The permission each view needs: a view the user may not use is not shown at all.
+  const needs = {
+    active: "view-active-users", activity: "view-engagement-dashboard",
+    hours: "view-engagement-dashboard", sessions: "view-user-sessions",
+  };
   let active = [];
   let refresh = null;
   const charts = {}; // uPlot instances by container ID
@@ -109,15 +115,15 @@
   async function signIn(user, token) {
     store.setItem("pulse.user", user);
     store.setItem("pulse.token", token);
-    // One cheap call proves the token and tells the tenant's time zone (a day that is past in
-    // every zone). A user whose roles lack view-engagement-dashboard still signs in: the views
-    // it cannot read say so.
-    const d = addDays(today("UTC"), -2);
-    try {
-      const { body } = await api("/api/analytics/active-users?start=" + d + "&end=" + d);
-      tenantZone = (body && body.timeZone) || "UTC";
-    } catch (err) {
-      if (err.status !== 403) throw err;
+    // The first call proves the token and says what the user's roles allow; the page then
+    // shows only those views.
+    const { body } = await api("/api/permissions");
+    perms = new Set((body && body.permissions) || []);
+    // The tenant's time zone (the days of the charts), from a day that is past in every zone.
+    if (perms.has("view-engagement-dashboard")) {
+      const d = addDays(today("UTC"), -2);
+      const zone = await api("/api/analytics/active-users?start=" + d + "&end=" + d);
+      tenantZone = (zone.body && zone.body.timeZone) || "UTC";
     }
   }
 
@@ -125,12 +131,13 @@
   // before anyone else signs in.
   function clearViews() {
     active = [];
+    perms = new Set();
     $("active-table").tBodies[0].replaceChildren();
     $("sessions-table").tBodies[0].replaceChildren();
     $("sessions-table").hidden = true;
     $("heatmap").replaceChildren();
     clearCharts();
-    for (const id of ["active-count", "active-updated", "zones", "who"]) $(id).textContent = "";
+    for (const id of ["active-count", "active-updated", "zones", "who", "perm-note"]) $(id).textContent = "";
     for (const id of ["active-filter", "sessions-user", "user-id", "token"]) $(id).value = "";
     for (const id of ["active-status", "activity-status", "hours-status", "sessions-status"]) status(id, "");
   }
@@ -156,12 +163,26 @@
     $("app").hidden = false;
     $("who").hidden = $("signout").hidden = false;
     $("who").textContent = "Signed in as " + c.user;
-    $("zones").textContent = "Times are in your time zone (" + browserZone + "); days are the tenant's (" + tenantZone + ").";
-    loadActive();
-    loadActivity();
-    loadHours();
+    $("zones").textContent = "Times are in your time zone (" + browserZone + ")" +
+      (perms.has("view-engagement-dashboard") ? "; days are the tenant's (" + tenantZone + ")." : ".");
+    const may = (view) => perms.has(needs[view]);
+    for (const view of Object.keys(needs)) {
+      $(view).hidden = !may(view);
+      document.querySelector('.tabs a[data-view="' + view + '"]').hidden = !may(view);
+    }
+    const missing = [...new Set(Object.values(needs).concat("revoke-sessions"))].filter((p) => !perms.has(p));
+    $("perm-note").textContent = !Object.keys(needs).some(may)
+      ? "Your roles hold none of the dashboard's permissions (" + missing.join(", ") + "). An operator can grant them: pulse tenant grant -tenant TENANT -role ROLE -permission PERMISSION."
+      : missing.length ? "Your roles lack " + missing.join(", ") + ": what needs them is not shown." : "";
     if (refresh) clearInterval(refresh);
-    refresh = setInterval(loadActive, 30000);
+    if (may("active")) {
+      loadActive();
+      refresh = setInterval(loadActive, 30000);
+    }
+    if (may("activity")) {
+      loadActivity();
+      loadHours();
+    }
   }
 
   $("signin-form").addEventListener("submit", async (ev) => {
@@ -238,6 +259,9 @@
         tr.appendChild(td);
       });
       const td = document.createElement("td");
+      tr.appendChild(td);
+      body.appendChild(tr);
+      if (!perms.has("revoke-sessions")) continue; // the API would refuse it: no button
       const b = document.createElement("button");
       b.type = "button";
       b.className = "revoke";
@@ -247,8 +271,6 @@
         (s.browser || "an unknown browser") + ", started " + when.format(new Date(s.initiated_at * 1000)));
       b.addEventListener("click", () => revoke(s, tr, b));
       td.appendChild(b);
-      tr.appendChild(td);
-      body.appendChild(tr);
     }
     if (!active.length) status("active-status", "Nobody is active right now. Sessions show here once users sign in to your application.");
     else if (!rows.length) status("active-status", "No active session matches “" + q + "”.");
