@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/pulse-sessions/pulse/internal/apptest"
@@ -591,4 +592,33 @@ func TestDashboardPermissions(t *testing.T) {
 		t.Errorf("axe: %s", v)
 	}
 	screenshot(t, b, "permissions-1280.png")
+}
+
+// West and east of UTC the charts keep the tenant's days: the legend shows the latest day's
+// date (the tenant's today, UTC for the demo) and values without hovering, never the day before
+// drawn at 4 pm in Los Angeles; the page names both zones.
+func TestDashboardTimeZones(t *testing.T) {
+	e, tok := stack(t)
+	for _, zone := range []string{"America/Los_Angeles", "Asia/Tokyo"} {
+		t.Run(zone, func(t *testing.T) {
+			ctx := browser(t, 1280, 800)
+			var day, dau, zones string
+			if err := chromedp.Run(ctx,
+				emulation.SetTimezoneOverride(zone),
+				chromedp.Navigate(e.URL+"/dashboard"),
+				signIn(demo.Admin, tok),
+				chromedp.WaitVisible("#dau-chart canvas", chromedp.ByQuery),
+				chromedp.Text("#dau-chart .u-legend .u-series:nth-child(1) .u-value", &day, chromedp.ByQuery),
+				chromedp.Text("#dau-chart .u-legend .u-series:nth-child(2) .u-value", &dau, chromedp.ByQuery),
+				chromedp.Text("#zones", &zones, chromedp.ByID),
+			); err != nil {
+				t.Fatal(err)
+			}
+			today := time.Now().UTC().Format(time.DateOnly) // the demo tenant's days are UTC's
+			if day != today || dau == "" || dau == "–" || !strings.Contains(zones, zone) || !strings.Contains(zones, "UTC") {
+				t.Errorf("legend: day %q (want %s), DAU %q; zones note %q", day, today, dau, zones)
+			}
+			screenshot(t, ctx, "activity-"+strings.ReplaceAll(zone, "/", "-")+".png")
+		})
+	}
 }

@@ -136,6 +136,7 @@
     $("sessions-table").tBodies[0].replaceChildren();
     $("sessions-table").hidden = true;
     $("heatmap").replaceChildren();
+    $("heatmap-scale").replaceChildren();
     clearCharts();
     for (const id of ["active-count", "active-updated", "zones", "who", "perm-note"]) $(id).textContent = "";
     for (const id of ["active-filter", "sessions-user", "user-id", "token"]) $(id).value = "";
@@ -316,13 +317,22 @@
       el.textContent = "The chart library did not load: rebuild the page's assets (make assets).";
       return;
     }
+    const last = xs.length - 1;
     const opts = {
       width: Math.max(280, el.clientWidth || 600), height: 240,
-      scales: { x: { time: true } },
+      // The x values are the tenant's calendar days as UTC midnights: drawn in UTC whatever the
+      // browser's zone, so that no day shifts west (or east) of UTC.
+      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"),
+      // Counts start at zero: a chart whose axis began at its minimum would magnify a dip.
+      scales: { x: { time: true }, y: { range: (u, min, max) => [0, max > 0 ? Math.ceil(max * 1.1) : 1] } },
       axes: [{}, { values: (u, vals) => vals.map((v) => num.format(v)) }],
-      series: [{}].concat(series.map((s) => ({ label: s.label, stroke: s.color, width: 2, value: (u, v) => v == null ? "–" : num.format(v) }))),
+      series: [{ label: "Day", value: (u, ts) => ts == null ? "–" : new Date(ts * 1000).toISOString().slice(0, 10) }]
+        .concat(series.map((s) => ({ label: s.label, stroke: s.color, width: 2, value: (u, v) => v == null ? "–" : num.format(v) }))),
+      // The legend shows the latest day's values unless the pointer is over another day.
+      hooks: { setCursor: [(u) => { if (u.cursor.idx == null && last >= 0) u.setLegend({ idx: last }); }] },
     };
     charts[id] = new uPlot(opts, [xs].concat(ys), el);
+    if (last >= 0) charts[id].setLegend({ idx: last });
   }
 
   async function loadActivity() {
@@ -369,6 +379,13 @@
 
   // --- when people are active ----------------------------------------------------------------
 
+  // heatAlpha is the opacity of the accent for a cell at level (its users over the busiest
+  // hour's): two ranges, so that every cell's number keeps 4.5:1 — dark text on 12–70% (4.7:1
+  // at 70%), white text on 88–100% (5.0:1 at 88%).
+  function heatAlpha(level) {
+    return level <= 0.5 ? 0.12 + 1.16 * level : 0.88 + 0.24 * (level - 0.5);
+  }
+
   async function loadHours() {
     status("hours-status", "Loading…");
     const end = new Date(), start = new Date(end.getTime() - 6 * 86400000);
@@ -409,13 +426,23 @@
           const td = tr.insertCell();
           td.textContent = n ? num.format(n) : "";
           td.title = num.format(n) + " users at " + h + ":00";
-          // Two ranges of the accent's opacity, so that every cell's number keeps 4.5:1: dark text
-          // on 12–70% (4.7:1 at 70%), white text on 88–100% (5.0:1 at 88%).
           const level = max ? n / max : 0;
-          const alpha = level <= 0.5 ? 0.12 + 1.16 * level : 0.88 + 0.24 * (level - 0.5);
-          td.style.backgroundColor = n ? "rgba(11, 87, 208, " + alpha.toFixed(2) + ")" : "#eef1f5";
+          td.style.backgroundColor = n ? "rgba(11, 87, 208, " + heatAlpha(level).toFixed(2) + ")" : "#eef1f5";
           if (level > 0.5) td.classList.add("hot");
         }
+      }
+      // The scale: what the colours mean, from one user an hour to the busiest hour.
+      const scale = $("heatmap-scale");
+      scale.replaceChildren();
+      if (max) {
+        scale.append("1 user");
+        for (const level of [0, 0.25, 0.5, 0.75, 1]) {
+          const sw = document.createElement("span");
+          sw.className = "swatch";
+          sw.style.backgroundColor = "rgba(11, 87, 208, " + heatAlpha(level).toFixed(2) + ")";
+          scale.append(sw);
+        }
+        scale.append(num.format(max) + " users an hour");
       }
       status("hours-status", max ? "" : "Nobody was active in the last 7 days.");
     } catch (err) {
