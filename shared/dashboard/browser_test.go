@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -621,4 +622,100 @@ func TestDashboardTimeZones(t *testing.T) {
 			screenshot(t, ctx, "activity-"+strings.ReplaceAll(zone, "/", "-")+".png")
 		})
 	}
+}
+
+// With 1,200 more active sessions than the demo's, the active list reads a page of 50 at a time
+// and says "1–50 of N" with N the API's count; Next shows the next 50; a user on page 2 links
+// to their sessions (#sessions?user=…); a refresh updates rows in place and keeps focus.
+func TestDashboardActivePaging(t *testing.T) {
+	e, tok := stack(t)
+	ctx := context.Background()
+	now := e.Clock.Now()
+	var users []pulse.User
+	var sessions []*pulse.Session
+	for i := range 1200 {
+		u := fmt.Sprintf("crowd%04d", i)
+		users = append(users, pulse.User{TenantID: e.Tenant, ID: u, Name: "Crowd " + u, CreatedAt: now, UpdatedAt: now})
+		sessions = append(sessions, &pulse.Session{TenantID: e.Tenant, UserID: u, ID: "c" + u, Key: fmt.Sprintf("%064X", i), ClientIDs: []string{"web"},
+			InitiatedAt: now.Add(-time.Hour), LastActivity: now.Add(-time.Duration(i%20) * time.Second), ExpiresAt: now.Add(29 * time.Minute),
+			HardExpires: now.Add(23 * time.Hour), IPAddress: "198.51.100.9"})
+	}
+	if err := e.Deps.Store.Import(ctx, users, sessions, time.UTC); err != nil {
+		t.Fatal(err)
+	}
+	r := e.Do("GET", "/api/sessions/active?limit=1", "", apptest.Key(e.Key)...)
+	total := r.Header.Get("X-Total-Count")
+	if n, _ := strconv.Atoi(total); n < 1200 {
+		t.Fatalf("the API counts %s active sessions, want at least 1,200", total)
+	}
+	b := browser(t, 1280, 800)
+	var first, second, rangeText string
+	var rows int
+	if err := chromedp.Run(b,
+		chromedp.Navigate(e.URL+"/dashboard"),
+		signIn(demo.Admin, tok),
+		chromedp.WaitVisible("#active-table tbody tr", chromedp.ByQuery),
+		chromedp.Text("#active-range", &rangeText, chromedp.ByID),
+		chromedp.AttributeValue("#active-table tbody tr", "data-session", &first, nil, chromedp.ByQuery),
+	); err != nil {
+		t.Fatal(err)
+	}
+	withCommas := func(s string) string { n, _ := strconv.Atoi(s); return thousands(n) }
+	if rangeText != "1–50 of "+withCommas(total) {
+		t.Errorf("page 1 says %q, want 1–50 of %s", rangeText, withCommas(total))
+	}
+	if err := chromedp.Run(b,
+		chromedp.Click("#active-next", chromedp.ByID),
+		chromedp.Poll(`document.getElementById("active-range").textContent.startsWith("51–100")`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Evaluate(`document.querySelectorAll("#active-table tbody tr").length`, &rows),
+		chromedp.AttributeValue("#active-table tbody tr", "data-session", &second, nil, chromedp.ByQuery),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 50 || second == first {
+		t.Errorf("page 2: %d rows, first session %s (page 1's was %s)", rows, second, first)
+	}
+	// Focus a revoke button on page 2, refresh (pause, then resume: a click that takes no focus),
+	// and the same button still has it.
+	var before, after string
+	if err := chromedp.Run(b,
+		chromedp.Focus("#active-table tbody tr:nth-child(3) button.revoke", chromedp.ByQuery),
+		chromedp.Evaluate(`document.activeElement.getAttribute("aria-label")`, &before),
+		chromedp.Evaluate(`document.getElementById("active-pause").click(); document.getElementById("active-pause").click(); 0`, nil),
+		chromedp.Poll(`document.getElementById("active-updated").textContent.endsWith("every 30 s")`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Sleep(500*time.Millisecond), // the reload's answer
+		chromedp.Evaluate(`document.activeElement ? document.activeElement.getAttribute("aria-label") || "" : ""`, &after),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if before == "" || after != before {
+		t.Errorf("focus before the refresh on %q, after on %q", before, after)
+	}
+	// The user of page 2's first row: a link to their sessions, a view with its own address.
+	var user, hash, list string
+	if err := chromedp.Run(b,
+		chromedp.AttributeValue("#active-table tbody tr", "data-user", &user, nil, chromedp.ByQuery),
+		chromedp.Click("#active-table tbody tr a.user-link", chromedp.ByQuery),
+		chromedp.WaitVisible("#sessions-table tbody tr", chromedp.ByQuery),
+		chromedp.Evaluate(`location.hash`, &hash),
+		chromedp.Text("#sessions-table", &list, chromedp.ByID),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if hash != "#sessions?user="+user || !strings.Contains(list, "active") {
+		t.Errorf("the user link: address %q, sessions %.200q", hash, list)
+	}
+	for _, v := range axe(t, b) {
+		t.Errorf("axe: %s", v)
+	}
+	screenshot(t, b, "active-paged-1280.png")
+}
+
+// thousands writes n with the thousands separators the page's en-US number format uses.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

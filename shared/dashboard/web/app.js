@@ -17,6 +17,9 @@
     hours: "view-engagement-dashboard", sessions: "view-user-sessions",
   };
   let active = [];
+  // The active list is read a page at a time: PAGE sessions from offset activeOffset.
+  const PAGE = 50;
+  let activeOffset = 0, activeTotal = 0, paused = false;
   let refresh = null;
   const charts = {}; // uPlot instances by container ID
   // Every request belongs to a sign-in: signing out (or being signed out) starts a new one, aborts
@@ -138,7 +141,8 @@
     $("heatmap").replaceChildren();
     $("heatmap-scale").replaceChildren();
     clearCharts();
-    for (const id of ["active-count", "active-updated", "zones", "who", "perm-note"]) $(id).textContent = "";
+    for (const id of ["active-count", "active-updated", "zones", "who", "perm-note", "active-range"]) $(id).textContent = "";
+    activeOffset = activeTotal = 0;
     for (const id of ["active-filter", "sessions-user", "user-id", "token"]) $(id).value = "";
     for (const id of ["active-status", "activity-status", "hours-status", "sessions-status"]) status(id, "");
   }
@@ -178,12 +182,13 @@
     if (refresh) clearInterval(refresh);
     if (may("active")) {
       loadActive();
-      refresh = setInterval(loadActive, 30000);
+      refresh = setInterval(() => { if (!paused) loadActive(); }, 30000);
     }
     if (may("activity")) {
       loadActivity();
       loadHours();
     }
+    route();
   }
 
   $("signin-form").addEventListener("submit", async (ev) => {
@@ -222,29 +227,49 @@
   async function loadActive() {
     if (!active.length) status("active-status", "Loading active sessions…");
     try {
-      const { resp, body } = await api("/api/sessions/active?limit=1000");
+      const { resp, body } = await api("/api/sessions/active?limit=" + PAGE + "&offset=" + activeOffset);
       active = body || [];
-      const total = Number(resp.headers.get("X-Total-Count") || active.length);
-      $("active-count").textContent = "(" + num.format(total) + ")";
-      $("active-updated").textContent = "Updated " + new Date().toLocaleTimeString() + ", every 30 s";
+      activeTotal = Number(resp.headers.get("X-Total-Count") || active.length);
+      if (!active.length && activeOffset > 0 && activeTotal > 0) {
+        // The page emptied (sessions ended): show the last page there is.
+        activeOffset = Math.max(0, Math.floor((activeTotal - 1) / PAGE) * PAGE);
+        return loadActive();
+      }
+      $("active-count").textContent = "(" + num.format(activeTotal) + ")";
+      $("active-updated").textContent = "Updated " + new Date().toLocaleTimeString() + (paused ? ", paused" : ", every 30 s");
       renderActive();
+      renderPager();
     } catch (err) {
       failed("active-status", err, loadActive);
     }
   }
 
+  function renderPager() {
+    const first = active.length ? activeOffset + 1 : 0, last = activeOffset + active.length;
+    $("active-range").textContent = activeTotal ? num.format(first) + "–" + num.format(last) + " of " + num.format(activeTotal) : "";
+    $("active-prev").disabled = activeOffset === 0;
+    $("active-next").disabled = last >= activeTotal;
+  }
+  $("active-prev").addEventListener("click", () => { activeOffset = Math.max(0, activeOffset - PAGE); loadActive(); });
+  $("active-next").addEventListener("click", () => { activeOffset += PAGE; loadActive(); });
+  $("active-pause").addEventListener("click", () => {
+    paused = !paused;
+    $("active-pause").setAttribute("aria-pressed", String(paused));
+    $("active-pause").textContent = paused ? "Resume updates" : "Pause updates";
+    if (!paused) loadActive();
+  });
+
+  // renderActive draws the page's rows. A row whose session is still there is updated in place
+  // (its cells' text), not rebuilt, so that a refresh keeps focus, selection and scroll.
   function renderActive() {
     const q = $("active-filter").value.trim().toLowerCase();
     const rows = active.filter((s) => !q || [s.user_id, s.user_name, s.browser, s.browser_version, s.os, s.country, s.city, s.ip_address]
       .join(" ").toLowerCase().includes(q));
     const body = $("active-table").tBodies[0];
-    body.replaceChildren();
+    const existing = new Map([...body.rows].map((tr) => [tr.dataset.session, tr]));
     const now = Date.now() / 1000;
-    for (const s of rows) {
-      const tr = document.createElement("tr");
-      tr.dataset.session = s.session_id;
-      tr.dataset.user = s.user_id;
-      const cells = [
+    rows.forEach((s, i) => {
+      const texts = [
         s.user_name ? s.user_name + " (" + s.user_id + ")" : s.user_id,
         [s.browser, s.browser_version].filter(Boolean).join(" ") || "unknown",
         s.os || "unknown",
@@ -253,16 +278,45 @@
         clock.format(new Date(s.last_updated * 1000)),
         duration(Math.max(0, now - s.initiated_at)),
       ];
-      cells.forEach((text, i) => {
-        const td = document.createElement("td");
-        td.textContent = text;
-        if (i >= 4) td.className = "nowrap";
-        tr.appendChild(td);
-      });
+      let tr = existing.get(s.session_id);
+      existing.delete(s.session_id);
+      if (tr) {
+        texts.forEach((text, c) => {
+          const cell = c === 0 ? tr.cells[0].firstChild : tr.cells[c]; // the user's cell holds a link
+          if (cell.textContent !== text) cell.textContent = text;
+        });
+      } else {
+        tr = activeRow(s, texts);
+      }
+      // Only a row out of place moves (moving a row would take focus from its button).
+      if (body.rows[i] !== tr) body.insertBefore(tr, body.rows[i] || null);
+    });
+    for (const tr of existing.values()) tr.remove();
+    if (!active.length) status("active-status", "Nobody is active right now. Sessions show here once users sign in to your application.");
+    else if (!rows.length) status("active-status", "No session on this page matches “" + q + "”.");
+    else if (!$("active-status").classList.contains("error")) status("active-status", "");
+  }
+
+  // activeRow builds the row of session s: its cells, a link to the user's sessions, and its
+  // revoke button when the user may revoke.
+  function activeRow(s, texts) {
+    const tr = document.createElement("tr");
+    tr.dataset.session = s.session_id;
+    tr.dataset.user = s.user_id;
+    texts.forEach((text, i) => {
       const td = document.createElement("td");
+      td.textContent = text;
+      if (i >= 4) td.className = "nowrap";
       tr.appendChild(td);
-      body.appendChild(tr);
-      if (!perms.has("revoke-sessions")) continue; // the API would refuse it: no button
+    });
+    const link = document.createElement("a");
+    link.href = "#sessions?user=" + encodeURIComponent(s.user_id);
+    link.className = "user-link";
+    link.textContent = texts[0];
+    tr.cells[0].replaceChildren(link);
+    const td = document.createElement("td");
+    tr.appendChild(td);
+    if (perms.has("revoke-sessions")) { // else the API would refuse it: no button
       const b = document.createElement("button");
       b.type = "button";
       b.className = "revoke";
@@ -273,9 +327,7 @@
       b.addEventListener("click", () => revoke(s, tr, b));
       td.appendChild(b);
     }
-    if (!active.length) status("active-status", "Nobody is active right now. Sessions show here once users sign in to your application.");
-    else if (!rows.length) status("active-status", "No active session matches “" + q + "”.");
-    else status("active-status", "");
+    return tr;
   }
   // The filter redraws once typing pauses, not on every key.
   let filterTimer = null;
@@ -290,8 +342,9 @@
       await api("/api/users/" + encodeURIComponent(s.user_id) + "/sessions/" + encodeURIComponent(s.session_id), { method: "DELETE" });
       active = active.filter((x) => x.session_id !== s.session_id);
       tr.remove();
-      const n = Number(($("active-count").textContent.match(/\d+/g) || ["1"]).join("")) - 1;
-      $("active-count").textContent = "(" + num.format(Math.max(0, n)) + ")";
+      activeTotal = Math.max(0, activeTotal - 1);
+      $("active-count").textContent = "(" + num.format(activeTotal) + ")";
+      renderPager();
       status("active-status", "Revoked the session of " + (s.user_name || s.user_id) + ".");
     } catch (err) {
       button.disabled = false;
@@ -482,6 +535,19 @@
       else failed("sessions-status", err, () => loadSessions(user));
     }
   }
+
+  // --- views with their own URL ---------------------------------------------------------------
+
+  // route shows what the address names: #sessions?user=ID opens that user's sessions.
+  function route() {
+    const m = /^#sessions\?user=(.+)$/.exec(location.hash);
+    if (!m || !creds() || !perms.has("view-user-sessions")) return;
+    const user = decodeURIComponent(m[1]);
+    $("sessions-user").value = user;
+    loadSessions(user);
+    $("sessions").scrollIntoView();
+  }
+  window.addEventListener("hashchange", route);
 
   // --- boot ----------------------------------------------------------------------------------
 
