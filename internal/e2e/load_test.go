@@ -1,9 +1,12 @@
 package e2e_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -51,6 +54,28 @@ func hammer(e *apptest.Env, n, workers int, req func(i int) (method, path, body 
 	}
 	wg.Wait()
 	return statuses, time.Since(start)
+}
+
+// post sends body to path with the tenant's key, as a client would, without the suite's check
+// of every answer against openapi.yaml (the batch tests do that; a 500-entry answer takes it long).
+func post(e *apptest.Env, path string, body []byte) (int, []byte) {
+	req, err := http.NewRequest("POST", e.URL+path, bytes.NewReader(body))
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-API-KEY", e.Key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.T.Error(err)
+		return 0, nil
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.T.Error(err)
+	}
+	return resp.StatusCode, b
 }
 
 func report(t *testing.T, what string, n int, statuses map[int]int, took time.Duration) {
@@ -153,14 +178,15 @@ func TestLoadManySessions(t *testing.T) {
 	}
 }
 
-// 200 batches of 500 heartbeats over 2,000 sessions, 8 batches at a time, each entry with its
+// 100 batches of 500 heartbeats over 2,000 sessions, 8 batches at a time, each entry with its
 // own time ("at", 20 s apart for a session, arriving out of order across batches): no batch and
 // no entry fails, and every session's last activity is its latest heartbeat, or (coalesced
 // under ACTIVITY_RESOLUTION) less than the resolution before it, with the expiry the idle
-// timeout after.
+// timeout after. 100 batches, not 200: 200 took 2m11s of CI here, DynamoDB Local's writes the
+// bound, and 50,000 entries already give every session 25 heartbeats out of order.
 func TestLoadBatches(t *testing.T) {
 	e := apptest.New(t)
-	const users, perUser, batches, size, workers = 1000, 2, 200, 500, 8
+	const users, perUser, batches, size, workers = 1000, 2, 100, 500, 8
 	const sessions = users * perUser
 	statuses, took := hammer(e, sessions, 32, func(i int) (string, string, string) {
 		return "POST", fmt.Sprintf("/api/users/u%04d/sessions", i/perUser), fmt.Sprintf(`{"client_id":"web","session_id":"S%d"}`, i%perUser)
@@ -189,11 +215,11 @@ func TestLoadBatches(t *testing.T) {
 					body.Activity = append(body.Activity, map[string]any{"user_id": fmt.Sprintf("u%04d", s/perUser), "session_id": fmt.Sprintf("S%d", s%perUser), "at": at(i).Unix()})
 				}
 				raw, _ := json.Marshal(body)
-				r := e.Do("POST", "/api/activity", string(raw), apptest.Key(e.Key)...)
+				status, answer := post(e, "/api/activity", raw)
 				var res struct{ Results []struct{ Status int } }
-				_ = json.Unmarshal(r.Body, &res)
+				_ = json.Unmarshal(answer, &res)
 				mu.Lock()
-				batchStatuses[r.Status]++
+				batchStatuses[status]++
 				for _, x := range res.Results {
 					entryStatuses[x.Status]++
 				}
