@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/pulse-sessions/pulse/internal/ddblocal"
@@ -87,11 +89,21 @@ func Client(t testing.TB) (*dynamodb.Client, string) {
 }
 
 // NewClient returns a client of the emulator at endpoint for access key key.
+//
+// It retries more patiently than the SDK's default (8 attempts, no retry quota): DynamoDB Local
+// is one JVM per test binary, and with every package's tests loading it at once it now and then
+// drops a connection mid-answer ("use of closed network connection", which the SDK retries); three
+// in a row failed a CI run. A test that means to exercise Pulse's own retry policy passes
+// boot.ClientOptions in optFns, which replaces this one (apptest does).
 func NewClient(endpoint, key string, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
 	return dynamodb.New(dynamodb.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(endpoint),
 		Credentials:  credentials.NewStaticCredentialsProvider(key, "local", ""),
+		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = 8
+			o.RateLimiter = ratelimit.None
+		}),
 	}, optFns...)
 }
 
