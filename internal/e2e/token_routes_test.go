@@ -42,6 +42,7 @@ func TestTokenReachesGrantedRoutes(t *testing.T) {
 		{"GET", "/api/users/alice/sessions?status=all", pulse.PermViewUserSessions, 403, 200, "lack the view-user-sessions permission"},
 		{"GET", "/api/analytics/active-users?start=2026-03-01&end=2026-03-10", pulse.PermViewEngagement, 403, 200, "view-engagement-dashboard"},
 		{"DELETE", "/api/users/alice/sessions/S1", pulse.PermRevokeSessions, 403, 204, "lack the revoke-sessions permission"},
+		{"DELETE", "/api/users/alice/sessions", pulse.PermRevokeSessions, 403, 204, "lack the revoke-sessions permission"},
 	}
 	for _, rt := range routes {
 		if r := e.Do(rt.method, rt.path, "", as...); r.Status != rt.denied || !strings.Contains(string(r.Body), rt.deniedBody) {
@@ -57,6 +58,16 @@ func TestTokenReachesGrantedRoutes(t *testing.T) {
 	for _, rt := range routes {
 		if r := e.Do(rt.method, rt.path, "", as...); r.Status != rt.ok {
 			t.Errorf("%s %s after the grant: %d %s, want %d", rt.method, rt.path, r.Status, r.Body, rt.ok)
+		}
+	}
+	// A revoke by token is audit-logged with the operator who made it.
+	for _, msg := range []string{`"msg":"session revoked"`, `"msg":"user's sessions revoked"`} {
+		named := false
+		for _, line := range strings.Split(e.Logs.String(), "\n") {
+			named = named || strings.Contains(line, msg) && strings.Contains(line, `"by_user":"ops"`)
+		}
+		if !named {
+			t.Errorf("no audit line %s naming the operator ops", msg)
 		}
 	}
 	// Routes without a permission take no token; a wrong token is 401 in the surface's words.

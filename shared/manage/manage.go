@@ -29,7 +29,7 @@ var Routes = []httpx.Route[*API]{
 	{Key: "POST /api/users/{user_id}/sessions/{session_id}/activity", Scope: pulse.ScopeSessionsWrite, Serve: (*API).RecordActivity},
 	{Key: "POST /api/activity", Scope: pulse.ScopeSessionsWrite, Serve: (*API).RecordActivities},
 	{Key: "DELETE /api/users/{user_id}/sessions/{session_id}", Scope: pulse.ScopeSessionsWrite, Perm: pulse.PermRevokeSessions, Serve: (*API).RevokeSession},
-	{Key: "DELETE /api/users/{user_id}/sessions", Scope: pulse.ScopeSessionsWrite, Serve: (*API).RevokeUserSessions},
+	{Key: "DELETE /api/users/{user_id}/sessions", Scope: pulse.ScopeSessionsWrite, Perm: pulse.PermRevokeSessions, Serve: (*API).RevokeUserSessions},
 	{Key: "GET /api/users/{user_id}/sessions", Scope: pulse.ScopeSessionsRead, Perm: pulse.PermViewUserSessions, Serve: (*API).ListSessions},
 	{Key: "POST /api/users/{user_id}/tokens", Scope: pulse.ScopeTokensWrite, Serve: (*API).CreateToken},
 	{Key: "GET /api/users/{user_id}/tokens/{token_id}", Scope: pulse.ScopeUsersRead, Serve: (*API).GetToken},
@@ -278,6 +278,7 @@ func (a *API) RevokeSession(w http.ResponseWriter, r *http.Request) error {
 	if err := a.store.RevokeSession(r.Context(), tenant, id[0], id[1]); err != nil {
 		return err
 	}
+	a.audit(r, "session revoked", "user_id", id[0], "session_id", id[1])
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -289,9 +290,27 @@ func (a *API) RevokeUserSessions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := a.store.RevokeUserSessions(r.Context(), tenant, id[0]); err != nil {
+	n, err := a.store.RevokeUserSessions(r.Context(), tenant, id[0])
+	if err != nil {
 		return err
 	}
+	a.audit(r, "user's sessions revoked", "user_id", id[0], "revoked", n)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// audit logs who changed what, at info: a revoke from the dashboard names the operator (the
+// token's user), one from a backend names its API key. The log is the audit trail (CloudWatch
+// keeps it for the log group's retention); the session's "Session Ended" event says why it ended.
+func (a *API) audit(r *http.Request, msg string, attrs ...any) {
+	by := []any{}
+	if p := pulse.PrincipalFrom(r.Context()); p != nil {
+		by = append(by, "tenant", p.TenantID)
+		if p.UserID != "" {
+			by = append(by, "by_user", p.UserID)
+		} else {
+			by = append(by, "by_key", p.KeyID)
+		}
+	}
+	a.log.InfoContext(r.Context(), msg, append(append(by, "request_id", httpx.RequestID(r.Context())), attrs...)...)
 }
