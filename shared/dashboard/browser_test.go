@@ -719,3 +719,80 @@ func thousands(n int) string {
 	}
 	return s
 }
+
+// A user's sessions: 20 a page with "1–20 of N" and Next; each with its User-Agent; a live one
+// revoked from its row says so there; revoke-all asks once more (Cancel changes nothing) and
+// then ends every live session.
+func TestDashboardUserSessions(t *testing.T) {
+	e, tok := stack(t)
+	for i := range 25 {
+		body := fmt.Sprintf(`{"client_id":"web","session_id":"m%02d","user_agent":%q}`, i, "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0")
+		if r := e.Do("POST", "/api/users/many/sessions", body, apptest.Key(e.Key)...); r.Status != 201 {
+			t.Fatalf("login %d: %d %s", i, r.Status, r.Body)
+		}
+	}
+	live := func() int {
+		r := e.Do("GET", "/api/users/many/sessions?status=active&size=100", "", apptest.Key(e.Key)...)
+		var list []any
+		r.JSON(t, &list)
+		return len(list)
+	}
+	b := browser(t, 1280, 800)
+	var rangeText, page2, ua string
+	if err := chromedp.Run(b,
+		chromedp.Navigate(e.URL+"/dashboard#sessions?user=many"),
+		signIn(demo.Admin, tok),
+		chromedp.WaitVisible("#sessions-table tbody tr", chromedp.ByQuery),
+		chromedp.Text("#sessions-range", &rangeText, chromedp.ByID),
+		chromedp.Text("#sessions-table tbody tr td.ua", &ua, chromedp.ByQuery),
+		chromedp.Click("#sessions-next", chromedp.ByID),
+		chromedp.Poll(`document.getElementById("sessions-range").textContent.startsWith("21–25")`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Text("#sessions-range", &page2, chromedp.ByID),
+		chromedp.Click("#sessions-prev", chromedp.ByID),
+		chromedp.Poll(`document.getElementById("sessions-range").textContent.startsWith("1–20")`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if rangeText != "1–20 of 25 sessions of many" || page2 != "21–25 of 25 sessions of many" || !strings.Contains(ua, "Firefox/140.0") {
+		t.Errorf("pages %q and %q, user agent %q", rangeText, page2, ua)
+	}
+	var state string
+	if err := chromedp.Run(b,
+		chromedp.Click("#sessions-table tbody tr button.revoke", chromedp.ByQuery),
+		chromedp.Poll(`document.querySelector("#sessions-table tbody tr td:nth-child(4)").textContent === "revoked just now"`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Text("#sessions-status", &state, chromedp.ByID),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if n := live(); n != 24 || !strings.Contains(state, "Revoked session") {
+		t.Errorf("after revoking one: %d live (want 24), status %q", n, state)
+	}
+	if err := chromedp.Run(b,
+		chromedp.Click("#sessions-revoke-all", chromedp.ByID),
+		chromedp.WaitVisible("#sessions-confirm", chromedp.ByID),
+		chromedp.Click("#sessions-confirm-no", chromedp.ByID),
+		chromedp.WaitNotVisible("#sessions-confirm", chromedp.ByID),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if n := live(); n != 24 {
+		t.Errorf("Cancel left %d live sessions, want 24", n)
+	}
+	for _, v := range axe(t, b) {
+		t.Errorf("axe: %s", v)
+	}
+	if err := chromedp.Run(b,
+		chromedp.Poll(`document.querySelectorAll('#active-table a[href="#sessions?user=many"]').length > 0`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Click("#sessions-revoke-all", chromedp.ByID),
+		chromedp.Click("#sessions-confirm-yes", chromedp.ByID),
+		chromedp.Poll(`document.getElementById("sessions-status").textContent.startsWith("Revoked every live session")`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+		// The active list drops them at once, not at its next 30 s refresh.
+		chromedp.Poll(`document.querySelectorAll('#active-table a[href="#sessions?user=many"]').length === 0`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if n := live(); n != 0 {
+		t.Errorf("after revoke-all: %d live sessions", n)
+	}
+	screenshot(t, b, "user-sessions-1280.png")
+}

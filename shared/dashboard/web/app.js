@@ -138,6 +138,8 @@
     $("active-table").tBodies[0].replaceChildren();
     $("sessions-table").tBodies[0].replaceChildren();
     $("sessions-table").hidden = true;
+    for (const id of ["sessions-prev", "sessions-next", "sessions-revoke-all", "sessions-confirm"]) $(id).hidden = true;
+    $("sessions-range").textContent = "";
     $("heatmap").replaceChildren();
     $("heatmap-scale").replaceChildren();
     clearCharts();
@@ -510,31 +512,105 @@
     loadSessions($("sessions-user").value.trim());
   });
 
-  async function loadSessions(user) {
+  // A user's sessions, SESSIONS_PAGE at a time, newest first, with their device, place and
+  // whether the device was new; live ones can be revoked (with revoke-sessions), one or all.
+  const SESSIONS_PAGE = 20;
+  let sessionsUser = "", sessionsPage = 1;
+
+  async function loadSessions(user, page = 1) {
     const table = $("sessions-table");
+    sessionsUser = user;
+    sessionsPage = page;
     status("sessions-status", "Loading the sessions of " + user + "…");
-    table.hidden = true;
     try {
-      const list = (await api("/api/users/" + encodeURIComponent(user) + "/sessions?status=all&size=100")).body || [];
-      const body = table.tBodies[0];
-      body.replaceChildren();
+      const { resp, body } = await api("/api/users/" + encodeURIComponent(user) + "/sessions?status=all&size=" + SESSIONS_PAGE + "&page=" + page);
+      const list = body || [];
+      let paging = {};
+      try { paging = JSON.parse(resp.headers.get("X-Pagination") || "{}"); } catch (e) { /* the API always sends it */ }
+      const total = paging.total_count || list.length;
+      const rows = table.tBodies[0];
+      rows.replaceChildren();
+      let live = 0;
       for (const s of list) {
-        const tr = body.insertRow();
-        const state = s.end_reason ? "ended (" + s.end_reason + ") " + when.format(new Date(s.ended_at * 1000)) : "active";
+        const tr = rows.insertRow();
+        tr.dataset.session = s.session_id;
         const m = s.last_metadata || {};
+        const state = s.end_reason ? "ended (" + s.end_reason + ") " + when.format(new Date(s.ended_at * 1000)) : "active";
         for (const text of [s.session_id, when.format(new Date(s.initiated_at * 1000)), when.format(new Date(s.last_updated * 1000)),
-          state, [m.city, m.country].filter(Boolean).join(", "), m.ip_address || "", (s.client_ids || []).join(", ")]) {
+          state, m.user_agent || "", [m.city, m.country].filter(Boolean).join(", "), m.ip_address || "",
+          s.new_device ? "new device" : "", (s.client_ids || []).join(", ")]) {
           tr.insertCell().textContent = text;
         }
         tr.cells[3].className = s.end_reason ? "state-ended" : "state-active";
+        tr.cells[4].className = "ua";
+        const act = tr.insertCell();
+        if (!s.end_reason && perms.has("revoke-sessions")) {
+          live++;
+          const b = document.createElement("button");
+          b.type = "button";
+          b.className = "revoke";
+          b.textContent = "Revoke";
+          b.setAttribute("aria-label", "Revoke session " + s.session_id.slice(0, 8) + " of " + user);
+          b.addEventListener("click", () => revokeOne(user, s, tr, b));
+          act.appendChild(b);
+        }
       }
       table.hidden = !list.length;
-      status("sessions-status", list.length ? list.length + " most recent sessions of " + user + "." : user + " has no sessions in the retention period.");
+      const first = (page - 1) * SESSIONS_PAGE + 1;
+      $("sessions-range").textContent = list.length ? num.format(first) + "–" + num.format(first + list.length - 1) + " of " + num.format(total) + " sessions of " + user : "";
+      $("sessions-prev").hidden = $("sessions-next").hidden = !list.length;
+      $("sessions-prev").disabled = !paging.has_previous;
+      $("sessions-next").disabled = !paging.has_next;
+      $("sessions-revoke-all").hidden = !perms.has("revoke-sessions") || !list.length;
+      status("sessions-status", list.length ? "" : user + " has no sessions in the retention period.");
     } catch (err) {
+      table.hidden = true;
       if (err.status === 404) status("sessions-status", "There is no user " + user + " in this tenant.", true);
-      else failed("sessions-status", err, () => loadSessions(user));
+      else failed("sessions-status", err, () => loadSessions(user, page));
     }
   }
+  $("sessions-prev").addEventListener("click", () => loadSessions(sessionsUser, Math.max(1, sessionsPage - 1)));
+  $("sessions-next").addEventListener("click", () => loadSessions(sessionsUser, sessionsPage + 1));
+
+  async function revokeOne(user, s, tr, button) {
+    button.disabled = true;
+    try {
+      await api("/api/users/" + encodeURIComponent(user) + "/sessions/" + encodeURIComponent(s.session_id), { method: "DELETE" });
+      tr.cells[3].textContent = "revoked just now";
+      tr.cells[3].className = "state-ended";
+      button.remove();
+      status("sessions-status", "Revoked session " + s.session_id.slice(0, 8) + " of " + user + ".");
+      refreshActiveAfterRevoke();
+    } catch (err) {
+      button.disabled = false;
+      failed("sessions-status", err, () => revokeOne(user, s, tr, button));
+    }
+  }
+
+  // A revoke here also shows in the active list at once, not at its next 30 s refresh.
+  function refreshActiveAfterRevoke() {
+    if (perms.has("view-active-users")) loadActive();
+  }
+
+  // Revoke all asks once more, inline: a second button confirms, Cancel or leaving does not.
+  $("sessions-revoke-all").addEventListener("click", () => {
+    $("sessions-confirm").hidden = false;
+    $("sessions-confirm-text").textContent = "End every live session of " + sessionsUser + "? They will have to sign in again.";
+    $("sessions-confirm-yes").focus();
+  });
+  $("sessions-confirm-no").addEventListener("click", () => { $("sessions-confirm").hidden = true; $("sessions-revoke-all").focus(); });
+  $("sessions-confirm-yes").addEventListener("click", async () => {
+    const user = sessionsUser;
+    $("sessions-confirm").hidden = true;
+    try {
+      await api("/api/users/" + encodeURIComponent(user) + "/sessions", { method: "DELETE" });
+      await loadSessions(user, 1);
+      status("sessions-status", "Revoked every live session of " + user + ".");
+      refreshActiveAfterRevoke();
+    } catch (err) {
+      failed("sessions-status", err);
+    }
+  });
 
   // --- views with their own URL ---------------------------------------------------------------
 
