@@ -26,7 +26,8 @@ FUNCTIONS = CleanupExpiredSessionsFunction:cleanup-expired-sessions \
 	RecordActivityFunction:record-activity \
 	RevokeSessionFunction:revoke-session \
 	RevokeTokenFunction:revoke-token \
-	RevokeUserSessionsFunction:revoke-user-sessions
+	RevokeUserSessionsFunction:revoke-user-sessions \
+	SearchSessionsFunction:search-sessions
 
 build-CleanupExpiredSessionsFunction: ; $(call lambda,cleanup-expired-sessions)
 build-CreateSessionFunction: ; $(call lambda,create-session)
@@ -53,3 +54,4 @@ build-RecordActivityFunction: ; $(call lambda,record-activity)
 build-RevokeSessionFunction: ; $(call lambda,revoke-session)
 build-RevokeTokenFunction: ; $(call lambda,revoke-token)
 build-RevokeUserSessionsFunction: ; $(call lambda,revoke-user-sessions)
+build-SearchSessionsFunction: ; $(call lambda,search-sessions)

@@ -29,7 +29,7 @@ var plan = []step{
 	{"RecordActivityFunction", 204}, {"RecordActivitiesFunction", 200}, {"ListUserSessionsFunction", 200}, {"ListActiveUsersFunction", 200},
 	{"ListDailyActiveUsersFunction", 200}, {"ListNewUsersFunction", 200}, {"ListUsersByHourFunction", 200},
 	{"ListBusierHoursFunction", 200}, {"ListBusierDaysFunction", 200}, {"ListActiveUserCountsFunction", 200},
-	{"ListActiveSessionsFunction", 200}, {"DashboardFunction", 200},
+	{"ListActiveSessionsFunction", 200}, {"SearchSessionsFunction", 200}, {"DashboardFunction", 200},
 	{"CreateTokenFunction", 201}, {"GetTokenFunction", 200}, {"RevokeTokenFunction", 204},
 	{"RevokeSessionFunction", 204}, {"RevokeUserSessionsFunction", 204}, {"DeleteUserFunction", 204},
 	{"CleanupExpiredSessionsFunction", taskSummary}, {"PublishEventsFunction", taskBatch},

@@ -39,6 +39,7 @@ func TestTokenReachesGrantedRoutes(t *testing.T) {
 	}{
 		{"GET", "/settings/users/active-users", pulse.PermViewActiveUsers, 403, 200, `"error.code":"MD022"`},
 		{"GET", "/api/sessions/active", pulse.PermViewActiveUsers, 403, 200, "lack the view-active-users permission"},
+		{"GET", "/api/sessions?browser=Chrome", pulse.PermViewActiveUsers, 403, 200, "lack the view-active-users permission"},
 		{"GET", "/api/users/alice/sessions?status=all", pulse.PermViewUserSessions, 403, 200, "lack the view-user-sessions permission"},
 		{"GET", "/api/analytics/active-users?start=2026-03-01&end=2026-03-10", pulse.PermViewEngagement, 403, 200, "view-engagement-dashboard"},
 		{"DELETE", "/api/users/alice/sessions/S1", pulse.PermRevokeSessions, 403, 204, "lack the revoke-sessions permission"},

@@ -71,16 +71,21 @@ func (a *API) ActiveSessions(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]activeSessionJSON, 0, len(page.Sessions))
 	for _, s := range page.Sessions {
-		clients := s.ClientIDs
-		if clients == nil {
-			clients = []string{}
-		}
-		out = append(out, activeSessionJSON{SessionID: s.ID, UserID: s.UserID, UserName: s.UserName, UserType: s.UserType,
-			Browser: s.Device.Browser, BrowserVersion: s.Device.Version, OS: s.Device.OS, Country: s.Location.Country,
-			City: s.Location.City, IPAddress: s.IPAddress, ClientIDs: clients,
-			InitiatedAt: s.InitiatedAt.Unix(), LastUpdated: s.LastActivity.Unix()})
+		out = append(out, activeRow(s))
 	}
 	w.Header().Set("X-Total-Count", strconv.Itoa(page.Total))
 	httpx.WriteJSON(w, http.StatusOK, "application/json", out)
 	return nil
+}
+
+// activeRow is s as the active list (and a search) shows it.
+func activeRow(s *pulse.Session) activeSessionJSON {
+	clients := s.ClientIDs
+	if clients == nil {
+		clients = []string{}
+	}
+	return activeSessionJSON{SessionID: s.ID, UserID: s.UserID, UserName: s.UserName, UserType: s.UserType,
+		Browser: s.Device.Browser, BrowserVersion: s.Device.Version, OS: s.Device.OS, Country: s.Location.Country,
+		City: s.Location.City, IPAddress: s.IPAddress, ClientIDs: clients,
+		InitiatedAt: s.InitiatedAt.Unix(), LastUpdated: s.LastActivity.Unix()}
 }

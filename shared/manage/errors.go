@@ -186,6 +186,8 @@ func worded(err error) error {
 		msg = "The request body must hold exactly one JSON object."
 	case pulse.ReasonBodyDuplicate:
 		msg = fmt.Sprintf("The request body names %q twice in one object.", e.ID)
+	case pulse.ReasonCursor:
+		msg = fmt.Sprintf("The %s parameter is not one this API gave: search again without it.", e.ID)
 	default:
 		return err
 	}

@@ -35,6 +35,7 @@ var Routes = []httpx.Route[*API]{
 	{Key: "GET /api/users/{user_id}/tokens/{token_id}", Scope: pulse.ScopeUsersRead, Serve: (*API).GetToken},
 	{Key: "DELETE /api/users/{user_id}/tokens/{token_id}", Scope: pulse.ScopeTokensWrite, Serve: (*API).RevokeToken},
 	{Key: "GET /api/sessions/active", Scope: pulse.ScopeActiveUsersRead, Perm: pulse.PermViewActiveUsers, Serve: (*API).ActiveSessions},
+	{Key: "GET /api/sessions", Scope: pulse.ScopeActiveUsersRead, Perm: pulse.PermViewActiveUsers, Serve: (*API).SearchSessions},
 	{Key: "GET /api/permissions", Scope: pulse.ScopeUsersRead, Perm: pulse.PermSignedIn, Serve: (*API).Permissions},
 	{Key: "GET /api/analytics/active-users", Scope: pulse.ScopeActiveUsersRead, Perm: pulse.PermViewEngagement, Serve: (*API).ActiveUserCounts},
 }

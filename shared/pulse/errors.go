@@ -59,6 +59,7 @@ const (
 	ReasonFieldType      = "field type"         // ID: the field; Need: the JSON type it must have
 	ReasonParamTwice     = "parameter twice"    // ID: a query parameter given more than once
 	ReasonParamRange     = "parameter range"    // ID: a query parameter outside its range (Need)
+	ReasonCursor         = "cursor"             // ID: a paging cursor that no answer gave
 )
 
 // Error is a domain error. The store and the authorizers say what failed and about what (Op,

@@ -1,0 +1,180 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/pulse-sessions/pulse/shared/pulse"
+	"github.com/pulse-sessions/pulse/shared/store"
+)
+
+// searchTenant imports active sessions made by mk(i) for i < n into tenant acme, with 50 idle
+// (live, last active before the window) and 50 ended sessions that no search may answer.
+func searchTenant(t *testing.T, s *store.Store, now time.Time, n int, mk func(i int) *pulse.Session) []*pulse.Session {
+	t.Helper()
+	var users []pulse.User
+	var all, want []*pulse.Session
+	for i := range n + 100 {
+		ss := mk(i)
+		ss.TenantID, ss.Key = "acme", fmt.Sprintf("%064X", i)
+		ss.InitiatedAt = now.Add(-time.Hour - time.Duration(i)*time.Second)
+		ss.LastActivity = now.Add(-time.Duration(i%120) * time.Second)
+		switch {
+		case i >= n+50: // ended
+			ss.EndedAt, ss.EndReason = now.Add(-time.Minute), "revoked"
+		case i >= n: // idle: past the window, not yet expired
+			ss.LastActivity = now.Add(-20 * time.Minute)
+		default:
+			want = append(want, ss)
+		}
+		ss.ExpiresAt, ss.HardExpires = ss.LastActivity.Add(30*time.Minute), ss.InitiatedAt.Add(24*time.Hour)
+		if !slices.ContainsFunc(users, func(u pulse.User) bool { return u.ID == ss.UserID }) {
+			users = append(users, pulse.User{TenantID: "acme", ID: ss.UserID, CreatedAt: now, UpdatedAt: now})
+		}
+		all = append(all, ss)
+	}
+	if err := s.Import(context.Background(), users, all, time.UTC); err != nil {
+		t.Fatal(err)
+	}
+	return want
+}
+
+// searchAll follows the cursors to the end and returns the session IDs answered (repeats
+// dropped, as a client does) and how many requests it took.
+func searchAll(t *testing.T, s *store.Store, ctx context.Context, f store.SessionFilter, limit int) ([]string, int) {
+	t.Helper()
+	var ids []string
+	cursor, requests := "", 0
+	for {
+		page, err := s.SearchActive(ctx, "acme", f, limit, cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		requests++
+		if len(page.Sessions) > limit || page.Examined > store.SearchExamined {
+			t.Fatalf("a page of %d sessions, %d entries examined (limit %d, budget %d)", len(page.Sessions), page.Examined, limit, store.SearchExamined)
+		}
+		for _, ss := range page.Sessions {
+			if !slices.Contains(ids, ss.ID) {
+				ids = append(ids, ss.ID)
+			}
+		}
+		if page.Next == "" {
+			break
+		}
+		if requests > 1000 {
+			t.Fatal("the search does not end")
+		}
+		cursor = page.Next
+	}
+	slices.Sort(ids)
+	return ids, requests
+}
+
+// Every filter answers exactly the active sessions that match it, across pages, and never an
+// idle or ended one; a cursor that no search gave is refused.
+func TestSearchActive(t *testing.T) {
+	ctx := context.Background()
+	c := newClock(start)
+	s := newStore(t, c)
+	now := c.Now()
+	browsers := []string{"Firefox", "Chrome", "Safari"}
+	want := searchTenant(t, s, now, 400, func(i int) *pulse.Session {
+		ss := &pulse.Session{UserID: fmt.Sprintf("user-%03d", i/2), ID: fmt.Sprintf("s%04d", i), ClientIDs: []string{"web"},
+			IPAddress: fmt.Sprintf("203.0.113.%d", i%256), Device: pulse.Device{Browser: browsers[i%3], OS: "Linux"},
+			Location: pulse.Location{CountryCode: "US", Country: "United States of America"}, NewDevice: i%7 == 0}
+		if i%2 == 1 {
+			ss.IPAddress = fmt.Sprintf("198.51.100.%d", i%256)
+		}
+		if i%5 == 0 {
+			ss.Location = pulse.Location{CountryCode: "DE", Country: "Germany"}
+		}
+		if i%4 == 0 {
+			ss.ClientIDs = []string{"web", "ios"}
+		}
+		return ss
+	})
+	yes := true
+	cases := []struct {
+		name string
+		f    store.SessionFilter
+		keep func(*pulse.Session) bool
+	}{
+		{"everything", store.SessionFilter{}, func(*pulse.Session) bool { return true }},
+		{"user", store.SessionFilter{UserID: "user-042"}, func(ss *pulse.Session) bool { return ss.UserID == "user-042" }},
+		{"user prefix", store.SessionFilter{UserPrefix: "user-01"}, func(ss *pulse.Session) bool { return ss.UserID[:7] == "user-01" }},
+		{"session", store.SessionFilter{SessionID: "s0377"}, func(ss *pulse.Session) bool { return ss.ID == "s0377" }},
+		{"CIDR", store.SessionFilter{IP: netip.MustParsePrefix("203.0.113.0/25")}, func(ss *pulse.Session) bool {
+			return netip.MustParsePrefix("203.0.113.0/25").Contains(netip.MustParseAddr(ss.IPAddress))
+		}},
+		{"IP", store.SessionFilter{IP: netip.PrefixFrom(netip.MustParseAddr("198.51.100.9"), 32)}, func(ss *pulse.Session) bool { return ss.IPAddress == "198.51.100.9" }},
+		{"country code", store.SessionFilter{Country: "de"}, func(ss *pulse.Session) bool { return ss.Location.CountryCode == "DE" }},
+		{"country name and browser", store.SessionFilter{Country: "Germany", Browser: "firefox"}, func(ss *pulse.Session) bool {
+			return ss.Location.CountryCode == "DE" && ss.Device.Browser == "Firefox"
+		}},
+		{"client and new device", store.SessionFilter{ClientID: "ios", NewDevice: &yes}, func(ss *pulse.Session) bool {
+			return slices.Contains(ss.ClientIDs, "ios") && ss.NewDevice
+		}},
+		{"nothing", store.SessionFilter{OS: "Plan 9"}, func(*pulse.Session) bool { return false }},
+	}
+	for _, tc := range cases {
+		var exp []string
+		for _, ss := range want {
+			if tc.keep(ss) {
+				exp = append(exp, ss.ID)
+			}
+		}
+		slices.Sort(exp)
+		for _, limit := range []int{7, 100} {
+			got, _ := searchAll(t, s, ctx, tc.f, limit)
+			if !slices.Equal(got, exp) {
+				t.Errorf("%s, %d a page: %d sessions answered, want %d (%.60q, want %.60q)", tc.name, limit, len(got), len(exp), got, exp)
+			}
+		}
+	}
+	for _, bad := range []string{"x", "eyJiIjoxfQ", "!!!"} {
+		if _, err := s.SearchActive(ctx, "acme", store.SessionFilter{}, 10, bad); code(err) != pulse.EINVALID {
+			t.Errorf("cursor %q: err = %v, want %s", bad, err, pulse.EINVALID)
+		}
+	}
+}
+
+// A search costs its budget, never the tenant: with 4,000 active sessions and a filter that
+// matches none of them, one request reads at most SearchExamined index entries and
+// SearchReads sessions, within 140 RCU on AWS's rules, and as much as at 1,200 sessions; the
+// cursors still lead through every session.
+func TestSearchCostsItsBudget(t *testing.T) {
+	ctx := context.Background()
+	cost := func(n int) (float64, int) {
+		c := newClock(start)
+		s := newStore(t, c)
+		searchTenant(t, s, c.Now(), n, func(i int) *pulse.Session {
+			return &pulse.Session{UserID: fmt.Sprintf("u%05d", i), ID: fmt.Sprintf("s%05d", i), IPAddress: "203.0.113.7",
+				Device: pulse.Device{Browser: "Chrome", OS: "Linux"}}
+		})
+		var m store.Meter
+		page, err := s.SearchActive(store.WithMeter(ctx, &m), "acme", store.SessionFilter{OS: "Windows"}, 50, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page.Next == "" || len(page.Sessions) != 0 {
+			t.Fatalf("%d sessions: the first request answered %d and no cursor", n, len(page.Sessions))
+		}
+		rcu, _ := m.OnAWS()
+		_, requests := searchAll(t, s, ctx, store.SessionFilter{OS: "Windows"}, 50)
+		return rcu, requests
+	}
+	small, smallRequests := cost(1200)
+	large, largeRequests := cost(4000)
+	t.Logf("one request, nothing matching: %.1f RCU at 1,200 active, %.1f at 4,000 (the whole window: %d and %d requests)", small, large, smallRequests, largeRequests)
+	if large > 140 || large > small*1.5 {
+		t.Errorf("one request at 4,000 active cost %.1f RCU (at 1,200: %.1f), want ≤ 140 and ≤ 1.5×", large, small)
+	}
+	if largeRequests < 4000/store.SearchReads {
+		t.Errorf("the whole window of 4,000 took %d requests: more than the budget was spent in one", largeRequests)
+	}
+}
