@@ -709,6 +709,49 @@ func TestDashboardActivePaging(t *testing.T) {
 		t.Errorf("axe: %s", v)
 	}
 	screenshot(t, b, "active-paged-1280.png")
+
+	// The search box asks the server, over every active session: a user far beyond the first
+	// page is found; a network finds its first 50 and offers to search further; a bad CIDR
+	// says what is wrong; clearing the box brings the paged list back.
+	var found, foundUser, network, more, bad, back string
+	type_ := func(by, text string) chromedp.Action {
+		return chromedp.Evaluate(fmt.Sprintf(`(() => { const s = document.getElementById("active-search-by"); s.value = %q;
+			const f = document.getElementById("active-filter"); f.value = %q; f.dispatchEvent(new Event("input")); return 0 })()`, by, text), nil)
+	}
+	if err := chromedp.Run(b,
+		chromedp.Navigate(e.URL+"/dashboard#active"),
+		chromedp.WaitVisible("#active-table tbody tr", chromedp.ByQuery),
+		type_("user_prefix", "crowd1187"),
+		chromedp.Poll(`document.getElementById("active-range").textContent.startsWith("1 session matches")`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Text("#active-range", &found, chromedp.ByID),
+		chromedp.AttributeValue("#active-table tbody tr", "data-user", &foundUser, nil, chromedp.ByQuery),
+		type_("ip", "198.51.100.0/24"),
+		chromedp.Poll(`document.getElementById("active-range").textContent.includes("so far")`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Text("#active-range", &network, chromedp.ByID),
+		chromedp.Click("#active-search-more", chromedp.ByID),
+		chromedp.Poll(`document.querySelectorAll("#active-table tbody tr").length >= 100`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Text("#active-range", &more, chromedp.ByID),
+		type_("ip", "198.51.100.300"),
+		chromedp.Poll(`document.getElementById("active-status").textContent.startsWith("Cannot search")`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Text("#active-status", &bad, chromedp.ByID),
+		type_("ip", ""),
+		chromedp.Poll(`document.getElementById("active-range").textContent.includes("–")`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Text("#active-range", &back, chromedp.ByID),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if foundUser != "crowd1187" || !strings.Contains(found, "crowd1187") {
+		t.Errorf("searching crowd1187: %q, first row's user %q", found, foundUser)
+	}
+	if !strings.HasPrefix(network, "50 sessions match") || !strings.HasPrefix(more, "100 sessions match") {
+		t.Errorf("searching the network: %q, then %q after Search further", network, more)
+	}
+	if !strings.Contains(bad, "CIDR") || !strings.HasSuffix(back, "of "+withCommas(total)) {
+		t.Errorf("a bad CIDR says %q; the cleared box shows %q", bad, back)
+	}
+	for _, v := range axe(t, b) {
+		t.Errorf("axe: %s", v)
+	}
 }
 
 // thousands writes n with the thousands separators the page's en-US number format uses.

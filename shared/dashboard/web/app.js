@@ -20,6 +20,7 @@
   // The active list is read a page at a time: PAGE sessions from offset activeOffset.
   const PAGE = 50;
   let activeOffset = 0, activeTotal = 0, paused = false;
+  let searching = null, searchGen = 0, searchTimer = null; // the search shown in the active table (see runSearch)
   let refresh = null;
   const charts = {}; // uPlot instances by container ID
   // Every request belongs to a sign-in: signing out (or being signed out) starts a new one, aborts
@@ -70,7 +71,9 @@
     if (gen !== generation) throw new APIError(0, "", "stale");
     if (resp.ok) return { resp, body };
     const detail = body ? body.detail || body.error || body.message || "" : "";
-    throw new APIError(resp.status, detail || resp.statusText);
+    const e = new APIError(resp.status, detail || resp.statusText);
+    e.errors = body && body.errors; // a 422's fields, as {"ip": ["must be …"]}
+    throw e;
   }
 
   // explain turns an API error into what to do about it.
@@ -145,6 +148,10 @@
     clearCharts();
     for (const id of ["active-count", "active-updated", "zones", "who", "perm-note", "active-range"]) $(id).textContent = "";
     activeOffset = activeTotal = 0;
+    searching = null;
+    searchGen++;
+    clearTimeout(searchTimer);
+    $("active-search-more").hidden = true;
     for (const id of ["active-filter", "sessions-user", "user-id", "token"]) $(id).value = "";
     for (const id of ["active-status", "activity-status", "hours-status", "sessions-status"]) status(id, "");
   }
@@ -227,6 +234,7 @@
   }
 
   async function loadActive() {
+    if (searching) return; // the rows are a search's answer until the box is cleared
     if (!active.length) status("active-status", "Loading active sessions…");
     try {
       const { resp, body } = await api("/api/sessions/active?limit=" + PAGE + "&offset=" + activeOffset);
@@ -247,6 +255,8 @@
   }
 
   function renderPager() {
+    if (searching) return renderSearchRange();
+    $("active-prev").hidden = $("active-next").hidden = false;
     const first = active.length ? activeOffset + 1 : 0, last = activeOffset + active.length;
     $("active-range").textContent = activeTotal ? num.format(first) + "–" + num.format(last) + " of " + num.format(activeTotal) : "";
     $("active-prev").disabled = activeOffset === 0;
@@ -264,9 +274,7 @@
   // renderActive draws the page's rows. A row whose session is still there is updated in place
   // (its cells' text), not rebuilt, so that a refresh keeps focus, selection and scroll.
   function renderActive() {
-    const q = $("active-filter").value.trim().toLowerCase();
-    const rows = active.filter((s) => !q || [s.user_id, s.user_name, s.browser, s.browser_version, s.os, s.country, s.city, s.ip_address]
-      .join(" ").toLowerCase().includes(q));
+    const rows = active;
     const body = $("active-table").tBodies[0];
     const existing = new Map([...body.rows].map((tr) => [tr.dataset.session, tr]));
     const now = Date.now() / 1000;
@@ -294,8 +302,10 @@
       if (body.rows[i] !== tr) body.insertBefore(tr, body.rows[i] || null);
     });
     for (const tr of existing.values()) tr.remove();
-    if (!active.length) status("active-status", "Nobody is active right now. Sessions show here once users sign in to your application.");
-    else if (!rows.length) status("active-status", "No session on this page matches “" + q + "”.");
+    if (searching) {
+      if (!searching.next && !rows.length) status("active-status", "No active session matches " + searching.label + ".");
+      else if (!$("active-status").classList.contains("error")) status("active-status", "");
+    } else if (!active.length) status("active-status", "Nobody is active right now. Sessions show here once users sign in to your application.");
     else if (!$("active-status").classList.contains("error")) status("active-status", "");
   }
 
@@ -331,12 +341,73 @@
     }
     return tr;
   }
-  // The filter redraws once typing pauses, not on every key.
-  let filterTimer = null;
+  // --- search: the server's GET /api/sessions, over every active session, not just this page ---
+
+  // searching is the search shown in the table, or null for the paged list: {field, text,
+  // label, next (the API's cursor), found, examined}. A search goes on by itself for up to
+  // SEARCH_STEPS answers (each costs the API a bounded amount, so a rare match can take several),
+  // then offers "Search further".
+  // (searching, searchGen and searchTimer are declared with the page's other state, above.)
+  const SEARCH_STEPS = 10;
+
+  async function runSearch(further) {
+    const field = $("active-search-by").value, text = $("active-filter").value.trim();
+    const gen = ++searchGen;
+    if (!text) {
+      searching = null;
+      $("active-search-more").hidden = true;
+      active = [];
+      $("active-table").tBodies[0].replaceChildren();
+      return loadActive();
+    }
+    if (!further) {
+      const by = $("active-search-by").selectedOptions[0].textContent.toLowerCase();
+      searching = { field, text, label: by + " “" + text + "”", next: null, found: [], examined: 0 };
+      active = [];
+      $("active-table").tBodies[0].replaceChildren();
+    }
+    const s = searching, want = s.found.length + PAGE;
+    status("active-status", "Searching the active sessions…");
+    $("active-search-more").hidden = true;
+    try {
+      for (let step = 0; step < SEARCH_STEPS; step++) {
+        let path = "/api/sessions?limit=" + PAGE + "&" + field + "=" + encodeURIComponent(text);
+        if (s.next) path += "&cursor=" + encodeURIComponent(s.next);
+        const { body } = await api(path);
+        if (gen !== searchGen) return; // a newer search (or a cleared box) replaced this one
+        for (const r of body.sessions) {
+          if (!s.found.some((x) => x.session_id === r.session_id)) s.found.push(r); // it moved ahead of the search
+        }
+        s.examined += body.examined;
+        s.next = body.next;
+        if (!s.next || s.found.length >= want) break;
+      }
+      active = s.found;
+      renderActive();
+      renderSearchRange();
+    } catch (err) {
+      if (gen !== searchGen) return;
+      if (err.status === 422 && err.errors) {
+        status("active-status", "Cannot search: " + Object.entries(err.errors).map(([k, v]) => k + " " + v.join(" ")).join("; "), true);
+      } else failed("active-status", err, () => runSearch(further));
+    }
+  }
+
+  function renderSearchRange() {
+    const s = searching, n = s.found.length;
+    $("active-prev").hidden = $("active-next").hidden = true;
+    $("active-range").textContent = num.format(n) + (n === 1 ? " session matches " : " sessions match ") + s.label +
+      (s.next ? " so far (" + num.format(s.examined) + " searched)" : "");
+    $("active-search-more").hidden = !s.next;
+  }
+
+  // The search runs once typing pauses, not on every key.
   $("active-filter").addEventListener("input", () => {
-    clearTimeout(filterTimer);
-    filterTimer = setTimeout(renderActive, 250);
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => runSearch(false), 300);
   });
+  $("active-search-by").addEventListener("change", () => { if ($("active-filter").value.trim()) runSearch(false); });
+  $("active-search-more").addEventListener("click", () => runSearch(true));
 
   async function revoke(s, tr, button) {
     button.disabled = true;
