@@ -24,6 +24,7 @@ FUNCTIONS = CleanupExpiredSessionsFunction:cleanup-expired-sessions \
 	PutUserFunction:put-user \
 	RecordActivitiesFunction:record-activities \
 	RecordActivityFunction:record-activity \
+	RevokeMatchingSessionsFunction:revoke-matching-sessions \
 	RevokeSessionFunction:revoke-session \
 	RevokeTokenFunction:revoke-token \
 	RevokeUserSessionsFunction:revoke-user-sessions \
@@ -51,6 +52,7 @@ build-PublishEventsFunction: ; $(call lambda,publish-events)
 build-PutUserFunction: ; $(call lambda,put-user)
 build-RecordActivitiesFunction: ; $(call lambda,record-activities)
 build-RecordActivityFunction: ; $(call lambda,record-activity)
+build-RevokeMatchingSessionsFunction: ; $(call lambda,revoke-matching-sessions)
 build-RevokeSessionFunction: ; $(call lambda,revoke-session)
 build-RevokeTokenFunction: ; $(call lambda,revoke-token)
 build-RevokeUserSessionsFunction: ; $(call lambda,revoke-user-sessions)

@@ -44,6 +44,7 @@ func TestTokenReachesGrantedRoutes(t *testing.T) {
 		{"GET", "/api/analytics/active-users?start=2026-03-01&end=2026-03-10", pulse.PermViewEngagement, 403, 200, "view-engagement-dashboard"},
 		{"DELETE", "/api/users/alice/sessions/S1", pulse.PermRevokeSessions, 403, 204, "lack the revoke-sessions permission"},
 		{"DELETE", "/api/users/alice/sessions", pulse.PermRevokeSessions, 403, 204, "lack the revoke-sessions permission"},
+		{"POST", "/api/sessions/revoke?user_id=alice&dry_run=true", pulse.PermRevokeSessions, 403, 200, "lack the revoke-sessions permission"},
 	}
 	for _, rt := range routes {
 		if r := e.Do(rt.method, rt.path, "", as...); r.Status != rt.denied || !strings.Contains(string(r.Body), rt.deniedBody) {

@@ -36,6 +36,7 @@ var Routes = []httpx.Route[*API]{
 	{Key: "DELETE /api/users/{user_id}/tokens/{token_id}", Scope: pulse.ScopeTokensWrite, Serve: (*API).RevokeToken},
 	{Key: "GET /api/sessions/active", Scope: pulse.ScopeActiveUsersRead, Perm: pulse.PermViewActiveUsers, Serve: (*API).ActiveSessions},
 	{Key: "GET /api/sessions", Scope: pulse.ScopeActiveUsersRead, Perm: pulse.PermViewActiveUsers, Serve: (*API).SearchSessions},
+	{Key: "POST /api/sessions/revoke", Scope: pulse.ScopeSessionsWrite, Perm: pulse.PermRevokeSessions, Serve: (*API).RevokeMatching},
 	{Key: "GET /api/permissions", Scope: pulse.ScopeUsersRead, Perm: pulse.PermSignedIn, Serve: (*API).Permissions},
 	{Key: "GET /api/analytics/active-users", Scope: pulse.ScopeActiveUsersRead, Perm: pulse.PermViewEngagement, Serve: (*API).ActiveUserCounts},
 }

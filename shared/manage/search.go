@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pulse-sessions/pulse/shared/httpx"
 	"github.com/pulse-sessions/pulse/shared/pulse"
@@ -26,30 +27,49 @@ type searchJSON struct {
 	Examined int                `json:"examined"`
 }
 
-// searchParams are the query parameters of GET /api/sessions, each given at most once.
-var searchParams = []string{"user_id", "user_prefix", "session_id", "ip", "country", "browser", "os", "client_id", "new_device", "limit", "cursor"}
+// bulkRevokeJSON is one step of a revoke by filter.
+type bulkRevokeJSON struct {
+	DryRun   bool    `json:"dry_run"`
+	Matched  int     `json:"matched"`
+	Revoked  int     `json:"revoked"`
+	Examined int     `json:"examined"`
+	Next     *string `json:"next"`
+}
 
-// SearchSessions serves GET /api/sessions: the tenant's active sessions that match every filter
-// given (user_id, user_prefix, session_id, ip — an address or a CIDR —, country — ISO code or
-// name —, browser, os, client_id, new_device), up to limit (1–100, default 50) an answer, with
-// a cursor to go on from. Each answer costs at most store.SearchExamined index entries and
-// store.SearchReads sessions read, whatever the tenant holds: a rare match can take several
-// answers, some of them empty with a cursor. An unknown parameter is refused, so that a typo
-// never widens a search to everything.
-func (a *API) SearchSessions(w http.ResponseWriter, r *http.Request) error {
+// filterParams are the filters of a search and of a revoke by filter; pagingParams say where
+// and how far an answer goes.
+var (
+	filterParams = []string{"user_id", "user_prefix", "session_id", "ip", "country", "browser", "os", "client_id", "new_device", "started_after"}
+	pagingParams = []string{"limit", "cursor"}
+)
+
+// searchQuery is a parsed search: the filter, the most sessions an answer holds, the cursor.
+type searchQuery struct {
+	filter store.SessionFilter
+	limit  int
+	cursor string
+	dryRun bool
+}
+
+// parseSearch reads the query string of a search (extra names the parameters a route adds,
+// as dry_run). Each parameter is given at most once and never empty; an unknown one is refused,
+// so that a typo never widens a search, or a revoke, to everything.
+func parseSearch(r *http.Request, defaultLimit int, extra ...string) (searchQuery, error) {
+	q := searchQuery{limit: defaultLimit}
 	values, err := httpx.Query(r)
 	if err != nil {
-		return pulse.QueryUnparseable("parse query")
+		return q, pulse.QueryUnparseable("parse query")
 	}
+	known := slices.Concat(filterParams, pagingParams, extra)
 	fields := map[string][]string{}
 	one := map[string]string{}
 	for name, vs := range values {
-		if !slices.Contains(searchParams, name) {
-			fields[name] = []string{"is not a filter of this search (" + strings.Join(searchParams, ", ") + ")."}
+		if !slices.Contains(known, name) {
+			fields[name] = []string{"is not a parameter of this route (" + strings.Join(known, ", ") + ")."}
 			continue
 		}
 		if len(vs) != 1 {
-			return paramTwice(name)
+			return q, paramTwice(name)
 		}
 		if vs[0] == "" {
 			fields[name] = []string{"must not be empty."}
@@ -81,29 +101,55 @@ func (a *API) SearchSessions(w http.ResponseWriter, r *http.Request) error {
 			fields["ip"] = []string{"must be an IP address or a CIDR block, as 203.0.113.7 or 203.0.113.0/24."}
 		}
 	}
-	if v, ok := one["new_device"]; ok {
-		b := v == "true"
-		if !b && v != "false" {
-			fields["new_device"] = []string{"must be true or false."}
+	for _, name := range []string{"new_device", "dry_run"} {
+		if v, ok := one[name]; ok {
+			b := v == "true"
+			if !b && v != "false" {
+				fields[name] = []string{"must be true or false."}
+			}
+			if name == "dry_run" {
+				q.dryRun = b
+			} else {
+				f.NewDevice = &b
+			}
 		}
-		f.NewDevice = &b
 	}
-	limit := 50
+	if v, ok := one["started_after"]; ok {
+		if n, err := strconv.ParseInt(v, 10, 64); err != nil || n < 0 || n > 1<<40 {
+			fields["started_after"] = []string{"must be a time in Unix seconds."}
+		} else {
+			f.StartedAfter = time.Unix(n, 0)
+		}
+	}
 	if v, ok := one["limit"]; ok {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return paramNotNumber("limit")
+			return q, paramNotNumber("limit")
 		}
 		if n < 1 || n > 100 {
 			fields["limit"] = []string{"must be between 1 and 100."}
 		}
-		limit = n
+		q.limit = n
 	}
 	if len(fields) > 0 {
-		return pulse.FieldErrors(fields)
+		return q, pulse.FieldErrors(fields)
 	}
-	tenant := pulse.PrincipalFrom(r.Context()).TenantID
-	page, err := a.store.SearchActive(r.Context(), tenant, f, limit, one["cursor"])
+	q.filter, q.cursor = f, one["cursor"]
+	return q, nil
+}
+
+// SearchSessions serves GET /api/sessions: the tenant's active sessions that match every filter
+// given (user_id, user_prefix, session_id, ip — an address or a CIDR —, country — ISO code or
+// name —, browser, os, client_id, new_device, started_after), up to limit (1–100, default 50)
+// an answer, with a cursor to go on from. Each answer costs at most store.SearchExamined index
+// entries and store.SearchReads sessions read, whatever the tenant holds: a rare match can take
+// several answers, some of them empty with a cursor.
+func (a *API) SearchSessions(w http.ResponseWriter, r *http.Request) error {
+	q, err := parseSearch(r, 50)
+	if err != nil {
+		return err
+	}
+	page, err := a.store.SearchActive(r.Context(), pulse.PrincipalFrom(r.Context()).TenantID, q.filter, q.limit, q.cursor)
 	if err != nil {
 		return err
 	}
@@ -116,4 +162,52 @@ func (a *API) SearchSessions(w http.ResponseWriter, r *http.Request) error {
 	}
 	httpx.WriteJSON(w, http.StatusOK, "application/json", out)
 	return nil
+}
+
+// RevokeMatching serves POST /api/sessions/revoke: one step of revoking every active session
+// that matches a filter (the search's parameters; at least one filter). A step searches as one
+// answer of GET /api/sessions does (limit default and at most 100) and revokes what it found,
+// or with dry_run=true only counts it; next continues from there, null once the whole window is
+// done. Each step is bounded by the search's budget and 100 revokes, so it ends well inside the
+// function's deadline; a step cut short (503) is repeated with the same cursor, and finds only
+// the sessions still live. Every step is audit-logged with who made it and the sessions it ended.
+func (a *API) RevokeMatching(w http.ResponseWriter, r *http.Request) error {
+	q, err := parseSearch(r, 100, "dry_run")
+	if err != nil {
+		return err
+	}
+	if q.filter.Zero() {
+		return pulse.FieldErrors(map[string][]string{"filter": {"name at least one of " + strings.Join(filterParams, ", ") + ": this route does not revoke every session of the tenant."}})
+	}
+	page, err := a.store.SearchActive(r.Context(), pulse.PrincipalFrom(r.Context()).TenantID, q.filter, q.limit, q.cursor)
+	if err != nil {
+		return err
+	}
+	out := bulkRevokeJSON{DryRun: q.dryRun, Matched: len(page.Sessions), Examined: page.Examined}
+	if page.Next != "" {
+		out.Next = &page.Next
+	}
+	if !q.dryRun && len(page.Sessions) > 0 {
+		out.Revoked, err = a.store.RevokeFound(r.Context(), page.Sessions)
+		ids := make([]string, 0, len(page.Sessions))
+		for _, s := range page.Sessions {
+			ids = append(ids, s.UserID+"/"+s.ID)
+		}
+		// Logged whether or not every revoke was done: what was matched, and how many ended.
+		a.audit(r, "sessions revoked by filter", "filter", filterText(r), "matched", len(ids), "revoked", out.Revoked, "sessions", ids)
+		if err != nil {
+			return err
+		}
+	}
+	httpx.WriteJSON(w, http.StatusOK, "application/json", out)
+	return nil
+}
+
+// filterText is the request's filter parameters as a query string, for the audit log.
+func filterText(r *http.Request) string {
+	v := r.URL.Query()
+	for _, p := range append(pagingParams, "dry_run") {
+		v.Del(p)
+	}
+	return v.Encode()
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pulse-sessions/pulse/internal/apptest"
 )
@@ -55,9 +56,15 @@ func search(t *testing.T, e *apptest.Env, key, q string) []string {
 	return nil
 }
 
-func TestSearchSessions(t *testing.T) {
-	e := apptest.New(t)
+// searchFixture logs in 30 sessions S00–S29 of users u0–u9 (S00–S14 20 minutes before the rest, then a heartbeat each),
+// every third from 198.51.100.0/24, the others from 203.0.113.0/24; revokes S01; and logs in
+// G1 of the other tenant. ids lists the live sessions i for which keep(i).
+func searchFixture(t *testing.T, e *apptest.Env) (ids func(keep func(i int) bool) []string) {
+	t.Helper()
 	for i := range 30 {
+		if i == 15 {
+			e.Clock.Add(20 * time.Minute)
+		}
 		ip := fmt.Sprintf("203.0.113.%d", i)
 		if i%3 == 0 {
 			ip = fmt.Sprintf("198.51.100.%d", i)
@@ -67,12 +74,18 @@ func TestSearchSessions(t *testing.T) {
 			t.Fatalf("login %d: %d %s", i, r.Status, r.Body)
 		}
 	}
+	// Keep the first ones active: a heartbeat each.
+	for i := range 15 {
+		if r := e.Do("POST", fmt.Sprintf("/api/users/u%d/sessions/S%02d/activity", i%10, i), "", apptest.Key(e.Key)...); r.Status != 204 && i != 1 {
+			t.Fatalf("heartbeat %d: %d %s", i, r.Status, r.Body)
+		}
+	}
 	// One ended session, and one of another tenant from the same network: neither is found.
 	if r := e.Do("DELETE", "/api/users/u1/sessions/S01", "", apptest.Key(e.Key)...); r.Status != 204 {
 		t.Fatal(r.Status)
 	}
 	login(e, e.OKey, "u1", "G1")
-	ids := func(keep func(i int) bool) []string {
+	return func(keep func(i int) bool) []string {
 		var out []string
 		for i := range 30 {
 			if i != 1 && keep(i) {
@@ -81,6 +94,12 @@ func TestSearchSessions(t *testing.T) {
 		}
 		return out
 	}
+}
+
+func TestSearchSessions(t *testing.T) {
+	e := apptest.New(t)
+	ids := searchFixture(t, e)
+	late := e.Clock.Now().Add(-10 * time.Minute).Unix()
 	for _, tc := range []struct {
 		q    string
 		want []string
@@ -95,6 +114,7 @@ func TestSearchSessions(t *testing.T) {
 		{"browser=Firefox", nil},
 		{"session_id=S13&os=Windows", nil},
 		{"new_device=false&user_id=u1", ids(func(i int) bool { return i%10 == 1 })},
+		{fmt.Sprintf("started_after=%d&ip=198.51.100.0/24", late), ids(func(i int) bool { return i >= 15 && i%3 == 0 })},
 	} {
 		if got := search(t, e, e.Key, tc.q); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: %q, want %q", tc.q, got, tc.want)
@@ -112,7 +132,7 @@ func TestSearchSessions(t *testing.T) {
 	}{
 		{"ip=203.0.113.300", 422, "CIDR"},
 		{"ip=", 422, "must not be empty"},
-		{"countr=DE", 422, "is not a filter of this search"},
+		{"countr=DE", 422, "is not a parameter of this route"},
 		{"limit=0", 422, "between 1 and 100"},
 		{"limit=101", 422, "between 1 and 100"},
 		{"limit=ten", 400, "whole number"},
@@ -125,6 +145,103 @@ func TestSearchSessions(t *testing.T) {
 		r := e.Do("GET", "/api/sessions?"+tc.q, "", apptest.Key(e.Key)...)
 		if r.Status != tc.status || !strings.Contains(string(r.Body), tc.says) || r.Header.Get("Content-Type") != "application/problem+json" {
 			t.Errorf("%s: %d %s %s, want %d naming %q", tc.q, r.Status, r.Header.Get("Content-Type"), r.Body, tc.status, tc.says)
+		}
+	}
+}
+
+// A revoke by filter: a dry run counts without changing anything; the revoke, step by step,
+// ends exactly the matching sessions (reason revoked), nobody else's and no other tenant's; a
+// step repeated with its cursor ends nothing more; a revoke without a filter is refused.
+func TestRevokeMatching(t *testing.T) {
+	e := apptest.New(t)
+	ids := searchFixture(t, e)
+	late := e.Clock.Now().Add(-10 * time.Minute).Unix()
+	filter := fmt.Sprintf("ip=198.51.100.0/24&started_after=%d", late)
+	want := ids(func(i int) bool { return i >= 15 && i%3 == 0 })
+	steps := func(q string) (matched, revoked int, cursors []string) {
+		t.Helper()
+		cursor := ""
+		for range 50 {
+			path := "/api/sessions/revoke?" + q
+			if cursor != "" {
+				path += "&cursor=" + url.QueryEscape(cursor)
+			}
+			r := e.Do("POST", path, "", apptest.Key(e.Key)...)
+			if r.Status != 200 {
+				t.Fatalf("POST %s: %d %s", path, r.Status, r.Body)
+			}
+			var a struct {
+				DryRun                     bool `json:"dry_run"`
+				Matched, Revoked, Examined int
+				Next                       *string
+			}
+			r.JSON(t, &a)
+			matched += a.Matched
+			revoked += a.Revoked
+			cursors = append(cursors, cursor)
+			if a.Next == nil {
+				return matched, revoked, cursors
+			}
+			cursor = *a.Next
+		}
+		t.Fatalf("%s does not end", q)
+		return
+	}
+	all := search(t, e, e.Key, "user_prefix=u")
+	if m, rv, _ := steps(filter + "&dry_run=true&limit=2"); m != len(want) || rv != 0 {
+		t.Errorf("dry run: matched %d, revoked %d; want %d and 0", m, rv, len(want))
+	}
+	if got := search(t, e, e.Key, "user_prefix=u"); !slices.Equal(got, all) {
+		t.Errorf("the dry run changed the active sessions: %q, were %q", got, all)
+	}
+	m, rv, cursors := steps(filter + "&limit=2")
+	if m != len(want) || rv != len(want) {
+		t.Errorf("revoke: matched %d, revoked %d; want %d", m, rv, len(want))
+	}
+	left := search(t, e, e.Key, "user_prefix=u")
+	for _, id := range all {
+		if slices.Contains(left, id) == slices.Contains(want, id) {
+			t.Errorf("session %s: active after the revoke = %v", id, slices.Contains(left, id))
+		}
+	}
+	for _, id := range want {
+		var n int
+		fmt.Sscanf(id, "S%d", &n)
+		r := e.Do("GET", fmt.Sprintf("/api/users/u%d/sessions/%s", n%10, id), "", apptest.Key(e.Key)...)
+		var s struct {
+			EndReason string `json:"end_reason"`
+		}
+		r.JSON(t, &s)
+		if s.EndReason != "revoked" {
+			t.Errorf("%s ended with reason %q, want revoked", id, s.EndReason)
+		}
+	}
+	if got := search(t, e, e.OKey, "user_id=u1"); !slices.Equal(got, []string{"G1"}) {
+		t.Errorf("the other tenant's session after the revoke: %q", got)
+	}
+	// A step repeated (as after a 503) finds only what is still live: nothing.
+	for _, c := range cursors {
+		path := "/api/sessions/revoke?" + filter + "&limit=2"
+		if c != "" {
+			path += "&cursor=" + url.QueryEscape(c)
+		}
+		if r := e.Do("POST", path, "", apptest.Key(e.Key)...); r.Status != 200 || !strings.Contains(string(r.Body), `"revoked":0`) {
+			t.Errorf("the step at %q repeated: %d %s", c, r.Status, r.Body)
+		}
+	}
+	if !strings.Contains(e.Logs.String(), `"msg":"sessions revoked by filter"`) {
+		t.Error("no audit line for the revoke by filter")
+	}
+	for _, tc := range []struct{ q, says string }{
+		{"", "at least one"},
+		{"limit=5&dry_run=true", "at least one"},
+		{"ip=198.51.100.0/24&dry_run=maybe", "true or false"},
+		{"ip=198.51.100.0/24&started_after=-5", "Unix seconds"},
+		{"ip=198.51.100.0/24&everything=1", "not a parameter"},
+	} {
+		r := e.Do("POST", "/api/sessions/revoke?"+tc.q, "", apptest.Key(e.Key)...)
+		if r.Status != 422 || !strings.Contains(string(r.Body), tc.says) {
+			t.Errorf("%q: %d %s, want 422 naming %q", tc.q, r.Status, r.Body, tc.says)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/pulse-sessions/pulse/shared/pulse"
+	"golang.org/x/sync/errgroup"
 )
 
 // SessionFilter is what a search of the tenant's active sessions matches; a zero field
@@ -30,17 +32,24 @@ type SessionFilter struct {
 	OS         string       // any case, as "Windows"
 	ClientID   string
 	NewDevice  *bool
+	// StartedAfter keeps sessions that started at or after it (decided from the index's range
+	// key, the session's start).
+	StartedAfter time.Time
 }
 
-// byKey reports whether the index entry of user's session can match.
-func (f SessionFilter) byKey(user, session string) bool {
+// Zero reports whether f names no filter at all: it matches every active session.
+func (f SessionFilter) Zero() bool { return f == SessionFilter{} }
+
+// byKey reports whether the index entry of user's session, started at start (Unix ms), can
+// match.
+func (f SessionFilter) byKey(user, session string, start int64) bool {
 	return (f.UserID == "" || user == f.UserID) && strings.HasPrefix(user, f.UserPrefix) &&
-		(f.SessionID == "" || session == f.SessionID)
+		(f.SessionID == "" || session == f.SessionID) && (f.StartedAfter.IsZero() || start >= f.StartedAfter.UnixMilli())
 }
 
 // matches reports whether the session matches every field.
 func (f SessionFilter) matches(ss *pulse.Session) bool {
-	if !f.byKey(ss.UserID, ss.ID) {
+	if !f.byKey(ss.UserID, ss.ID, ss.InitiatedAt.UnixMilli()) {
 		return false
 	}
 	if f.IP.IsValid() {
@@ -206,7 +215,7 @@ func (s *Store) searchPartition(ctx context.Context, op, tenant string, bucket t
 			}
 			user, session := ownerOf(tenant, it)
 			e.pos.User, e.pos.Session = user, session
-			e.cand = e.pos.Start > born && user != "" && f.byKey(user, session) && !seen[user+"|"+session]
+			e.cand = e.pos.Start > born && user != "" && f.byKey(user, session, e.pos.Start) && !seen[user+"|"+session]
 			if e.cand {
 				if *reads+len(keys) == SearchReads {
 					break // the read budget is spent: stop before this entry
@@ -261,4 +270,28 @@ func ownerOf(tenant string, it map[string]types.AttributeValue) (user, session s
 	}
 	session, _ = strings.CutPrefix(sk.Value, sessionPrefix)
 	return user, session
+}
+
+// RevokeFound revokes sessions a search found, writeFanOut at a time, one conditional
+// UpdateItem each (as RevokeSession: a session that ended meanwhile is left as it ended). It
+// returns how many revokes were done; on an error (the function's deadline, a throttle) some
+// may be done and others not, and the same search repeated finds only those still live.
+func (s *Store) RevokeFound(ctx context.Context, sessions []*pulse.Session) (int, error) {
+	var done atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(writeFanOut)
+	for _, ss := range sessions {
+		g.Go(func() error {
+			err := s.end(gctx, "revoke found sessions", ss.TenantID, ss.UserID, ss.ID, pulse.EndRevoked)
+			if pulse.ErrorCode(err) == pulse.ENOTFOUND {
+				return nil // erased since the search read it
+			}
+			if err == nil {
+				done.Add(1)
+			}
+			return err
+		})
+	}
+	err := g.Wait()
+	return int(done.Load()), err
 }
