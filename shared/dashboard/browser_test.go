@@ -3,6 +3,7 @@ package dashboard_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -748,6 +749,48 @@ func TestDashboardActivePaging(t *testing.T) {
 	}
 	if !strings.Contains(bad, "CIDR") || !strings.HasSuffix(back, "of "+withCommas(total)) {
 		t.Errorf("a bad CIDR says %q; the cleared box shows %q", bad, back)
+	}
+	// Revoke all matching: a dry run counts, Cancel changes nothing, Yes ends exactly those.
+	matching := func() (n int) {
+		path := "/api/sessions/revoke?user_prefix=crowd11&dry_run=true"
+		for {
+			r := e.Do("POST", path, "", apptest.Key(e.Key)...)
+			var a struct {
+				Matched int
+				Next    *string
+			}
+			r.JSON(t, &a)
+			if n += a.Matched; a.Next == nil {
+				return n
+			}
+			path = "/api/sessions/revoke?user_prefix=crowd11&dry_run=true&cursor=" + url.QueryEscape(*a.Next)
+		}
+	}
+	var ask, done string
+	if err := chromedp.Run(b,
+		type_("user_prefix", "crowd11"),
+		chromedp.Poll(`document.getElementById("active-range").textContent.startsWith("50 sessions match")`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Click("#active-revoke-matching", chromedp.ByID),
+		chromedp.WaitVisible("#active-confirm", chromedp.ByID),
+		chromedp.Text("#active-confirm-text", &ask, chromedp.ByID),
+		chromedp.Click("#active-confirm-no", chromedp.ByID),
+		chromedp.WaitNotVisible("#active-confirm", chromedp.ByID),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if n := matching(); !strings.HasPrefix(ask, "End 100 active sessions matching") || n != 100 {
+		t.Errorf("the confirmation says %q; after Cancel %d match (want 100)", ask, n)
+	}
+	if err := chromedp.Run(b,
+		chromedp.Click("#active-revoke-matching", chromedp.ByID),
+		chromedp.Click("#active-confirm-yes", chromedp.ByID),
+		chromedp.Poll(`document.getElementById("active-status").textContent.startsWith("Revoked 100 sessions")`, nil, chromedp.WithPollingTimeout(20*time.Second)),
+		chromedp.Text("#active-status", &done, chromedp.ByID),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if n := matching(); n != 0 || !strings.Contains(done, "crowd11") {
+		t.Errorf("after the revoke: %q, %d still match", done, n)
 	}
 	for _, v := range axe(t, b) {
 		t.Errorf("axe: %s", v)

@@ -151,7 +151,7 @@
     searching = null;
     searchGen++;
     clearTimeout(searchTimer);
-    $("active-search-more").hidden = true;
+    $("active-search-more").hidden = $("active-revoke-matching").hidden = $("active-confirm").hidden = true;
     for (const id of ["active-filter", "sessions-user", "user-id", "token"]) $(id).value = "";
     for (const id of ["active-status", "activity-status", "hours-status", "sessions-status"]) status(id, "");
   }
@@ -368,7 +368,7 @@
     }
     const s = searching, want = s.found.length + PAGE;
     status("active-status", "Searching the active sessions…");
-    $("active-search-more").hidden = true;
+    $("active-search-more").hidden = $("active-confirm").hidden = true;
     try {
       for (let step = 0; step < SEARCH_STEPS; step++) {
         let path = "/api/sessions?limit=" + PAGE + "&" + field + "=" + encodeURIComponent(text);
@@ -399,7 +399,70 @@
     $("active-range").textContent = num.format(n) + (n === 1 ? " session matches " : " sessions match ") + s.label +
       (s.next ? " so far (" + num.format(s.examined) + " searched)" : "");
     $("active-search-more").hidden = !s.next;
+    $("active-revoke-matching").hidden = !perms.has("revoke-sessions") || (!n && !s.next);
   }
+
+  // Revoke all matching: first a dry run, step by step, says how many; once confirmed, the
+  // revoke goes step by step too (each bounded on the server). A step that fails is tried once
+  // more with the same cursor: it finds only what is still live, so nothing is revoked twice.
+  const BULK_STEPS = 400; // at most 400 × 1,000 index entries: far beyond any active window
+
+  async function bulkSteps(s, dryRun, progress) {
+    let cursor = null, matched = 0, revoked = 0;
+    for (let step = 0; step < BULK_STEPS; step++) {
+      let path = "/api/sessions/revoke?" + s.field + "=" + encodeURIComponent(s.text) + (dryRun ? "&dry_run=true" : "");
+      if (cursor) path += "&cursor=" + encodeURIComponent(cursor);
+      let answer;
+      try {
+        answer = (await api(path, { method: "POST" })).body;
+      } catch (err) {
+        if (err.status === 401 || err.kind === "stale") throw err;
+        answer = (await api(path, { method: "POST" })).body; // once more, same cursor
+      }
+      matched += answer.matched;
+      revoked += answer.revoked;
+      progress(matched, revoked);
+      cursor = answer.next;
+      if (!cursor) return { matched, revoked, done: true };
+    }
+    return { matched, revoked, done: false };
+  }
+
+  $("active-revoke-matching").addEventListener("click", async () => {
+    const s = searching;
+    if (!s) return;
+    $("active-revoke-matching").disabled = true;
+    try {
+      const count = await bulkSteps(s, true, (m) => status("active-status", "Counting the sessions that match " + s.label + "… " + num.format(m)));
+      if (searching !== s) return;
+      status("active-status", "");
+      if (!count.matched) { status("active-status", "No active session matches " + s.label + " any more."); return; }
+      $("active-confirm-text").textContent = "End " + num.format(count.matched) + (count.matched === 1 ? " active session" : " active sessions") +
+        " matching " + s.label + "? Their users will have to sign in again.";
+      $("active-confirm").hidden = false;
+      $("active-confirm-yes").focus();
+    } catch (err) {
+      failed("active-status", err);
+    } finally {
+      $("active-revoke-matching").disabled = false;
+    }
+  });
+  $("active-confirm-no").addEventListener("click", () => { $("active-confirm").hidden = true; $("active-revoke-matching").focus(); });
+  $("active-confirm-yes").addEventListener("click", async () => {
+    const s = searching;
+    $("active-confirm").hidden = true;
+    if (!s) return;
+    try {
+      const done = await bulkSteps(s, false, (m, r) => status("active-status", "Revoking the sessions that match " + s.label + "… " + num.format(r)));
+      const said = "Revoked " + num.format(done.revoked) + (done.revoked === 1 ? " session" : " sessions") + " matching " + s.label +
+        (done.done ? "." : "; more remain: revoke again.");
+      await runSearch(false);
+      status("active-status", said);
+      $("active-revoke-matching").focus();
+    } catch (err) {
+      failed("active-status", err);
+    }
+  });
 
   // The search runs once typing pauses, not on every key.
   $("active-filter").addEventListener("input", () => {
