@@ -281,6 +281,25 @@ func TestDashboardLayout(t *testing.T) {
 			if overflow {
 				t.Errorf("the page is wider than the %d px window: %s", size.w, wide)
 			}
+			// On a phone, rows are cards with their column's name, and the heatmap scrolls under
+			// fixed day labels.
+			if size.w < 600 {
+				var card, label string
+				var pinned bool
+				if err := chromedp.Run(ctx,
+					chromedp.Evaluate(`getComputedStyle(document.querySelector("#active-table tbody tr")).display`, &card),
+					chromedp.Evaluate(`getComputedStyle(document.querySelector("#active-table tbody td:nth-child(2)"), "::before").content`, &label),
+					chromedp.ScrollIntoView("#heatmap", chromedp.ByID),
+					chromedp.Evaluate(`(() => { const box = document.getElementById("heatmap").parentElement; box.scrollLeft = box.scrollWidth;
+						const day = document.querySelector("#heatmap tbody th").getBoundingClientRect();
+						return box.scrollLeft > 0 && day.left >= box.getBoundingClientRect().left - 1 && day.width > 0 })()`, &pinned),
+				); err != nil {
+					t.Fatal(err)
+				}
+				if card != "block" || label != `"Browser"` || !pinned {
+					t.Errorf("on a phone: rows display %q (want block), a cell's label %s (want \"Browser\"), day labels pinned while the heatmap scrolls: %v", card, label, pinned)
+				}
+			}
 			for _, view := range []string{"active", "activity", "hours", "sessions"} {
 				var png []byte
 				if err := chromedp.Run(ctx, chromedp.ScrollIntoView("#"+view, chromedp.ByID), chromedp.Screenshot("#"+view, &png, chromedp.ByID)); err != nil {

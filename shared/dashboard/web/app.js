@@ -309,6 +309,15 @@
     else if (!$("active-status").classList.contains("error")) status("active-status", "");
   }
 
+  // labelCells names each cell of tr after its column (data-label), which a phone's card layout
+  // shows before the value.
+  function labelCells(tr, table) {
+    const heads = table.tHead.rows[0].cells;
+    [...tr.cells].forEach((td, i) => {
+      if (heads[i] && !heads[i].querySelector(".sr-only")) td.dataset.label = heads[i].textContent; // not the buttons' column
+    });
+  }
+
   // activeRow builds the row of session s: its cells, a link to the user's sessions, and its
   // revoke button when the user may revoke.
   function activeRow(s, texts) {
@@ -328,6 +337,7 @@
     tr.cells[0].replaceChildren(link);
     const td = document.createElement("td");
     tr.appendChild(td);
+    labelCells(tr, $("active-table"));
     if (perms.has("revoke-sessions")) { // else the API would refuse it: no button
       const b = document.createElement("button");
       b.type = "button";
@@ -678,6 +688,7 @@
         tr.cells[3].className = s.end_reason ? "state-ended" : "state-active";
         tr.cells[4].className = "ua";
         const act = tr.insertCell();
+        labelCells(tr, table);
         if (!s.end_reason && perms.has("revoke-sessions")) {
           live++;
           const b = document.createElement("button");
