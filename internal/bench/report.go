@@ -370,6 +370,7 @@ func (r *Report) scaleGoals(p func(string, ...any)) {
 		{"users per day, 30 days, UUIDs", 250, []string{"users per day, gzip"}},
 		{"a login at the cap", 20, []string{"login at the cap"}},
 		{"revoke-all at the cap", 20, []string{"revoke all at the cap"}},
+		{"a search answer or a revoke-by-filter step (issue 24: a stated constant)", 130, []string{"search, ", "revoke by filter"}},
 	} {
 		v, ok := worst(g.labels...)
 		if !ok {

@@ -117,6 +117,31 @@ func scale(ctx context.Context, root, endpoint string, tpl *template.Template, q
 			return nil, err
 		}
 	}
+	// The operator's search (GET /api/sessions) and revoke by filter over the same tenant: one
+	// answer costs its budget (1,000 index keys, 200 sessions read), not the tenant.
+	for _, q := range []struct{ label, method, path string }{
+		{"search, user_prefix matching almost none, one answer", "GET", "/api/sessions?user_prefix=ffff"},
+		{"search, ip matching none, one answer", "GET", "/api/sessions?ip=198.51.100.0/24"},
+		{"search, browser matching all, first 50", "GET", "/api/sessions?browser=Chrome&limit=50"},
+		{"revoke by filter, dry-run step, ip matching none", "POST", "/api/sessions/revoke?ip=198.51.100.0/24&dry_run=true"},
+	} {
+		if err := run(e, point, q.label, q.method, q.path, nil, reps, ""); err != nil {
+			closeE()
+			return nil, err
+		}
+	}
+	// A search followed to its end: what finding a rare session costs in all.
+	for _, q := range []struct{ label, query string }{
+		{"search followed to the end, user_prefix", "user_prefix=ffff"},
+		{"search followed to the end, ip matching none", "ip=198.51.100.0/24"},
+	} {
+		row, err := e.searchToEnd(point, q.label, q.query)
+		if err != nil {
+			closeE()
+			return nil, err
+		}
+		rows = append(rows, row)
+	}
 	closeE()
 
 	// 2. The session list of a user with 5,000 sessions, 50 live, beside a user with 10.
@@ -368,6 +393,48 @@ func (e *env) seedActive(ctx context.Context, n int) error {
 		ss = append(ss, s)
 	}
 	return e.deps.Store.Import(ctx, users, ss, time.UTC)
+}
+
+// searchToEnd follows the cursors of GET /api/sessions?query to the end and sums what the
+// answers cost; the note says how many answers and sessions found.
+func (e *env) searchToEnd(point, label, query string) (scaleRow, error) {
+	row := scaleRow{Point: point, Label: label, Status: 200}
+	cursor, answers, found := "", 0, 0
+	start := time.Now()
+	for {
+		path := "/api/sessions?" + query
+		if cursor != "" {
+			path += "&cursor=" + url.QueryEscape(cursor)
+		}
+		e.meter.Reset()
+		resp, err := e.do("", "GET", path, "")
+		if err != nil {
+			return row, err
+		}
+		if resp.status != 200 {
+			return row, fmt.Errorf("GET %s: %d %s", path, resp.status, resp.body)
+		}
+		var a struct {
+			Sessions []json.RawMessage
+			Next     *string
+		}
+		if err := json.Unmarshal(resp.body, &a); err != nil {
+			return row, err
+		}
+		calls, rcu, wcu := e.meter.Snapshot()
+		awsR, awsW := e.meter.OnAWS()
+		row.Calls, row.RCU, row.WCU, row.AWSRCU, row.AWSWCU = row.Calls+calls, row.RCU+rcu, row.WCU+wcu, row.AWSRCU+awsR, row.AWSWCU+awsW
+		row.Bytes += len(resp.body)
+		answers++
+		found += len(a.Sessions)
+		if a.Next == nil {
+			break
+		}
+		cursor = *a.Next
+	}
+	row.P50 = time.Since(start) // the whole walk, not one request
+	row.Note = fmt.Sprintf("%d answers, %d found; time is the whole walk", answers, found)
+	return row, nil
 }
 
 // seedUserSessions gives user total sessions, the newest live of them live, the rest ended.
