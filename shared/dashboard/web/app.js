@@ -153,6 +153,9 @@
     clearTimeout(searchTimer);
     $("active-search-more").hidden = $("active-revoke-matching").hidden = $("active-confirm").hidden = true;
     for (const id of ["active-filter", "sessions-user", "user-id", "token"]) $(id).value = "";
+    $("range").value = "30";
+    $("custom-range").hidden = true;
+    $("range-start").value = $("range-end").value = "";
     for (const id of ["active-status", "activity-status", "hours-status", "sessions-status"]) status(id, "");
   }
 
@@ -534,9 +537,25 @@
     if (last >= 0) charts[id].setLegend({ idx: last });
   }
 
+  // period is the days the Activity view shows, as the tenant's calendar days: the last 7, 30 or
+  // 90 up to today, or the dates picked (in either order); null while a date is missing.
+  function period() {
+    if ($("range").value === "custom") {
+      const a = $("range-start").value, b = $("range-end").value;
+      if (!a || !b) return null;
+      return a <= b ? { start: a, end: b } : { start: b, end: a };
+    }
+    const end = today(tenantZone);
+    return { start: addDays(end, -(Number($("range").value) - 1)), end };
+  }
+
   async function loadActivity() {
-    const days = Number($("range").value);
-    const end = today(tenantZone), start = addDays(end, -(days - 1));
+    const p = period();
+    if (!p) {
+      status("activity-status", "Pick the first and the last day.");
+      return;
+    }
+    const { start, end } = p;
     status("activity-status", "Loading…");
     try {
       const counts = (await api("/api/analytics/active-users?start=" + start + "&end=" + end)).body;
@@ -553,14 +572,30 @@
     } catch (err) {
       // The charts drawn so far are of another period than the one now selected.
       if (err.kind !== "stale") clearCharts();
-      failed("activity-status", err, loadActivity);
+      if (err.status === 422 && err.errors) {
+        status("activity-status", "Cannot show those days: " + Object.entries(err.errors).map(([k, v]) => k + " " + v.join(" ")).join("; "), true);
+      } else failed("activity-status", err, loadActivity);
     }
   }
-  $("range").addEventListener("change", loadActivity);
+  $("range").addEventListener("change", () => {
+    const custom = $("range").value === "custom";
+    $("custom-range").hidden = !custom;
+    if (custom) {
+      // Start from the last 30 days; no day after the tenant's today.
+      const end = today(tenantZone);
+      $("range-start").max = $("range-end").max = end;
+      if (!$("range-end").value) $("range-end").value = end;
+      if (!$("range-start").value) $("range-start").value = addDays(end, -29);
+    }
+    loadActivity();
+  });
+  $("range-start").addEventListener("change", loadActivity);
+  $("range-end").addEventListener("change", loadActivity);
 
   $("csv").addEventListener("click", async () => {
-    const days = Number($("range").value);
-    const end = today(tenantZone), start = addDays(end, -(days - 1));
+    const p = period();
+    if (!p) return;
+    const { start, end } = p;
     try {
       const { body } = await api("/api/analytics/active-users?start=" + start + "&end=" + end, { headers: { Accept: "text/csv" }, blob: true });
       const url = URL.createObjectURL(body);
