@@ -132,27 +132,41 @@ const readFanOut = 8
 
 // activePartition reads the keys of one partition of the Active index.
 func (s *Store) activePartition(ctx context.Context, op, pk string) ([]activeEntry, error) {
-	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(attrActivePK).Equal(expression.Value(pk))).Build()
+	in, err := activeQuery(op, pk)
 	if err != nil {
-		return nil, fail(op, err)
+		return nil, err
 	}
+	in.ScanIndexForward = aws.Bool(false)
 	var out []activeEntry
-	err = s.query(ctx, op, &dynamodb.QueryInput{IndexName: aws.String(indexActive), KeyConditionExpression: expr.KeyCondition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), ScanIndexForward: aws.Bool(false),
-	}, func(page []map[string]types.AttributeValue) (bool, error) {
+	err = s.query(ctx, op, in, func(page []map[string]types.AttributeValue) (bool, error) {
 		for _, it := range page {
-			e := activeEntry{key: map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]}}
-			if n, ok := it[attrActiveSK].(*types.AttributeValueMemberN); ok {
-				e.start, _ = strconv.ParseInt(n.Value, 10, 64)
-			}
-			if sk, ok := it[attrSK].(*types.AttributeValueMemberS); ok {
-				e.sk = sk.Value
-			}
-			out = append(out, e)
+			out = append(out, activeEntryOf(it))
 		}
 		return true, nil
 	})
 	return out, err
+}
+
+// activeQuery is the Query of one partition of the Active index.
+func activeQuery(op, pk string) (*dynamodb.QueryInput, error) {
+	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(attrActivePK).Equal(expression.Value(pk))).Build()
+	if err != nil {
+		return nil, fail(op, err)
+	}
+	return &dynamodb.QueryInput{IndexName: aws.String(indexActive), KeyConditionExpression: expr.KeyCondition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()}, nil
+}
+
+// activeEntryOf reads one item of the Active index: the session's start and its table keys.
+func activeEntryOf(it map[string]types.AttributeValue) activeEntry {
+	e := activeEntry{key: map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]}}
+	if n, ok := it[attrActiveSK].(*types.AttributeValueMemberN); ok {
+		e.start, _ = strconv.ParseInt(n.Value, 10, 64)
+	}
+	if sk, ok := it[attrSK].(*types.AttributeValueMemberS); ok {
+		e.sk = sk.Value
+	}
+	return e
 }
 
 // active reports whether ss counts as active now: live, and last active since since. TTL and

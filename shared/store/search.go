@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 	"golang.org/x/sync/errgroup"
@@ -180,13 +178,11 @@ func (s *Store) searchPartition(ctx context.Context, op, tenant string, bucket t
 	if resume != nil {
 		last = *resume
 	}
-	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(attrActivePK).Equal(expression.Value(pk))).Build()
+	in, err := activeQuery(op, pk)
 	if err != nil {
-		return last, false, fail(op, err)
+		return last, false, err
 	}
-	in := &dynamodb.QueryInput{IndexName: aws.String(indexActive), KeyConditionExpression: expr.KeyCondition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-		Limit: aws.Int32(int32(min(100, SearchExamined-page.Examined)))}
+	in.Limit = aws.Int32(int32(min(100, SearchExamined-page.Examined)))
 	if resume != nil {
 		in.ExclusiveStartKey = map[string]types.AttributeValue{
 			attrActivePK: &types.AttributeValueMemberS{Value: pk},
@@ -209,10 +205,8 @@ func (s *Store) searchPartition(ctx context.Context, op, tenant string, bucket t
 			if page.Examined+len(entries) == SearchExamined {
 				break // the examination budget is spent (a page can hold more than is left)
 			}
-			e := entry{pos: searchCursor{Bucket: bucket.Unix(), Shard: shard}, key: map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]}}
-			if n, ok := it[attrActiveSK].(*types.AttributeValueMemberN); ok {
-				e.pos.Start, _ = strconv.ParseInt(n.Value, 10, 64)
-			}
+			ae := activeEntryOf(it)
+			e := entry{pos: searchCursor{Bucket: bucket.Unix(), Shard: shard, Start: ae.start}, key: ae.key}
 			user, session := ownerOf(tenant, it)
 			e.pos.User, e.pos.Session = user, session
 			e.cand = e.pos.Start > born && user != "" && f.byKey(user, session, e.pos.Start) && !seen[user+"|"+session]
