@@ -36,15 +36,15 @@ type scaleRow struct {
 }
 
 // scaleSizes are the sizes of each scale point (quick: a tenth).
-type scaleSizes struct{ active, userSessions, dau, dauPool, revoke, mau int }
+type scaleSizes struct{ active, ended, userSessions, dau, dauPool, revoke, mau int }
 
 // scale seeds each scale point in an environment of its own and measures its requests: capacity
 // both ways, latency over reps runs, and the peak memory of the built function that serves it.
 func scale(ctx context.Context, root, endpoint string, tpl *template.Template, quick bool, say func(string, ...any)) ([]scaleRow, error) {
-	sz := scaleSizes{active: 20000, userSessions: 5000, dau: 5000, dauPool: 10000, revoke: 4000, mau: 100000}
+	sz := scaleSizes{active: 20000, ended: 100000, userSessions: 5000, dau: 5000, dauPool: 10000, revoke: 4000, mau: 100000}
 	reps := 5
 	if quick {
-		sz, reps = scaleSizes{active: 2000, userSessions: 500, dau: 500, dauPool: 1000, revoke: 400, mau: 10000}, 2
+		sz, reps = scaleSizes{active: 2000, ended: 10000, userSessions: 500, dau: 500, dauPool: 1000, revoke: 400, mau: 10000}, 2
 	}
 	ids := []string{"ListActiveUsersFunction", "ListUserSessionsFunction", "ListDailyActiveUsersFunction", "RevokeUserSessionsFunction", "CreateSessionFunction",
 		"ListActiveUserCountsFunction", "ListNewUsersFunction", "ListUsersByHourFunction", "ListBusierHoursFunction", "ListBusierDaysFunction"}
@@ -91,17 +91,17 @@ func scale(ctx context.Context, root, endpoint string, tpl *template.Template, q
 	}
 
 	// 1. The active list at 20,000 active sessions (UUIDs), beside a quarter as many idle but not
-	// yet ended and a quarter as many ended.
+	// yet ended and 100,000 ended.
 	say("scale: %d active sessions…", sz.active)
 	e, closeE, err := newEnv(ctx, endpoint, tpl, time.Now().Truncate(time.Second))
 	if err != nil {
 		return nil, err
 	}
-	if err := e.seedActive(ctx, sz.active); err != nil {
+	if err := e.seedActive(ctx, sz.active, sz.ended); err != nil {
 		closeE()
 		return nil, err
 	}
-	point := fmt.Sprintf("%s active sessions + %s idle + %s ended, UUIDs", count(sz.active), count(sz.active/4), count(sz.active/4))
+	point := fmt.Sprintf("%s active sessions + %s idle + %s ended, UUIDs", count(sz.active), count(sz.active/4), count(sz.ended))
 	for _, q := range []struct {
 		label, query string
 		fn           string
@@ -372,12 +372,13 @@ func peakMemory(ctx context.Context, tpl *template.Template, e *env, fn, bin, me
 }
 
 // seedActive makes n users (UUIDs) each with one session (a UUID) active now, and beside them a
-// quarter as many idle past the active window but not yet expired, and a quarter as many ended.
-func (e *env) seedActive(ctx context.Context, n int) error {
+// quarter as many idle past the active window but not yet expired, and ended more, ended (the
+// operator's search, issue 24, is measured at 100,000 ended).
+func (e *env) seedActive(ctx context.Context, n, ended int) error {
 	now := e.clock.Now()
 	p := e.deps.Config.Policy
 	rnd := rand.New(rand.NewPCG(7, 11))
-	ids := uuids.Random(rnd, n+n/2)
+	ids := uuids.Random(rnd, n+n/4+ended)
 	var users []pulse.User
 	var ss []*pulse.Session
 	for i, u := range ids {
