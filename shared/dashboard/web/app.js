@@ -76,6 +76,11 @@
     throw e;
   }
 
+  // fieldProblems words a 422's field errors, as "ip must be an IP address…; limit must be…".
+  function fieldProblems(err) {
+    return Object.entries(err.errors).map(([k, v]) => k + " " + v.join(" ")).join("; ");
+  }
+
   // explain turns an API error into what to do about it.
   function explain(err) {
     if (err.status === 401) {
@@ -401,7 +406,7 @@
     } catch (err) {
       if (gen !== searchGen) return;
       if (err.status === 422 && err.errors) {
-        status("active-status", "Cannot search: " + Object.entries(err.errors).map(([k, v]) => k + " " + v.join(" ")).join("; "), true);
+        status("active-status", "Cannot search: " + fieldProblems(err), true);
       } else failed("active-status", err, () => runSearch(further));
     }
   }
@@ -573,7 +578,7 @@
       // The charts drawn so far are of another period than the one now selected.
       if (err.kind !== "stale") clearCharts();
       if (err.status === 422 && err.errors) {
-        status("activity-status", "Cannot show those days: " + Object.entries(err.errors).map(([k, v]) => k + " " + v.join(" ")).join("; "), true);
+        status("activity-status", "Cannot show those days: " + fieldProblems(err), true);
       } else failed("activity-status", err, loadActivity);
     }
   }
