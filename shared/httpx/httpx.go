@@ -199,7 +199,9 @@ func DecodeJSONUpTo(r *http.Request, v any, allowEmpty bool, limit int) error {
 		}
 		return pulse.BodyError(pulse.EINVALID, pulse.ReasonBodyMalformed, "", "")
 	}
-	if dec.More() {
+	// Only whitespace may follow the object. (dec.More would miss a stray '}' or ']': it reports
+	// more elements of an enclosing array or object, and at the top level there is none.)
+	if len(bytes.TrimSpace(body[dec.InputOffset():])) > 0 {
 		return pulse.BodyError(pulse.EINVALID, pulse.ReasonBodyTrailing, "", "")
 	}
 	return nil

@@ -29,6 +29,9 @@ func TestDecodeJSONIsStrict(t *testing.T) {
 		{`{"b":[{"c":1},{"c":2}],"d":{"c":3}}`, "application/json", ""},
 		{`{"a":"\xff"}`, "application/json", pulse.EINVALID},
 		{`{"a":"x"}{}`, "application/json", pulse.EINVALID},
+		{`{}}`, "application/json", pulse.EINVALID}, // found by FuzzBodies: a stray closer after the object
+		{"{\"a\":1}] \n", "application/json", pulse.EINVALID},
+		{"{\"a\":1} \n\t", "application/json", ""},
 		{`{"a":`, "application/json", pulse.EINVALID},
 	} {
 		r := httptest.NewRequest("POST", "/", strings.NewReader(tc.body))
