@@ -30,7 +30,8 @@ func (s *Store) ExpiringSessions(ctx context.Context, bucket time.Time) ([]*puls
 }
 
 // EndExpired ends a session that expired by now, as it was read: status ended, ended_at its
-// expiry, end_reason idle or expired, out of both indexes, deleted by TTL after the retention.
+// expiry, end_reason idle or expired, out of the live indexes (among the tenant's ends in the Active
+// index), deleted by TTL after the retention.
 // The write's condition is the expiry that was read, so that activity recorded meanwhile (which
 // moves the expiry, and succeeds only before it) wins; a session another run ended, or that is
 // not yet expired, is left alone. It reports whether this call ended the session.
@@ -39,7 +40,7 @@ func (s *Store) EndExpired(ctx context.Context, sess *pulse.Session, now time.Ti
 	if status != pulse.StatusEnded || sess.EndReason != "" {
 		return false, nil
 	}
-	upd := s.endUpdate(endedAt, reason)
+	upd := s.endUpdate(sess.TenantID, sess.ID, endedAt, reason)
 	cond := expression.Name("status").Equal(expression.Value(pulse.StatusActive)).
 		And(expression.Name("exp").Equal(expression.Value(sess.ExpiresAt.UnixMilli())))
 	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()

@@ -329,17 +329,18 @@ func (s *Store) endChunk(ctx context.Context, op, tenant, user string, ids []str
 		cond := expression.AttributeExists(expression.Name(attrPK)).
 			And(expression.Name("status").Equal(expression.Value(pulse.StatusActive))).
 			And(expression.Name("exp").GreaterThan(expression.Value(now.UnixMilli())))
-		expr, err := expression.NewBuilder().WithUpdate(s.endUpdate(now, reason)).WithCondition(cond).Build()
-		if err != nil {
-			return 0, fail(op, err)
-		}
 		items := make([]types.TransactWriteItem, len(ids))
 		for i, id := range ids {
+			// One expression a session: its entry among the tenant's ends has the session's shard.
+			expr, err := expression.NewBuilder().WithUpdate(s.endUpdate(tenant, id, now, reason)).WithCondition(cond).Build()
+			if err != nil {
+				return 0, fail(op, err)
+			}
 			items[i] = types.TransactWriteItem{Update: &types.Update{Key: key(userPK(tenant, user), sessionSK(id)),
 				UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
 				ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()}}
 		}
-		err = s.transact(ctx, op, items...)
+		err := s.transact(ctx, op, items...)
 		var ce *cancelledError
 		if err == nil {
 			return len(ids), nil

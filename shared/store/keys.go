@@ -86,7 +86,8 @@ func dayIndexSK(day, user string) string { return day + "#" + user }
 
 // activeIndexPK: live sessions of a tenant by the bucket of their last activity and a write
 // shard. "Active now" reads the few buckets that overlap the active window; ended sessions
-// leave the index, idle ones stay behind in old buckets that are never read.
+// move to the tenant's ends (endedIndexPK), idle ones stay behind in old buckets that are never
+// read.
 func activeIndexPK(tenant string, lastActivity time.Time, shard int) string {
 	b := lastActivity.Truncate(activeBucket).Unix()
 	return fmt.Sprintf("T#%s#A#%d#%d", tenant, b, shard)
@@ -97,6 +98,28 @@ func activeIndexPK(tenant string, lastActivity time.Time, shard int) string {
 // newer sessions come first; a session that started inside the active window is active for
 // sure, whichever bucket it is in.
 func activeIndexSK(initiated time.Time) int64 { return initiated.UnixMilli() }
+
+// endedBucket is the time bucket of ended sessions' entries in the Active index: a day (UTC),
+// so that a search of a month's ends queries tens of partitions, not thousands.
+const endedBucket = 24 * time.Hour
+
+// endedShards spreads a tenant's ends of one day over this many partitions (a revoke-all or the
+// cleanup ends thousands at once, and an index partition takes about 1,000 writes a second).
+// Fixed: changing it would strand entries in other shards (their session's TTL removes them).
+const endedShards = 4
+
+// endedIndexPK: a tenant's ended sessions by the UTC day of their end, and a write shard. A
+// session's Active-index entry moves here when its end is recorded (endUpdate), so the search of
+// ended sessions reads the index the active list reads: no index is added, and an end costs one
+// index write more than leaving the index (a delete and a put instead of a delete). "E" never
+// meets "A" (activeIndexPK), and IDs hold no '#'.
+func endedIndexPK(tenant string, ended time.Time, shard int) string {
+	return fmt.Sprintf("T#%s#E#%d#%d", tenant, ended.Truncate(endedBucket).Unix(), shard)
+}
+
+// endedIndexSK: the end in Unix milliseconds, so that a time range within a day is a key
+// condition.
+func endedIndexSK(ended time.Time) int64 { return ended.UnixMilli() }
 
 // startKey: the range key of the Live, Started and Ended local indexes, which page a user's
 // sessions by key: their start in milliseconds (fixed width, so that strings sort as numbers),

@@ -85,7 +85,8 @@ func (it *sessionItem) session() *pulse.Session {
 
 // sessionItemOf is the one way a session becomes a storage item (starting a session and
 // importing history both use it). A live session is placed in the active and expiry indexes by
-// its last activity and expiry; an ended one in neither, and its TTL counts from its end.
+// its last activity and expiry; an ended one among the tenant's ends (endedIndexPK), and its
+// TTL counts from its end.
 func (s *Store) sessionItemOf(ss *pulse.Session, zone *time.Location) sessionItem {
 	it := sessionItem{
 		PK: userPK(ss.TenantID, ss.UserID), SK: sessionSK(ss.ID), Type: "session",
@@ -104,6 +105,10 @@ func (s *Store) sessionItemOf(ss *pulse.Session, zone *time.Location) sessionIte
 		it.Status, it.Reason, it.Ended = pulse.StatusEnded, ss.EndReason, ss.EndedAt.UnixMilli()
 		it.TTL = s.keepUntil(ss.EndedAt)
 		it.EndedKey = it.InitKey
+		if ss.EndReason != pulse.EndErased {
+			it.ActivePK = endedIndexPK(ss.TenantID, ss.EndedAt, shardOf(ss.ID, endedShards))
+			it.ActiveSK = endedIndexSK(ss.EndedAt)
+		}
 		return it
 	}
 	it.LiveKey = it.InitKey
@@ -433,7 +438,7 @@ func (s *Store) makeRoom(ctx context.Context, tenant, user string, u *userItem) 
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()}}}
 	endedAt := now.Truncate(time.Millisecond)
 	for _, id := range evict {
-		e, err := expression.NewBuilder().WithUpdate(s.endUpdate(endedAt, pulse.EndEvicted)).
+		e, err := expression.NewBuilder().WithUpdate(s.endUpdate(tenant, id, endedAt, pulse.EndEvicted)).
 			WithCondition(expression.Name("status").Equal(expression.Value(pulse.StatusActive))).Build()
 		if err != nil {
 			return fail(op, err)
@@ -556,21 +561,28 @@ func orNotFound(err error, op, entity, id string) error {
 	return pulse.NotFound(op, entity, id)
 }
 
-// endUpdate is how every end is written (revoke, eviction, cleanup): the session keeps its end
-// time and reason until the retention's TTL, leaves the Active, Expiry and Live indexes, and
-// enters Ended.
-func (s *Store) endUpdate(endedAt time.Time, reason string) expression.UpdateBuilder {
-	return expression.Set(expression.Name("status"), expression.Value(pulse.StatusEnded)).
+// endUpdate is how every end of session id of tenant is written (revoke, eviction, cleanup,
+// erasure): the session keeps its end time and reason until the retention's TTL, leaves the
+// Expiry and Live indexes, enters the user's Ended index, and its Active-index entry moves from
+// the live buckets to the tenant's ends of that day (endedIndexPK), where the search of ended
+// sessions finds it. An erased user's sessions leave the Active index instead: they are going,
+// and no search may show them.
+func (s *Store) endUpdate(tenant, id string, endedAt time.Time, reason string) expression.UpdateBuilder {
+	u := expression.Set(expression.Name("status"), expression.Value(pulse.StatusEnded)).
 		Set(expression.Name("ended"), expression.Value(endedAt.UnixMilli())).
 		Set(expression.Name("reason"), expression.Value(reason)).
 		Set(expression.Name(attrTTL), expression.Value(s.keepUntil(endedAt))).
 		Set(expression.Name(attrEndedKey), expression.Name(attrInitKey)).
-		Remove(expression.Name(attrActivePK)).Remove(expression.Name(attrActiveSK)).
 		Remove(expression.Name(attrExpPK)).Remove(expression.Name(attrExpSK)).
 		Remove(expression.Name(attrLiveKey))
+	if reason == pulse.EndErased {
+		return u.Remove(expression.Name(attrActivePK)).Remove(expression.Name(attrActiveSK))
+	}
+	return u.Set(expression.Name(attrActivePK), expression.Value(endedIndexPK(tenant, endedAt, shardOf(id, endedShards)))).
+		Set(expression.Name(attrActiveSK), expression.Value(endedIndexSK(endedAt)))
 }
 
-// RevokeSession ends a live session at once and takes it out of the active index. Revoking an
+// RevokeSession ends a live session at once and takes it out of the active buckets. Revoking an
 // ended session changes nothing and is not an error; ENOTFOUND when there is no such session.
 func (s *Store) RevokeSession(ctx context.Context, tenant, user, id string) error {
 	return s.end(ctx, "revoke session", tenant, user, id, pulse.EndRevoked)
@@ -583,7 +595,7 @@ func (s *Store) end(ctx context.Context, op, tenant, user, id, reason string) er
 	cond := expression.AttributeExists(expression.Name(attrPK)).
 		And(expression.Name("status").Equal(expression.Value(pulse.StatusActive))).
 		And(expression.Name("exp").GreaterThan(expression.Value(now.UnixMilli())))
-	expr, err := expression.NewBuilder().WithUpdate(s.endUpdate(now, reason)).WithCondition(cond).Build()
+	expr, err := expression.NewBuilder().WithUpdate(s.endUpdate(tenant, id, now, reason)).WithCondition(cond).Build()
 	if err != nil {
 		return fail(op, err)
 	}
