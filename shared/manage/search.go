@@ -13,14 +13,18 @@ import (
 	"github.com/pulse-sessions/pulse/shared/store"
 )
 
-// searchResultJSON is one session a search found: the active list's row and whether the
-// session's device was new to the user.
+// searchResultJSON is one session a search found: the active list's row, whether the
+// session's device was new to the user, and its state (ended_at and end_reason null while
+// active).
 type searchResultJSON struct {
 	activeSessionJSON
-	NewDevice bool `json:"new_device"`
+	NewDevice bool    `json:"new_device"`
+	Status    string  `json:"status"`
+	EndedAt   *int64  `json:"ended_at"`
+	EndReason *string `json:"end_reason"`
 }
 
-// searchJSON is a search's answer. Next is null once the whole active window is searched.
+// searchJSON is a search's answer. Next is null once the whole search is done.
 type searchJSON struct {
 	Sessions []searchResultJSON `json:"sessions"`
 	Next     *string            `json:"next"`
@@ -43,13 +47,20 @@ var (
 	pagingParams = []string{"limit", "cursor"}
 )
 
-// searchQuery is a parsed search: the filter, the most sessions an answer holds, the cursor.
+// searchQuery is a parsed search: the filter, the most sessions an answer holds, the cursor;
+// for a search of ended sessions, the range their end falls in.
 type searchQuery struct {
-	filter store.SessionFilter
-	limit  int
-	cursor string
-	dryRun bool
+	filter        store.SessionFilter
+	limit         int
+	cursor        string
+	dryRun        bool
+	ended         bool
+	after, before time.Time
 }
+
+// endedParams are the search's own parameters: which sessions (status) and, for ended ones,
+// the range of their end.
+var endedParams = []string{"status", "ended_after", "ended_before"}
 
 // parseSearch reads the query string of a search (extra names the parameters a route adds,
 // as dry_run). Each parameter is given at most once and never empty; an unknown one is refused,
@@ -121,6 +132,32 @@ func parseSearch(r *http.Request, defaultLimit int, extra ...string) (searchQuer
 			f.StartedAfter = time.Unix(n, 0)
 		}
 	}
+	switch one["status"] {
+	case "", pulse.StatusActive:
+		for _, name := range endedParams[1:] {
+			if _, ok := one[name]; ok {
+				fields[name] = []string{"is for a search of ended sessions (status=ended)."}
+			}
+		}
+	case pulse.StatusEnded:
+		q.ended = true
+		for _, name := range endedParams[1:] {
+			if v, ok := one[name]; ok {
+				if n, err := strconv.ParseInt(v, 10, 64); err != nil || n < 0 || n > 1<<40 {
+					fields[name] = []string{"must be a time in Unix seconds."}
+				} else if name == "ended_after" {
+					q.after = time.Unix(n, 0)
+				} else {
+					q.before = time.Unix(n, 0)
+				}
+			}
+		}
+		if !q.after.IsZero() && !q.before.IsZero() && q.after.After(q.before) {
+			fields["ended_before"] = []string{"must not be before ended_after."}
+		}
+	default:
+		fields["status"] = []string{"must be active or ended."}
+	}
 	if v, ok := one["limit"]; ok {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -138,24 +175,37 @@ func parseSearch(r *http.Request, defaultLimit int, extra ...string) (searchQuer
 	return q, nil
 }
 
-// SearchSessions serves GET /api/sessions: the tenant's active sessions that match every filter
-// given (user_id, user_prefix, session_id, ip — an address or a CIDR —, country — ISO code or
-// name —, browser, os, client_id, new_device, started_after), up to limit (1–100, default 50)
-// an answer, with a cursor to go on from. Each answer costs at most store.SearchExamined index
-// entries and store.SearchReads sessions read, whatever the tenant holds: a rare match can take
-// several answers, some of them empty with a cursor.
+// SearchSessions serves GET /api/sessions: the tenant's active sessions — or with status=ended
+// those whose end falls within ended_after–ended_before (Unix seconds; default the last 24
+// hours) — that match every filter given (user_id, user_prefix, session_id, ip — an address or a
+// CIDR —, country — ISO code or name —, browser, os, client_id, new_device, started_after), up
+// to limit (1–100, default 50) an answer, with a cursor to go on from. Each answer costs at most
+// store.SearchExamined index entries, store.SearchReads sessions read and store.SearchQueries
+// index partitions, whatever the tenant holds: a rare match can take several answers, some of
+// them empty with a cursor.
 func (a *API) SearchSessions(w http.ResponseWriter, r *http.Request) error {
-	q, err := parseSearch(r, 50)
+	q, err := parseSearch(r, 50, endedParams...)
 	if err != nil {
 		return err
 	}
-	page, err := a.store.SearchActive(r.Context(), pulse.PrincipalFrom(r.Context()).TenantID, q.filter, q.limit, q.cursor)
+	tenant := pulse.PrincipalFrom(r.Context()).TenantID
+	var page *store.SearchPage
+	if q.ended {
+		page, err = a.store.SearchEnded(r.Context(), tenant, q.filter, q.after, q.before, q.limit, q.cursor)
+	} else {
+		page, err = a.store.SearchActive(r.Context(), tenant, q.filter, q.limit, q.cursor)
+	}
 	if err != nil {
 		return err
 	}
 	out := searchJSON{Sessions: make([]searchResultJSON, 0, len(page.Sessions)), Examined: page.Examined}
 	for _, s := range page.Sessions {
-		out.Sessions = append(out.Sessions, searchResultJSON{activeSessionJSON: activeRow(s), NewDevice: s.NewDevice})
+		row := searchResultJSON{activeSessionJSON: activeRow(s), NewDevice: s.NewDevice, Status: pulse.StatusActive}
+		if s.EndReason != "" {
+			ended, reason := s.EndedAt.Unix(), s.EndReason
+			row.Status, row.EndedAt, row.EndReason = pulse.StatusEnded, &ended, &reason
+		}
+		out.Sessions = append(out.Sessions, row)
 	}
 	if page.Next != "" {
 		out.Next = &page.Next

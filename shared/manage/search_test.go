@@ -16,10 +16,13 @@ import (
 
 type searchAnswer struct {
 	Sessions []struct {
-		SessionID string `json:"session_id"`
-		UserID    string `json:"user_id"`
-		IPAddress string `json:"ip_address"`
-		NewDevice bool   `json:"new_device"`
+		SessionID string  `json:"session_id"`
+		UserID    string  `json:"user_id"`
+		IPAddress string  `json:"ip_address"`
+		NewDevice bool    `json:"new_device"`
+		Status    string  `json:"status"`
+		EndedAt   *int64  `json:"ended_at"`
+		EndReason *string `json:"end_reason"`
 	} `json:"sessions"`
 	Next     *string `json:"next"`
 	Examined int     `json:"examined"`
@@ -145,6 +148,82 @@ func TestSearchSessions(t *testing.T) {
 		r := e.Do("GET", "/api/sessions?"+tc.q, "", apptest.Key(e.Key)...)
 		if r.Status != tc.status || !strings.Contains(string(r.Body), tc.says) || r.Header.Get("Content-Type") != "application/problem+json" {
 			t.Errorf("%s: %d %s %s, want %d naming %q", tc.q, r.Status, r.Header.Get("Content-Type"), r.Body, tc.status, tc.says)
+		}
+	}
+}
+
+// status=ended searches the sessions whose end falls in a range: revoked ones at once, with
+// their end; the range, the filters and the tenant bound it; the active search and the ended one
+// never answer the same session; bad ranges are refused.
+func TestSearchEndedSessions(t *testing.T) {
+	e := apptest.New(t)
+	searchFixture(t, e) // S01 revoked
+	firstEnd := e.Clock.Now().Unix()
+	e.Clock.Add(5 * time.Minute) // u4's sessions are still live
+	if r := e.Do("DELETE", "/api/users/u4/sessions", "", apptest.Key(e.Key)...); r.Status != 204 {
+		t.Fatalf("revoke-all of u4: %d %s", r.Status, r.Body)
+	}
+	later := e.Clock.Now().Unix()
+	for _, tc := range []struct {
+		q    string
+		want []string
+	}{
+		{"status=ended", []string{"S01", "S04", "S14", "S24"}},
+		{"status=ended&limit=1", []string{"S01", "S04", "S14", "S24"}},
+		{fmt.Sprintf("status=ended&ended_after=%d", firstEnd+1), []string{"S04", "S14", "S24"}},
+		{fmt.Sprintf("status=ended&ended_before=%d", later-1), []string{"S01"}},
+		{fmt.Sprintf("status=ended&ended_after=%d&ended_before=%d", later, later), []string{"S04", "S14", "S24"}},
+		{"status=ended&ip=198.51.100.0/24", []string{"S24"}},
+		{"status=ended&user_id=u1", []string{"S01"}},
+		{"status=active&user_id=u4", nil},
+		{fmt.Sprintf("status=ended&ended_after=%d", later+1), nil},
+	} {
+		if got := search(t, e, e.Key, tc.q); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %q, want %q", tc.q, got, tc.want)
+		}
+	}
+	if got := search(t, e, e.OKey, "status=ended"); got != nil {
+		t.Errorf("the other tenant's ended sessions: %q, want none", got)
+	}
+	r := e.Do("GET", "/api/sessions?status=ended&session_id=S14", "", apptest.Key(e.Key)...)
+	var a searchAnswer
+	r.JSON(t, &a)
+	if len(a.Sessions) != 1 || a.Sessions[0].Status != "ended" || a.Sessions[0].EndedAt == nil || *a.Sessions[0].EndedAt != later ||
+		a.Sessions[0].EndReason == nil || *a.Sessions[0].EndReason != "revoked" {
+		t.Errorf("S14 ended: %s, want status ended, ended_at %d, end_reason revoked", r.Body, later)
+	}
+	r = e.Do("GET", "/api/sessions?session_id=S13", "", apptest.Key(e.Key)...)
+	a = searchAnswer{}
+	r.JSON(t, &a)
+	if len(a.Sessions) != 1 || a.Sessions[0].Status != "active" || a.Sessions[0].EndedAt != nil || a.Sessions[0].EndReason != nil {
+		t.Errorf("S13 active: %s, want status active, ended_at and end_reason null", r.Body)
+	}
+	active := e.Do("GET", "/api/sessions?limit=1", "", apptest.Key(e.Key)...)
+	var first searchAnswer
+	active.JSON(t, &first)
+	if first.Next == nil {
+		t.Fatalf("an active search of limit 1 gave no cursor: %s", active.Body)
+	}
+	for _, tc := range []struct {
+		method, q string
+		status    int
+		says      string
+	}{
+		{"GET", "status=idle", 422, "active or ended"},
+		{"GET", "ended_after=1", 422, "status=ended"},
+		{"GET", "status=active&ended_before=1", 422, "status=ended"},
+		{"GET", "status=ended&ended_after=soon", 422, "Unix seconds"},
+		{"GET", "status=ended&ended_after=20&ended_before=10", 422, "not be before ended_after"},
+		{"GET", "status=ended&cursor=" + url.QueryEscape(*first.Next), 400, "cursor"},
+		{"POST", "status=ended&user_id=u1", 422, "is not a parameter of this route"},
+	} {
+		path := "/api/sessions?" + tc.q
+		if tc.method == "POST" {
+			path = "/api/sessions/revoke?" + tc.q
+		}
+		r := e.Do(tc.method, path, "", apptest.Key(e.Key)...)
+		if r.Status != tc.status || !strings.Contains(string(r.Body), tc.says) || r.Header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s %s: %d %s, want %d naming %q", tc.method, tc.q, r.Status, r.Body, tc.status, tc.says)
 		}
 	}
 }
