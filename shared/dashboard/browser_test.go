@@ -952,3 +952,64 @@ func TestDashboardUserSessions(t *testing.T) {
 	}
 	screenshot(t, b, "user-sessions-1280.png")
 }
+
+// The search reaches ended sessions too: "Ended in the last 24 hours" lists a user's revoked
+// sessions with when and why they ended and nothing to revoke (no row button, no "Revoke all
+// matching"); "Active now" again finds only the live one, with its button; axe finds nothing
+// serious on the view.
+func TestDashboardEndedSearch(t *testing.T) {
+	e, tok := stack(t)
+	for i := range 3 {
+		body := fmt.Sprintf(`{"client_id":"web","session_id":"gone%d","user_agent":%q}`, i, "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0")
+		if r := e.Do("POST", "/api/users/goner/sessions", body, apptest.Key(e.Key)...); r.Status != 201 {
+			t.Fatalf("login %d: %d %s", i, r.Status, r.Body)
+		}
+	}
+	for _, id := range []string{"gone0", "gone1"} {
+		if r := e.Do("DELETE", "/api/users/goner/sessions/"+id, "", apptest.Key(e.Key)...); r.Status != 204 {
+			t.Fatalf("revoke %s: %d %s", id, r.Status, r.Body)
+		}
+	}
+	among := func(days string) chromedp.Action {
+		return chromedp.Evaluate(fmt.Sprintf(`(() => { const s = document.getElementById("active-search-in"); s.value = %q;
+			s.dispatchEvent(new Event("change")); return 0 })()`, days), nil)
+	}
+	b := browser(t, 1280, 800)
+	var rangeText, ids, last string
+	var buttons int
+	var bulkHidden bool
+	if err := chromedp.Run(b,
+		chromedp.Navigate(e.URL+"/dashboard"),
+		signIn(demo.Admin, tok),
+		chromedp.WaitVisible("#active-table tbody tr", chromedp.ByQuery),
+		chromedp.Evaluate(`(() => { const s = document.getElementById("active-search-by"); s.value = "user_prefix";
+			const f = document.getElementById("active-filter"); f.value = "goner"; return 0 })()`, nil),
+		among("1"),
+		chromedp.Poll(`document.getElementById("active-range").textContent.startsWith("2 sessions ended in the last 24 hours match")`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Text("#active-range", &rangeText, chromedp.ByID),
+		chromedp.Evaluate(`[...document.querySelectorAll("#active-table tbody tr")].map((tr) => tr.dataset.session).sort().join(",")`, &ids),
+		chromedp.Text("#active-table tbody tr td:last-child", &last, chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelectorAll("#active-table tbody button.revoke").length`, &buttons),
+		chromedp.Evaluate(`document.getElementById("active-revoke-matching").hidden`, &bulkHidden),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if ids != "gone0,gone1" || !strings.HasPrefix(last, "Ended ") || !strings.HasSuffix(last, ", revoked") || buttons != 0 || !bulkHidden {
+		t.Errorf("ended search: range %q, rows %q, last cell %q, %d revoke buttons, bulk revoke hidden %v; want gone0 and gone1 ended and revoked, nothing to revoke",
+			rangeText, ids, last, buttons, bulkHidden)
+	}
+	for _, v := range axe(t, b) {
+		t.Errorf("axe: %s", v)
+	}
+	if err := chromedp.Run(b,
+		among("0"),
+		chromedp.Poll(`document.getElementById("active-range").textContent.startsWith("1 session matches")`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Evaluate(`[...document.querySelectorAll("#active-table tbody tr")].map((tr) => tr.dataset.session).join(",")`, &ids),
+		chromedp.Evaluate(`document.querySelectorAll("#active-table tbody button.revoke").length`, &buttons),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if ids != "gone2" || buttons != 1 {
+		t.Errorf("back to active sessions: rows %q with %d revoke buttons, want gone2 with its button", ids, buttons)
+	}
+}

@@ -159,6 +159,7 @@
     $("active-search-more").hidden = $("active-revoke-matching").hidden = $("active-confirm").hidden = true;
     for (const id of ["active-filter", "sessions-user", "user-id", "token"]) $(id).value = "";
     $("range").value = "30";
+    $("active-search-in").value = "0";
     $("custom-range").hidden = true;
     $("range-start").value = $("range-end").value = "";
     for (const id of ["active-status", "activity-status", "hours-status", "sessions-status"]) status(id, "");
@@ -294,7 +295,7 @@
         [s.city, s.country].filter(Boolean).join(", ") || "unknown",
         s.ip_address || "",
         clock.format(new Date(s.last_updated * 1000)),
-        duration(Math.max(0, now - s.initiated_at)),
+        duration(Math.max(0, (s.ended_at || now) - s.initiated_at)),
       ];
       let tr = existing.get(s.session_id);
       existing.delete(s.session_id);
@@ -311,7 +312,7 @@
     });
     for (const tr of existing.values()) tr.remove();
     if (searching) {
-      if (!searching.next && !rows.length) status("active-status", "No active session matches " + searching.label + ".");
+      if (!searching.next && !rows.length) status("active-status", noMatch(searching));
       else if (!$("active-status").classList.contains("error")) status("active-status", "");
     } else if (!active.length) status("active-status", "Nobody is active right now. Sessions show here once users sign in to your application.");
     else if (!$("active-status").classList.contains("error")) status("active-status", "");
@@ -346,7 +347,10 @@
     const td = document.createElement("td");
     tr.appendChild(td);
     labelCells(tr, $("active-table"));
-    if (perms.has("revoke-sessions")) { // else the API would refuse it: no button
+    if (s.status === "ended") { // a search of ended sessions: when and why, nothing to revoke
+      td.textContent = "Ended " + when.format(new Date(s.ended_at * 1000)) + ", " + s.end_reason;
+      td.className = "note";
+    } else if (perms.has("revoke-sessions")) { // else the API would refuse it: no button
       const b = document.createElement("button");
       b.type = "button";
       b.className = "revoke";
@@ -362,16 +366,23 @@
   // --- search: the server's GET /api/sessions, over every active session, not just this page ---
 
   // searching is the search shown in the table, or null for the paged list: {field, text,
-  // label, next (the API's cursor), found, examined}. A search goes on by itself for up to
-  // SEARCH_STEPS answers (each costs the API a bounded amount, so a rare match can take several),
-  // then offers "Search further".
+  // label, days and after (a search of the sessions ended in the last days, since after), where,
+  // next (the API's cursor), found, examined}. A search goes on by itself for up to SEARCH_STEPS
+  // answers (each costs the API a bounded amount, so a rare match can take several), then offers
+  // "Search further". Ended sessions can be listed without a filter; active ones are the pages.
   // (searching, searchGen and searchTimer are declared with the page's other state, above.)
   const SEARCH_STEPS = 10;
 
+  function noMatch(s) {
+    return s.days ? "No session " + s.where + (s.text ? " matches " + s.label : "") + "."
+      : "No active session matches " + s.label + ".";
+  }
+
   async function runSearch(further) {
     const field = $("active-search-by").value, text = $("active-filter").value.trim();
+    const days = Number($("active-search-in").value);
     const gen = ++searchGen;
-    if (!text) {
+    if (!text && !days) {
       searching = null;
       $("active-search-more").hidden = true;
       active = [];
@@ -380,16 +391,20 @@
     }
     if (!further) {
       const by = $("active-search-by").selectedOptions[0].textContent.toLowerCase();
-      searching = { field, text, label: by + " “" + text + "”", next: null, found: [], examined: 0 };
+      const where = days ? $("active-search-in").selectedOptions[0].textContent.toLowerCase() : "";
+      // The range is fixed when the search starts: its cursors go with the same parameters.
+      const after = days ? Math.floor(Date.now() / 1000) - days * 86400 : 0;
+      searching = { field, text, days, after, where, label: by + " “" + text + "”", next: null, found: [], examined: 0 };
       active = [];
       $("active-table").tBodies[0].replaceChildren();
     }
     const s = searching, want = s.found.length + PAGE;
-    status("active-status", "Searching the active sessions…");
+    status("active-status", s.days ? "Searching the ended sessions…" : "Searching the active sessions…");
     $("active-search-more").hidden = $("active-confirm").hidden = true;
     try {
       for (let step = 0; step < SEARCH_STEPS; step++) {
-        let path = "/api/sessions?limit=" + PAGE + "&" + field + "=" + encodeURIComponent(text);
+        let path = "/api/sessions?limit=" + PAGE + (s.text ? "&" + s.field + "=" + encodeURIComponent(s.text) : "");
+        if (s.days) path += "&status=ended&ended_after=" + s.after;
         if (s.next) path += "&cursor=" + encodeURIComponent(s.next);
         const { body } = await api(path);
         if (gen !== searchGen) return; // a newer search (or a cleared box) replaced this one
@@ -414,10 +429,11 @@
   function renderSearchRange() {
     const s = searching, n = s.found.length;
     $("active-prev").hidden = $("active-next").hidden = true;
-    $("active-range").textContent = num.format(n) + (n === 1 ? " session matches " : " sessions match ") + s.label +
-      (s.next ? " so far (" + num.format(s.examined) + " searched)" : "");
+    $("active-range").textContent = num.format(n) + (n === 1 ? " session" : " sessions") + (s.days ? " " + s.where : "") +
+      (s.text ? (n === 1 ? " matches " : " match ") + s.label : "") + (s.next ? " so far (" + num.format(s.examined) + " searched)" : "");
     $("active-search-more").hidden = !s.next;
-    $("active-revoke-matching").hidden = !perms.has("revoke-sessions") || (!n && !s.next);
+    // Only active sessions can be revoked.
+    $("active-revoke-matching").hidden = !perms.has("revoke-sessions") || s.days > 0 || (!n && !s.next);
   }
 
   // Revoke all matching: first a dry run, step by step, says how many; once confirmed, the
@@ -488,6 +504,7 @@
     searchTimer = setTimeout(() => runSearch(false), 300);
   });
   $("active-search-by").addEventListener("change", () => { if ($("active-filter").value.trim()) runSearch(false); });
+  $("active-search-in").addEventListener("change", () => runSearch(false));
   $("active-search-more").addEventListener("click", () => runSearch(true));
 
   async function revoke(s, tr, button) {
