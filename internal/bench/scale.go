@@ -118,12 +118,17 @@ func scale(ctx context.Context, root, endpoint string, tpl *template.Template, q
 		}
 	}
 	// The operator's search (GET /api/sessions) and revoke by filter over the same tenant: one
-	// answer costs its budget (1,000 index keys, 200 sessions read), not the tenant.
+	// answer costs its budget (1,000 index keys, 200 sessions read, 64 partitions), not the
+	// tenant; the same for its ended sessions, over a day and over 30.
+	monthAgo := e.clock.Now().Add(-30 * 24 * time.Hour).Unix()
 	for _, q := range []struct{ label, method, path string }{
 		{"search, user_prefix matching almost none, one answer", "GET", "/api/sessions?user_prefix=ffff"},
 		{"search, ip matching none, one answer", "GET", "/api/sessions?ip=198.51.100.0/24"},
 		{"search, browser matching all, first 50", "GET", "/api/sessions?browser=Chrome&limit=50"},
 		{"revoke by filter, dry-run step, ip matching none", "POST", "/api/sessions/revoke?ip=198.51.100.0/24&dry_run=true"},
+		{"search of ended sessions, last 24 hours, ip matching none, one answer", "GET", "/api/sessions?status=ended&ip=198.51.100.0/24"},
+		{"search of ended sessions, 30 days, browser matching all, first 50", "GET", fmt.Sprintf("/api/sessions?status=ended&ended_after=%d&browser=Chrome&limit=50", monthAgo)},
+		{"search of ended sessions, 30 days, user_prefix matching almost none, one answer", "GET", fmt.Sprintf("/api/sessions?status=ended&ended_after=%d&user_prefix=ffff", monthAgo)},
 	} {
 		if err := run(e, point, q.label, q.method, q.path, nil, reps, ""); err != nil {
 			closeE()
@@ -134,6 +139,7 @@ func scale(ctx context.Context, root, endpoint string, tpl *template.Template, q
 	for _, q := range []struct{ label, query string }{
 		{"search followed to the end, user_prefix", "user_prefix=ffff"},
 		{"search followed to the end, ip matching none", "ip=198.51.100.0/24"},
+		{"search of ended sessions followed to the end, 30 days, user_prefix", fmt.Sprintf("status=ended&ended_after=%d&user_prefix=ffff", monthAgo)},
 	} {
 		row, err := e.searchToEnd(point, q.label, q.query)
 		if err != nil {
@@ -385,8 +391,10 @@ func (e *env) seedActive(ctx context.Context, n, ended int) error {
 		users = append(users, pulse.User{TenantID: tenant, ID: u, Name: "User " + u[:8], Type: "Member", CreatedAt: now, UpdatedAt: now})
 		s := benchSession(u, uuids.Random(rnd, 1)[0], now.Add(-time.Hour), now.Add(-time.Minute), p)
 		switch {
-		case i >= n+n/4: // ended
-			s.EndReason, s.EndedAt = pulse.EndRevoked, now.Add(-2*time.Minute)
+		case i >= n+n/4: // ended, spread over the last 30 days (the search of ended sessions reads them by day)
+			end := now.Add(-2*time.Minute - time.Duration(i-n-n/4)*(30*24*time.Hour)/time.Duration(ended))
+			s.InitiatedAt, s.LastActivity = end.Add(-time.Hour), end
+			s.EndReason, s.EndedAt = pulse.EndRevoked, end
 		case i >= n: // idle: past the window, inside the idle timeout
 			s.LastActivity = now.Add(-p.ActiveWindow - (p.IdleTimeout-p.ActiveWindow)/2)
 			s.ExpiresAt = s.LastActivity.Add(p.IdleTimeout)
