@@ -392,7 +392,7 @@ func (e *env) seedActive(ctx context.Context, n, ended int) error {
 		s := benchSession(u, uuids.Random(rnd, 1)[0], now.Add(-time.Hour), now.Add(-time.Minute), p)
 		switch {
 		case i >= n+n/4: // ended, spread over the last 30 days (the search of ended sessions reads them by day)
-			end := now.Add(-2*time.Minute - time.Duration(i-n-n/4)*(30*24*time.Hour)/time.Duration(ended))
+			end := now.Add(-2*time.Minute - time.Duration(i-n-n/4)*(30*24*time.Hour/time.Duration(ended))) // divided first: the product overflows
 			s.InitiatedAt, s.LastActivity = end.Add(-time.Hour), end
 			s.EndReason, s.EndedAt = pulse.EndRevoked, end
 		case i >= n: // idle: past the window, inside the idle timeout
