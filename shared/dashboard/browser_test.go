@@ -955,8 +955,8 @@ func TestDashboardUserSessions(t *testing.T) {
 
 // The search reaches ended sessions too: "Ended in the last 24 hours" lists a user's revoked
 // sessions with when and why they ended and nothing to revoke (no row button, no "Revoke all
-// matching"); "Active now" again finds only the live one, with its button; axe finds nothing
-// serious on the view.
+// matching"), on a phone too; "Active now" again finds only the live one, with its button; axe
+// finds nothing serious on the view at 1280×800 and 390×844.
 func TestDashboardEndedSearch(t *testing.T) {
 	e, tok := stack(t)
 	for i := range 3 {
@@ -999,9 +999,25 @@ func TestDashboardEndedSearch(t *testing.T) {
 			rangeText, ids, last, buttons, bulkHidden)
 	}
 	for _, v := range axe(t, b) {
-		t.Errorf("axe: %s", v)
+		t.Errorf("axe at 1280×800: %s", v)
 	}
+	// The same view on a phone: rows become cards, and the end is still said.
+	var cards int
 	if err := chromedp.Run(b,
+		chromedp.EmulateViewport(390, 844),
+		chromedp.Evaluate(`[...document.querySelectorAll("#active-table tbody td:last-child")].filter((td) => td.offsetWidth > 0 && td.textContent.startsWith("Ended ")).length`, &cards),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if cards != 2 {
+		t.Errorf("at 390×844, %d rows show when they ended, want 2", cards)
+	}
+	for _, v := range axe(t, b) {
+		t.Errorf("axe at 390×844: %s", v)
+	}
+	screenshot(t, b, "ended-search-390.png")
+	if err := chromedp.Run(b,
+		chromedp.EmulateViewport(1280, 800),
 		among("0"),
 		chromedp.Poll(`document.getElementById("active-range").textContent.startsWith("1 session matches")`, nil, chromedp.WithPollingTimeout(10*time.Second)),
 		chromedp.Evaluate(`[...document.querySelectorAll("#active-table tbody tr")].map((tr) => tr.dataset.session).join(",")`, &ids),
