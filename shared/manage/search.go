@@ -125,11 +125,15 @@ func parseSearch(r *http.Request, defaultLimit int, extra ...string) (searchQuer
 			}
 		}
 	}
-	if v, ok := one["started_after"]; ok {
-		if n, err := strconv.ParseInt(v, 10, 64); err != nil || n < 0 || n > 1<<40 {
-			fields["started_after"] = []string{"must be a time in Unix seconds."}
-		} else {
-			f.StartedAfter = time.Unix(n, 0)
+	// The times, in Unix seconds: when a session started, and the range of an end.
+	times := map[string]*time.Time{"started_after": &f.StartedAfter, "ended_after": &q.after, "ended_before": &q.before}
+	for name, dst := range times {
+		if v, ok := one[name]; ok {
+			if n, err := strconv.ParseInt(v, 10, 64); err != nil || n < 0 || n > 1<<40 {
+				fields[name] = []string{"must be a time in Unix seconds."}
+			} else {
+				*dst = time.Unix(n, 0)
+			}
 		}
 	}
 	switch one["status"] {
@@ -141,17 +145,6 @@ func parseSearch(r *http.Request, defaultLimit int, extra ...string) (searchQuer
 		}
 	case pulse.StatusEnded:
 		q.ended = true
-		for _, name := range endedParams[1:] {
-			if v, ok := one[name]; ok {
-				if n, err := strconv.ParseInt(v, 10, 64); err != nil || n < 0 || n > 1<<40 {
-					fields[name] = []string{"must be a time in Unix seconds."}
-				} else if name == "ended_after" {
-					q.after = time.Unix(n, 0)
-				} else {
-					q.before = time.Unix(n, 0)
-				}
-			}
-		}
 		if !q.after.IsZero() && !q.before.IsZero() && q.after.After(q.before) {
 			fields["ended_before"] = []string{"must not be before ended_after."}
 		}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"math"
 	"slices"
 	"sort"
 	"strconv"
@@ -132,7 +133,7 @@ const readFanOut = 8
 
 // activePartition reads the keys of one partition of the Active index.
 func (s *Store) activePartition(ctx context.Context, op, pk string) ([]activeEntry, error) {
-	in, err := activeQuery(op, pk)
+	in, err := activeQuery(op, pk, 0, math.MaxInt64)
 	if err != nil {
 		return nil, err
 	}
@@ -147,9 +148,11 @@ func (s *Store) activePartition(ctx context.Context, op, pk string) ([]activeEnt
 	return out, err
 }
 
-// activeQuery is the Query of one partition of the Active index.
-func activeQuery(op, pk string) (*dynamodb.QueryInput, error) {
-	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(attrActivePK).Equal(expression.Value(pk))).Build()
+// activeQuery is the Query of one partition of the Active index, its range key (a start, or an
+// end among the tenant's ends) from lo to hi, both included.
+func activeQuery(op, pk string, lo, hi int64) (*dynamodb.QueryInput, error) {
+	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(attrActivePK).Equal(expression.Value(pk)).
+		And(expression.Key(attrActiveSK).Between(expression.Value(lo), expression.Value(hi)))).Build()
 	if err != nil {
 		return nil, fail(op, err)
 	}

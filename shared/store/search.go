@@ -13,8 +13,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 	"golang.org/x/sync/errgroup"
@@ -159,7 +157,6 @@ type searchPart struct {
 // scan is one search request under way: what it looks for, what it has spent, what it found.
 type scan struct {
 	tenant string
-	f      SessionFilter
 	limit  int
 	ended  bool
 	// entryOK decides from an entry's IDs and range key whether its session may match; keep
@@ -191,7 +188,7 @@ func (s *Store) SearchActive(ctx context.Context, tenant string, f SessionFilter
 			parts = append(parts, searchPart{bucket: b, shard: shard, pk: activeIndexPK(tenant, b, shard), lo: born + 1, hi: later})
 		}
 	}
-	sc := &scan{tenant: tenant, f: f, limit: limit,
+	sc := &scan{tenant: tenant, limit: limit,
 		entryOK: func(user, session string, start int64) bool { return start > born && f.byKey(user, session, start) },
 		keep:    func(ss *pulse.Session) bool { return active(ss, now, since) && f.matches(ss) }}
 	return s.search(ctx, sc, parts, cursor)
@@ -234,7 +231,7 @@ func (s *Store) SearchEnded(ctx context.Context, tenant string, f SessionFilter,
 			parts = append(parts, searchPart{bucket: d, shard: shard, pk: endedIndexPK(tenant, d, shard), lo: after.UnixMilli(), hi: before.UnixMilli()})
 		}
 	}
-	sc := &scan{tenant: tenant, f: f, limit: limit, ended: true, erased: map[string]bool{},
+	sc := &scan{tenant: tenant, limit: limit, ended: true, erased: map[string]bool{},
 		entryOK: func(user, session string, _ int64) bool { return f.byIDs(user, session) },
 		keep: func(ss *pulse.Session) bool {
 			return ss.EndReason != "" && !ss.EndedAt.Before(after) && !ss.EndedAt.After(before) && f.matches(ss)
@@ -292,14 +289,11 @@ func (s *Store) searchPartition(ctx context.Context, sc *scan, p searchPart, res
 	if resume != nil {
 		last = *resume
 	}
-	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(attrActivePK).Equal(expression.Value(p.pk)).
-		And(expression.Key(attrActiveSK).Between(expression.Value(p.lo), expression.Value(p.hi)))).Build()
+	in, err := activeQuery(op, p.pk, p.lo, p.hi)
 	if err != nil {
-		return last, false, fail(op, err)
+		return last, false, err
 	}
-	in := &dynamodb.QueryInput{IndexName: aws.String(indexActive), KeyConditionExpression: expr.KeyCondition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-		Limit: aws.Int32(int32(min(100, SearchExamined-page.Examined)))}
+	in.Limit = aws.Int32(int32(min(100, SearchExamined-page.Examined)))
 	if resume != nil {
 		in.ExclusiveStartKey = map[string]types.AttributeValue{
 			attrActivePK: &types.AttributeValueMemberS{Value: p.pk},
