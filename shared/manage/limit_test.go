@@ -157,6 +157,80 @@ func TestListPageIgnoresHistory(t *testing.T) {
 	apptest.CostBounded(t, small, ended50, "status=ended, page 50 of 5,000 sessions")
 }
 
+// Sorted by last activity, ended sessions page by key from the EndedLast index: page 1 of a
+// user with 5,000 sessions costs what a 10-session user's page costs, within 1.5×, and at most
+// 10 RCU on AWS's rules. Page 50 reads the 490 index entries before it (no counter knows how many
+// sessions were last active on a day): at most 20 RCU, and what page 50 of a user with 510
+// sessions costs, within 1.5×. With status=all the live sessions are read whole (their last
+// activity moves with every heartbeat): that part grows with the live sessions, at most the cap,
+// never with the history, so the small user there has the same 50 live.
+func TestListByLastIgnoresHistory(t *testing.T) {
+	measure := func(total, live int, query string, want int) (float64, float64, page) {
+		e := apptest.New(t)
+		now := e.Clock.Now()
+		var sessions []*pulse.Session
+		for i := range total {
+			init := now.Add(-time.Duration(total-i) * time.Minute)
+			s := &pulse.Session{TenantID: "acme", UserID: "alice", ID: fmt.Sprintf("s%05d", i), Key: strings.Repeat("A", 64),
+				ClientIDs: []string{"web"}, InitiatedAt: init, IPAddress: "192.0.2.1",
+				Device: pulse.Device{UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Chrome/134.0.0.0", Browser: "Chrome", Version: "134.0.0.0", MajorVersion: 134, OS: "Linux"}}
+			s.LastActivity, s.ExpiresAt, s.HardExpires = now, now.Add(30*time.Minute), now.Add(time.Hour)
+			if i < total-live {
+				// Last active up to 10 hours after the start: an order of its own.
+				s.LastActivity = init.Add(time.Duration(i*7919%600) * time.Minute)
+				s.EndReason, s.EndedAt = pulse.EndRevoked, s.LastActivity
+			}
+			sessions = append(sessions, s)
+		}
+		users := []pulse.User{{TenantID: "acme", ID: "alice", CreatedAt: now, UpdatedAt: now}}
+		if err := e.Deps.Store.Import(context.Background(), users, sessions, time.UTC); err != nil {
+			t.Fatal(err)
+		}
+		e.Meter.Reset()
+		list, p := listOf(t, e, query)
+		if len(list) != want {
+			t.Fatalf("%s: %d sessions, want %d", query, len(list), want)
+		}
+		_, rcu, _ := e.Meter.Snapshot()
+		aws, _ := e.Meter.OnAWS()
+		return rcu, aws, p
+	}
+	small, _, _ := measure(10, 0, "?size=10&status=ended&sort=last_updated:-1", 10)
+	for _, c := range []struct {
+		query string
+		bound float64
+		small int // sessions of the small user
+	}{
+		{"?size=10&status=ended&sort=last_updated:-1", 10, 10},
+		{"?size=10&status=ended&sort=last_updated:1", 10, 10},
+		{"?size=10&status=ended&sort=last_updated:-1&page=50", 20, 510},
+		{"?size=10&status=ended&sort=last_updated:1&page=50", 20, 510},
+	} {
+		small := small
+		if c.small != 10 {
+			small, _, _ = measure(c.small, 10, c.query, 10)
+		}
+		large, aws, p := measure(5000, 50, c.query, 10)
+		t.Logf("%s: %.1f RCU with %d sessions, %.1f with 5,000 (50 live), %.1f on AWS's rules", c.query, small, c.small, large, aws)
+		if p.TotalCount != 4950 {
+			t.Errorf("%s: total_count %d, want 4950", c.query, p.TotalCount)
+		}
+		apptest.CostBounded(t, small, large, c.query+", 5,000 sessions")
+		if aws > c.bound {
+			t.Errorf("%s: %.1f RCU on AWS's rules, want ≤ %.0f", c.query, aws, c.bound)
+		}
+	}
+	smallAll, _, _ := measure(60, 50, "?size=10&status=all&sort=last_updated:-1", 10)
+	for _, q := range []string{"?size=10&status=all&sort=last_updated:-1", "?size=10&status=all&sort=last_updated:1&page=50"} {
+		large, aws, p := measure(5000, 50, q, 10)
+		t.Logf("%s: %.1f RCU with 60 sessions (50 live), %.1f with 5,000 (50 live), %.1f on AWS's rules", q, smallAll, large, aws)
+		if p.TotalCount != 5000 {
+			t.Errorf("%s: total_count %d, want 5000", q, p.TotalCount)
+		}
+		apptest.CostBounded(t, smallAll, large, q+", 5,000 sessions")
+	}
+}
+
 // The cap is exact under bursts, with either policy: a user at the cap (100) takes bursts of 50
 // concurrent logins; after every burst exactly 100 sessions are live (never 101, never 99),
 // with evict each login past the cap ended exactly one session, the oldest live; with refuse

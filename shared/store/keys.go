@@ -21,18 +21,21 @@ const (
 	attrLiveKey  = "live_key"
 	attrInitKey  = "init_key"
 	attrEndedKey = "ended_key"
+	attrEndLast  = "ended_last" // an ended session's last activity (Unix ms): the EndedLast index's range key
 	attrExpPK    = "exp_pk"
 	attrExpSK    = "exp_sk"
 	attrTTL      = "ttl"
 	attrStarts   = "starts"
 	attrLiveVer  = "lver" // the version of a user's login counter (userItem.LiveVer)
+	attrIndexed  = "ixs"  // since when a user's ends all enter EndedLast (userItem.Indexed)
 
 	indexDays    = "Days"
 	indexActive  = "Active"
 	indexExpiry  = "Expiry"
-	indexLive    = "Live"    // local: a user's live sessions by start
-	indexStarted = "Started" // local: all of a user's sessions by start
-	indexEnded   = "Ended"   // local: a user's ended sessions by start
+	indexLive    = "Live"      // local: a user's live sessions by start
+	indexStarted = "Started"   // local: all of a user's sessions by start
+	indexEnded   = "Ended"     // local: a user's ended sessions by start
+	indexEndLast = "EndedLast" // global: a user's ended sessions by last activity
 )
 
 // activeBucket is the time bucket of the active index: a session moves to a new index

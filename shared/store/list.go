@@ -5,6 +5,7 @@ import (
 	"context"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,9 +44,10 @@ var statusIndex = map[string]string{pulse.StatusActive: indexLive, pulse.StatusE
 // from the user's start counters, read the index keys of that day from the page's start, then
 // the page's sessions by key. The total comes from the counters (all), less the live keys
 // (ended), or from the live keys (active). Filtered by client_id, the total counts the index's
-// matching keys (about 0.02 RCU each). Sorted by session_id, expires_at or last_updated, live
-// sessions are read and sorted (bounded by the cap), ended or all sessions in full (bounded
-// by the retention).
+// matching keys (about 0.02 RCU each). Sorted by last_updated, ended or all sessions page by
+// key too (pageByLast), once the user's ends are all in the EndedLast index (lastIndexed).
+// Sorted by session_id or expires_at, and by last_updated otherwise, live sessions are read and
+// sorted (bounded by the cap), ended or all sessions in full (bounded by the retention).
 func (s *Store) SessionsPage(ctx context.Context, tenant, user string, q SessionQuery) (*SessionPage, error) {
 	const op = "list sessions"
 	var u userItem
@@ -61,6 +63,9 @@ func (s *Store) SessionsPage(ctx context.Context, tenant, user string, q Session
 			return nil, err
 		}
 		return s.pageOf(ctx, op, keys, total, q, now)
+	}
+	if q.Sort == "last_updated" && q.Status != pulse.StatusActive && s.lastIndexed(&u, now) {
+		return s.pageByLast(ctx, op, tenant, user, &u, q, now)
 	}
 	var all []*pulse.Session
 	var err error
@@ -130,24 +135,9 @@ func (s *Store) pageKeys(ctx context.Context, op, tenant, user string, u *userIt
 	if q.Status == pulse.StatusActive {
 		return s.indexKeys(ctx, op, tenant, user, indexLive, q, "", "", q.Offset, q.Limit, true)
 	}
-	perDay := map[string]int{}
-	for day, n := range u.Starts {
-		if day >= first {
-			perDay[day] = n
-		}
-	}
-	if q.Status == pulse.StatusEnded {
-		// Ended = started less what the Live index still holds (a live session leaves it for
-		// the Ended index when it ends, the cleanup ending the expired ones).
-		live, _, err := s.indexKeys(ctx, op, tenant, user, indexLive, SessionQuery{}, "", "", 0, math.MaxInt, true)
-		if err != nil {
-			return nil, 0, err
-		}
-		for _, k := range live {
-			if _, ok := perDay[k.day]; ok {
-				perDay[k.day] = max(perDay[k.day]-1, 0)
-			}
-		}
+	perDay, err := s.startsPerDay(ctx, op, tenant, user, u, q, now)
+	if err != nil {
+		return nil, 0, err
 	}
 	days := make([]string, 0, len(perDay))
 	total := 0
@@ -174,6 +164,49 @@ func (s *Store) pageKeys(ctx context.Context, op, tenant, user string, u *userIt
 	}
 	keys, _, err := s.indexKeys(ctx, op, tenant, user, statusIndex[q.Status], q, first, from, skip, q.Limit, false)
 	return keys, total, err
+}
+
+// listTotal is how many sessions the list q asks for holds, sorted any way: the matching keys
+// of the index of its status when filtered by client, else the Live index's keys (active) or
+// the user's start counters (ended, all; startsPerDay).
+func (s *Store) listTotal(ctx context.Context, op, tenant, user string, u *userItem, q SessionQuery, now time.Time) (int, error) {
+	if q.ClientID != "" || q.Status == pulse.StatusActive {
+		q.Offset, q.Limit = 0, 0
+		_, total, err := s.pageKeys(ctx, op, tenant, user, u, q, now)
+		return total, err
+	}
+	perDay, err := s.startsPerDay(ctx, op, tenant, user, u, q, now)
+	total := 0
+	for _, n := range perDay {
+		total += n
+	}
+	return total, err
+}
+
+// startsPerDay is how many of the user's ended (q.Status ended) or all sessions started on each
+// UTC day still listed, from the user's start counters.
+func (s *Store) startsPerDay(ctx context.Context, op, tenant, user string, u *userItem, q SessionQuery, now time.Time) (map[string]int, error) {
+	first := s.horizon(now)
+	perDay := map[string]int{}
+	for day, n := range u.Starts {
+		if day >= first {
+			perDay[day] = n
+		}
+	}
+	if q.Status == pulse.StatusEnded {
+		// Ended = started less what the Live index still holds (a live session leaves it for
+		// the Ended index when it ends, the cleanup ending the expired ones).
+		live, _, err := s.indexKeys(ctx, op, tenant, user, indexLive, SessionQuery{}, "", "", 0, math.MaxInt, true)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range live {
+			if _, ok := perDay[k.day]; ok {
+				perDay[k.day] = max(perDay[k.day]-1, 0)
+			}
+		}
+	}
+	return perDay, nil
 }
 
 // indexKeys reads a user's index by start in q's direction, from the edge of day from (all of
@@ -268,4 +301,156 @@ func (s *Store) allSessions(ctx context.Context, op, tenant, user string) ([]*pu
 	}
 	return s.querySessions(ctx, op, &dynamodb.QueryInput{KeyConditionExpression: expr.KeyCondition(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
+}
+
+// indexedFromStart is userItem.Indexed for a user whose every session was written since the
+// EndedLast index exists (created by a login, PutUser or Import).
+const indexedFromStart = 1
+
+// indexMargin is how long after a login first sees a user without userItem.Indexed older code
+// may still be ending the user's sessions without entering them in EndedLast: a deploy replaces
+// every function well within it.
+const indexMargin = 24 * time.Hour
+
+// lastIndexed reports whether the EndedLast index holds every ended session of the user's list:
+// a session that ended before u.Indexed started before it too, and has left the list once the
+// horizon has passed the day of u.Indexed.
+func (s *Store) lastIndexed(u *userItem, now time.Time) bool {
+	return u.Indexed != 0 && startDay(time.UnixMilli(u.Indexed)) < s.horizon(now)
+}
+
+// lastRow is one session of a list sorted by last activity: when, its ID, and its table key
+// (ended: read once it is on the page) or the session (live: read already).
+type lastRow struct {
+	last int64
+	id   string
+	key  map[string]types.AttributeValue
+	ss   *pulse.Session
+}
+
+// pageByLast returns one page of the user's ended or all sessions sorted by last activity. An
+// end freezes a session's last activity and enters it in the EndedLast index, so the ended ones
+// are the index's first offset+limit entries in the page's order (keys, the start and the
+// client list: tens of bytes each); the live ones (status all), whose last activity moves with
+// every heartbeat, are read whole from the Live index (at most the session cap) and merged in.
+// Then the page's ended sessions are read by key. The total is listTotal's.
+func (s *Store) pageByLast(ctx context.Context, op, tenant, user string, u *userItem, q SessionQuery, now time.Time) (*SessionPage, error) {
+	total, err := s.listTotal(ctx, op, tenant, user, u, q, now)
+	if err != nil {
+		return nil, err
+	}
+	first := s.horizon(now)
+	rows, err := s.endedByLast(ctx, op, tenant, user, q, first, q.Offset+q.Limit)
+	if err != nil {
+		return nil, err
+	}
+	if q.Status == "all" {
+		live, err := s.liveSessions(ctx, op, tenant, user, false)
+		if err != nil {
+			return nil, err
+		}
+		ended := map[string]bool{}
+		for _, r := range rows {
+			ended[r.id] = true
+		}
+		for _, ss := range live {
+			// A session that has just ended can be in both indexes for a moment: its ended entry
+			// stands.
+			if !ended[ss.ID] && matches(ss, q, now) && startDay(ss.InitiatedAt) >= first {
+				rows = append(rows, lastRow{last: ss.LastActivity.UnixMilli(), id: ss.ID, ss: ss})
+			}
+		}
+	}
+	// The order of the full read (compareBy, then the ID), so that either way pages the same.
+	slices.SortFunc(rows, func(a, b lastRow) int {
+		c := cmp.Or(cmp.Compare(a.last, b.last), strings.Compare(a.id, b.id))
+		if q.Desc {
+			return -c
+		}
+		return c
+	})
+	rows = rows[min(q.Offset, len(rows)):]
+	rows = rows[:min(q.Limit, len(rows))]
+	var keys []map[string]types.AttributeValue
+	for _, r := range rows {
+		if r.ss == nil {
+			keys = append(keys, r.key)
+		}
+	}
+	got, err := s.sessionsByKey(ctx, op, keys)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[string]*pulse.Session{}
+	for _, ss := range got {
+		byID[ss.ID] = ss
+	}
+	page := &SessionPage{Total: total, Sessions: []*pulse.Session{}}
+	for _, r := range rows {
+		if ss := cmp.Or(r.ss, byID[r.id]); ss != nil { // gone: deleted since the index was read
+			page.Sessions = append(page.Sessions, ss)
+		}
+	}
+	return page, nil
+}
+
+// endedByLast returns the first n of the user's ended sessions in q's order of last activity,
+// from the EndedLast index, leaving out those that started before the horizon day first. Every
+// other entry as recent as the n-th comes too: the index orders such ties as it likes, the
+// caller breaks them by ID.
+func (s *Store) endedByLast(ctx context.Context, op, tenant, user string, q SessionQuery, first string, n int) ([]lastRow, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	day, _ := time.Parse(time.DateOnly, first)
+	pk := expression.Key(attrPK).Equal(expression.Value(userPK(tenant, user)))
+	seen := map[string]bool{}
+	var rows []lastRow
+	read := func(kc expression.KeyConditionBuilder, stop bool) error {
+		b := expression.NewBuilder().WithKeyCondition(kc)
+		if q.ClientID != "" {
+			b = b.WithFilter(expression.Contains(expression.Name("clients"), q.ClientID))
+		}
+		expr, err := b.Build()
+		if err != nil {
+			return fail(op, err)
+		}
+		in := &dynamodb.QueryInput{IndexName: aws.String(indexEndLast), KeyConditionExpression: expr.KeyCondition(),
+			FilterExpression: expr.Filter(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+			ScanIndexForward: aws.Bool(!q.Desc)}
+		if stop {
+			// Without a filter the first n entries are the ones, bar the horizon's; with one, pages
+			// of n are read until n match, never a megabyte for a page of ten.
+			in.Limit = aws.Int32(int32(n))
+		}
+		return s.query(ctx, op, in, func(items []map[string]types.AttributeValue) (bool, error) {
+			for _, it := range items {
+				r := lastRow{key: map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]}}
+				if v, ok := it[attrEndLast].(*types.AttributeValueMemberN); ok {
+					r.last, _ = strconv.ParseInt(v.Value, 10, 64)
+				}
+				if v, ok := it[attrSK].(*types.AttributeValueMemberS); ok {
+					r.id = strings.TrimPrefix(v.Value, sessionPrefix)
+				}
+				init, _ := it[attrInitKey].(*types.AttributeValueMemberS)
+				if init == nil || dayOfStartKey(init.Value) < first || seen[r.id] {
+					continue // started before the horizon: no longer listed, whatever its TTL says
+				}
+				seen[r.id] = true
+				rows = append(rows, r)
+			}
+			return !stop || len(rows) < n, nil
+		})
+	}
+	// A listed session started on the horizon day or later, and was last active after it started.
+	if err := read(pk.And(expression.Key(attrEndLast).GreaterThanEqual(expression.Value(day.UnixMilli()))), true); err != nil {
+		return nil, err
+	}
+	if len(rows) < n {
+		return rows, nil
+	}
+	if err := read(pk.And(expression.Key(attrEndLast).Equal(expression.Value(rows[len(rows)-1].last))), false); err != nil {
+		return nil, err
+	}
+	return rows, nil
 }

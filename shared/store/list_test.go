@@ -8,13 +8,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/pulse-sessions/pulse/internal/ddbtest"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 	"github.com/pulse-sessions/pulse/shared/store"
 )
 
-// Pages sorted by start are found by day from the user's start counters: every page of every
-// status, in both directions, must be the slice of the whole list a model sorts, and the totals
-// the model's counts, across day boundaries, beside sessions past the retention horizon.
+// Pages sorted by start are found by day from the user's start counters, pages of ended or all
+// sessions sorted by last activity from the EndedLast index (merged with the live ones): every
+// page of every status, in both directions, with and without a client filter, must be the slice
+// of the whole list a model sorts, and the totals the model's counts, across day boundaries,
+// beside sessions past the retention horizon, with ties in either order.
 func TestSessionPagesMatchTheModel(t *testing.T) {
 	ctx := context.Background()
 	c := newClock(start)
@@ -45,6 +51,25 @@ func TestSessionPagesMatchTheModel(t *testing.T) {
 	for i := range 3 {
 		add(fmt.Sprintf("old-%d", i), now.Add(-p.Retention-48*time.Hour-time.Duration(i)*time.Hour), false)
 	}
+	// Sessions whose last activity is in another order than their start: long ones (some started
+	// before the horizon and last active after it: not listed), some on another client, some
+	// ending at the same millisecond as a short one.
+	for i := range 30 {
+		init := now.Add(-time.Duration(i*11+3) * time.Hour)
+		if i%10 == 9 {
+			init = now.Add(-p.Retention - time.Duration(i)*time.Hour)
+		}
+		add(fmt.Sprintf("long-%02d", i), init, false)
+		ss := sessions[len(sessions)-1]
+		ss.LastActivity = init.Add(time.Duration((i*37)%50) * time.Hour)
+		if i%6 == 0 {
+			ss.LastActivity = sessions[(i*5)%40].LastActivity
+		}
+		ss.EndedAt = ss.LastActivity.Add(time.Minute)
+		if i%3 == 0 {
+			ss.ClientIDs = []string{"ios"}
+		}
+	}
 	if err := s.Import(ctx, []pulse.User{{TenantID: "acme", ID: "alice", CreatedAt: now, UpdatedAt: now}}, sessions, time.UTC); err != nil {
 		t.Fatal(err)
 	}
@@ -65,18 +90,25 @@ func TestSessionPagesMatchTheModel(t *testing.T) {
 			}
 		}
 		first := now.Add(-p.Retention).UTC().Truncate(24 * time.Hour)
-		for _, status := range []string{"all", pulse.StatusEnded, pulse.StatusActive} {
+		for _, l := range []struct{ status, sort, client string }{{"all", "initiated_at", ""}, {pulse.StatusEnded, "initiated_at", ""},
+			{pulse.StatusActive, "initiated_at", ""}, {"all", "last_updated", ""}, {pulse.StatusEnded, "last_updated", ""},
+			{"all", "last_updated", "ios"}, {pulse.StatusEnded, "last_updated", "web"}} {
+			status := l.status
 			var want []string
 			for _, ss := range sessions {
 				st, _, _ := ss.State(now)
-				if !ss.InitiatedAt.Before(first) && (status == "all" || st == status) {
+				if !ss.InitiatedAt.Before(first) && (status == "all" || st == status) && (l.client == "" || slices.Contains(ss.ClientIDs, l.client)) {
 					want = append(want, ss.ID)
 				}
 			}
 			byStart := func(a, b string) int {
 				ia := slices.IndexFunc(sessions, func(ss *pulse.Session) bool { return ss.ID == a })
 				ib := slices.IndexFunc(sessions, func(ss *pulse.Session) bool { return ss.ID == b })
-				if c := sessions[ia].InitiatedAt.Compare(sessions[ib].InitiatedAt); c != 0 {
+				c := sessions[ia].InitiatedAt.Compare(sessions[ib].InitiatedAt)
+				if l.sort == "last_updated" {
+					c = sessions[ia].LastActivity.Compare(sessions[ib].LastActivity)
+				}
+				if c != 0 {
 					return c
 				}
 				return strings.Compare(a, b)
@@ -89,7 +121,7 @@ func TestSessionPagesMatchTheModel(t *testing.T) {
 				}
 				for _, size := range []int{7, 25} {
 					for offset := 0; offset <= len(model)+size; offset += size {
-						got, err := s.SessionsPage(ctx, "acme", "alice", store.SessionQuery{Status: status, Sort: "initiated_at", Desc: desc, Offset: offset, Limit: size})
+						got, err := s.SessionsPage(ctx, "acme", "alice", store.SessionQuery{Status: status, Sort: l.sort, ClientID: l.client, Desc: desc, Offset: offset, Limit: size})
 						if err != nil {
 							t.Fatal(err)
 						}
@@ -99,7 +131,7 @@ func TestSessionPagesMatchTheModel(t *testing.T) {
 						}
 						exp := model[min(offset, len(model)):min(offset+size, len(model))]
 						if got.Total != len(model) || !slices.Equal(ids, exp) {
-							t.Fatalf("%s desc=%v offset %d size %d: total %d %v, want %d %v", status, desc, offset, size, got.Total, ids, len(model), exp)
+							t.Fatalf("%+v desc=%v offset %d size %d: total %d %v, want %d %v", l, desc, offset, size, got.Total, ids, len(model), exp)
 						}
 					}
 				}
@@ -130,4 +162,121 @@ func TestSessionPagesMatchTheModel(t *testing.T) {
 	// Days later the oldest days have left the horizon: the totals drop with them.
 	c.Add(5 * 24 * time.Hour)
 	t.Run("days later", check)
+}
+
+// A user from before the EndedLast index: their ends are not in it, so the list by last activity
+// reads them whole (and is right) until every session that ended before the user was first seen
+// by this version has left the list; their first login marks when that was, and ends from then
+// on enter the index.
+func TestListByLastOfAnOlderUser(t *testing.T) {
+	ctx := context.Background()
+	c := newClock(start)
+	db, table := ddbtest.New(t)
+	s := store.New(db, store.Options{Table: table, Now: c.Now})
+	p := s.Policy()
+	now := c.Now()
+	var sessions []*pulse.Session
+	for i := range 20 {
+		init := now.Add(-time.Duration(i*5+1) * time.Hour)
+		ss := &pulse.Session{TenantID: "acme", UserID: "alice", ID: fmt.Sprintf("s%02d", i), Key: strings.Repeat("A", 64), ClientIDs: []string{"web"},
+			InitiatedAt: init, LastActivity: init.Add(time.Duration(i%7) * time.Hour), HardExpires: init.Add(p.MaxLifetime)}
+		ss.ExpiresAt = ss.LastActivity.Add(p.IdleTimeout)
+		ss.EndReason, ss.EndedAt = pulse.EndRevoked, ss.LastActivity
+		sessions = append(sessions, ss)
+	}
+	if err := s.Import(ctx, []pulse.User{{TenantID: "acme", ID: "alice", CreatedAt: now, UpdatedAt: now}}, sessions, time.UTC); err != nil {
+		t.Fatal(err)
+	}
+	// What an earlier version wrote: no ixs on the user, no ended_last on an ended session.
+	userKey := map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "T#acme#U#alice"}, "sk": &types.AttributeValueMemberS{Value: "USER"}}
+	forget := func(key map[string]types.AttributeValue, attr string) {
+		t.Helper()
+		if _, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &table, Key: key, UpdateExpression: aws.String("REMOVE " + attr)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	forget(userKey, "ixs")
+	for _, ss := range sessions {
+		forget(map[string]types.AttributeValue{"pk": userKey["pk"], "sk": &types.AttributeValueMemberS{Value: "S#" + ss.ID}}, "ended_last")
+	}
+	check := func(t *testing.T, want int) {
+		t.Helper()
+		now := c.Now()
+		first := now.Add(-p.Retention).UTC().Truncate(24 * time.Hour)
+		var model []*pulse.Session
+		for _, ss := range sessions {
+			if !ss.InitiatedAt.Before(first) {
+				model = append(model, ss)
+			}
+		}
+		slices.SortFunc(model, func(a, b *pulse.Session) int {
+			if c := b.LastActivity.Compare(a.LastActivity); c != 0 {
+				return c
+			}
+			return strings.Compare(b.ID, a.ID)
+		})
+		if len(model) != want {
+			t.Fatalf("the model lists %d sessions, want %d", len(model), want)
+		}
+		for offset := 0; offset < len(model)+6; offset += 6 {
+			got, err := s.SessionsPage(ctx, "acme", "alice", store.SessionQuery{Status: "all", Sort: "last_updated", Desc: true, Offset: offset, Limit: 6})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids, exp []string
+			for _, ss := range got.Sessions {
+				ids = append(ids, ss.ID)
+			}
+			for _, ss := range model[min(offset, len(model)):min(offset+6, len(model))] {
+				exp = append(exp, ss.ID)
+			}
+			if got.Total != len(model) || !slices.Equal(ids, exp) {
+				t.Fatalf("offset %d: total %d %v, want %d %v", offset, got.Total, ids, len(model), exp)
+			}
+		}
+	}
+	t.Run("before any login", func(t *testing.T) { check(t, 20) })
+
+	// The first login marks the user a day (indexMargin) past now; an end from then on enters the index.
+	c.Add(time.Hour)
+	ss, _, err := s.CreateSession(ctx, store.NewSession{TenantID: "acme", UserID: "alice", ClientID: "web", IP: "192.0.2.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: userKey, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, ok := out.Item["ixs"].(*types.AttributeValueMemberN); !ok || n.Value != fmt.Sprint(c.Now().Add(24*time.Hour).UnixMilli()) {
+		t.Errorf("ixs after the first login: %v, want a day from now", out.Item["ixs"])
+	}
+	c.Add(time.Minute)
+	if err := s.RevokeSession(ctx, "acme", "alice", ss.ID); err != nil {
+		t.Fatal(err)
+	}
+	if ss, err = s.GetSession(ctx, "acme", "alice", ss.ID); err != nil {
+		t.Fatal(err)
+	}
+	sessions = append(sessions, ss)
+	t.Run("after a login and a revoke", func(t *testing.T) { check(t, 21) })
+
+	// Once the retention has passed the marked day, the index holds every listed end.
+	c.Add(p.Retention + 48*time.Hour)
+	for i := range 4 {
+		ss, _, err := s.CreateSession(ctx, store.NewSession{TenantID: "acme", UserID: "alice", ClientID: "web", IP: "192.0.2.1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Add(time.Duration(i+1) * time.Minute)
+		if i%2 == 0 {
+			if err := s.RevokeSession(ctx, "acme", "alice", ss.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if ss, err = s.GetSession(ctx, "acme", "alice", ss.ID); err != nil {
+			t.Fatal(err)
+		}
+		sessions = append(sessions, ss)
+	}
+	t.Run("after the retention", func(t *testing.T) { check(t, 4) })
 }

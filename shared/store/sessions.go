@@ -28,6 +28,7 @@ type sessionItem struct {
 	LiveKey     string   `dynamodbav:"live_key,omitempty"`
 	InitKey     string   `dynamodbav:"init_key"`
 	EndedKey    string   `dynamodbav:"ended_key,omitempty"`
+	EndedLast   int64    `dynamodbav:"ended_last,omitempty"`
 	UserName    string   `dynamodbav:"uname"`
 	UserType    string   `dynamodbav:"utype"`
 	ExpPK       string   `dynamodbav:"exp_pk,omitempty"`
@@ -106,6 +107,7 @@ func (s *Store) sessionItemOf(ss *pulse.Session, zone *time.Location) sessionIte
 		it.TTL = s.keepUntil(ss.EndedAt)
 		it.EndedKey = it.InitKey
 		if ss.EndReason != pulse.EndErased {
+			it.EndedLast = it.Last
 			it.ActivePK = endedIndexPK(ss.TenantID, ss.EndedAt, shardOf(ss.ID, endedShards))
 			it.ActiveSK = endedIndexSK(ss.EndedAt)
 		}
@@ -231,6 +233,12 @@ func (s *Store) CreateSession(ctx context.Context, n NewSession) (*pulse.Session
 				expression.Name("live").LessThan(expression.Value(s.policy.MaxPerUser))))
 		}
 		upd, cond = s.countStart(upd, cond, u.Starts, now)
+		if !found {
+			upd = upd.Set(expression.Name(attrIndexed), expression.Value(indexedFromStart))
+		} else if u.Indexed == 0 {
+			upd = upd.Set(expression.Name(attrIndexed), expression.IfNotExists(expression.Name(attrIndexed),
+				expression.Value(now.Add(indexMargin).UnixMilli())))
+		}
 		// The tenant's activity counters learn of this login in the same transaction, from the
 		// user just read: the hour and day it counts in, and a new user of the day.
 		upd, cond, c := counting(&u, upd, cond, now, now, n.Zone)
@@ -578,7 +586,11 @@ func (s *Store) endUpdate(tenant, id string, endedAt time.Time, reason string) e
 	if reason == pulse.EndErased {
 		return u.Remove(expression.Name(attrActivePK)).Remove(expression.Name(attrActiveSK))
 	}
-	return u.Set(expression.Name(attrActivePK), expression.Value(endedIndexPK(tenant, endedAt, shardOf(id, endedShards)))).
+	// The last activity is final now: the copy enters the user's EndedLast index, which pages the
+	// ended sessions by it (the session list by last_updated). A copy within the same update, so
+	// that no end needs to read the session first.
+	return u.Set(expression.Name(attrEndLast), expression.Name("last")).
+		Set(expression.Name(attrActivePK), expression.Value(endedIndexPK(tenant, endedAt, shardOf(id, endedShards)))).
 		Set(expression.Name(attrActiveSK), expression.Value(endedIndexSK(endedAt)))
 }
 

@@ -39,6 +39,12 @@ type userItem struct {
 	// user's history a page begins, without counting sessions. Logins add to it and prune the
 	// days past the horizon, so it holds at most retention-in-days + 1 entries.
 	Starts map[string]int `dynamodbav:"starts,omitempty"`
+	// Indexed is from when every end of the user's sessions is known to enter the EndedLast
+	// index (Unix ms): 1 for a user created since the index exists, else a margin past the
+	// first login that saw the user without it (older code may still be running meanwhile).
+	// Sessions ended before it are missing from the index, so the list by last activity reads it
+	// only once they have left the list (Store.lastIndexed).
+	Indexed int64 `dynamodbav:"ixs,omitempty"`
 	// ADays are the days (tenant's zone) of the last 31 whose activity the tenant's counters
 	// hold, AHour the last hour they hold (YYYY-MM-DDTHH), AVer their version: a count is
 	// conditioned on it, so it happens once (see stats.go).
@@ -82,7 +88,7 @@ func (s *Store) PutUser(ctx context.Context, u pulse.User, zone *time.Location) 
 	if err != nil {
 		return nil, false, fail(op, err)
 	}
-	create, err := expression.NewBuilder().WithUpdate(upd).WithCondition(expression.AttributeNotExists(expression.Name(attrPK))).Build()
+	create, err := expression.NewBuilder().WithUpdate(upd.Set(expression.Name(attrIndexed), expression.Value(indexedFromStart))).WithCondition(expression.AttributeNotExists(expression.Name(attrPK))).Build()
 	if err != nil {
 		return nil, false, fail(op, err)
 	}
