@@ -361,8 +361,11 @@ func (r *Report) scaleGoals(p func(string, ...any)) {
 		goal   float64
 		labels []string
 	}{
-		{"session list by last_updated or expires_at, status all, page 1", 10, []string{"session list, status=all, by last_updated, page 1", "session list, status=all, by expires_at"}},
+		{"session list by last_updated, status ended, page 1", 10, []string{"session list, status=ended, by last_updated, page 1"}},
+		{"the same, page 50", 20, []string{"session list, status=ended, by last_updated, page 50"}},
+		{"session list by last_updated, status all, page 1", 10, []string{"session list, status=all, by last_updated, page 1"}},
 		{"the same, page 50", 20, []string{"session list, status=all, by last_updated, page 50"}},
+		{"session list by expires_at, status all, page 1", 10, []string{"session list, status=all, by expires_at"}},
 		{"the same with client_id=web", 10, []string{"session list, status=all, client_id"}},
 		{"live sessions by last_updated", 10, []string{"session list, live, by last_updated"}},
 		{"admin list, page of 10", 20, []string{"active list, limit 10"}},

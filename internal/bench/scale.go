@@ -155,26 +155,32 @@ func scale(ctx context.Context, root, endpoint string, tpl *template.Template, q
 	if e, closeE, err = newEnv(ctx, endpoint, tpl, time.Now().Truncate(time.Second)); err != nil {
 		return nil, err
 	}
-	if err := e.seedUserSessions(ctx, "big", sz.userSessions, 50); err != nil {
+	// Random UUIDs for the users and their sessions, as real tenants' are (an index entry's size
+	// is mostly its keys).
+	users := uuids.Random(rand.New(rand.NewPCG(17, 19)), 2)
+	big, small := users[0], users[1]
+	if err := e.seedUserSessions(ctx, big, sz.userSessions, 50); err != nil {
 		closeE()
 		return nil, err
 	}
-	if err := e.seedUserSessions(ctx, "small", 10, 10); err != nil {
+	if err := e.seedUserSessions(ctx, small, 10, 10); err != nil {
 		closeE()
 		return nil, err
 	}
-	point = fmt.Sprintf("a user with %s sessions (50 live)", count(sz.userSessions))
+	point = fmt.Sprintf("a user with %s sessions (50 live), UUIDs", count(sz.userSessions))
 	for _, q := range []struct{ label, path, fn string }{
-		{"session list of a 10-session user, page 1", "/api/users/small/sessions?size=10", ""},
-		{"session list, page 1 (live, newest first)", "/api/users/big/sessions?size=10", "ListUserSessionsFunction"},
-		{"session list, page 5 (live)", "/api/users/big/sessions?size=10&page=5", ""},
-		{"session list, status=all, page 1", "/api/users/big/sessions?size=10&status=all", ""},
-		{"session list, status=all, page 50", "/api/users/big/sessions?size=10&status=all&page=50", ""},
-		{"session list, status=all, by last_updated, page 1", "/api/users/big/sessions?size=10&status=all&sort=last_updated:-1", ""},
-		{"session list, status=all, by last_updated, page 50", "/api/users/big/sessions?size=10&status=all&sort=last_updated:-1&page=50", ""},
-		{"session list, status=all, by expires_at, page 1", "/api/users/big/sessions?size=10&status=all&sort=expires_at:1", ""},
-		{"session list, status=all, client_id=web, by last_updated", "/api/users/big/sessions?size=10&status=all&client_id=web&sort=last_updated:-1", ""},
-		{"session list, live, by last_updated", "/api/users/big/sessions?size=10&sort=last_updated:-1", ""},
+		{"session list of a 10-session user, page 1", "/api/users/" + small + "/sessions?size=10", ""},
+		{"session list, page 1 (live, newest first)", "/api/users/" + big + "/sessions?size=10", "ListUserSessionsFunction"},
+		{"session list, page 5 (live)", "/api/users/" + big + "/sessions?size=10&page=5", ""},
+		{"session list, status=all, page 1", "/api/users/" + big + "/sessions?size=10&status=all", ""},
+		{"session list, status=all, page 50", "/api/users/" + big + "/sessions?size=10&status=all&page=50", ""},
+		{"session list, status=all, by last_updated, page 1", "/api/users/" + big + "/sessions?size=10&status=all&sort=last_updated:-1", ""},
+		{"session list, status=all, by last_updated, page 50", "/api/users/" + big + "/sessions?size=10&status=all&sort=last_updated:-1&page=50", ""},
+		{"session list, status=ended, by last_updated, page 1", "/api/users/" + big + "/sessions?size=10&status=ended&sort=last_updated:-1", ""},
+		{"session list, status=ended, by last_updated, page 50", "/api/users/" + big + "/sessions?size=10&status=ended&sort=last_updated:-1&page=50", ""},
+		{"session list, status=all, by expires_at, page 1", "/api/users/" + big + "/sessions?size=10&status=all&sort=expires_at:1", ""},
+		{"session list, status=all, client_id=web, by last_updated", "/api/users/" + big + "/sessions?size=10&status=all&client_id=web&sort=last_updated:-1", ""},
+		{"session list, live, by last_updated", "/api/users/" + big + "/sessions?size=10&sort=last_updated:-1", ""},
 	} {
 		if err := run(e, point, q.label, "GET", q.path, nil, reps, q.fn); err != nil {
 			closeE()
@@ -446,15 +452,21 @@ func (e *env) searchToEnd(point, label, query string) (scaleRow, error) {
 	return row, nil
 }
 
-// seedUserSessions gives user total sessions, the newest live of them live, the rest ended.
+// seedUserSessions gives user total sessions with random UUIDs, the newest live of them live, the
+// rest ended after lasting up to two hours (so that their order by last activity is not their
+// order by start).
 func (e *env) seedUserSessions(ctx context.Context, user string, total, live int) error {
 	now := e.clock.Now()
+	ids := uuids.Random(rand.New(rand.NewPCG(uint64(total), 29)), total)
 	var ss []*pulse.Session
 	for i := range total {
 		init := now.Add(-time.Duration(total-i) * time.Minute)
-		s := benchSession(user, fmt.Sprintf("%s-%05d", user, i), init, now.Add(-30*time.Second), e.deps.Config.Policy)
+		s := benchSession(user, ids[i], init, now.Add(-30*time.Second), e.deps.Config.Policy)
 		if i < total-live {
-			s.LastActivity = init.Add(30 * time.Second)
+			s.LastActivity = init.Add(time.Duration(i*7919%120)*time.Minute + 30*time.Second)
+			if s.LastActivity.After(now.Add(-time.Minute)) {
+				s.LastActivity = now.Add(-time.Minute)
+			}
 			s.EndReason, s.EndedAt = pulse.EndRevoked, s.LastActivity
 		}
 		ss = append(ss, s)
