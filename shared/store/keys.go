@@ -149,9 +149,12 @@ func nextDay(day string) string {
 }
 
 // dayOfStartKey is the UTC day of a startKey.
-func dayOfStartKey(k string) string {
+func dayOfStartKey(k string) string { return startDay(time.UnixMilli(msOfStartKey(k))) }
+
+// msOfStartKey is the start, in Unix milliseconds, of a startKey.
+func msOfStartKey(k string) int64 {
 	ms, _ := strconv.ParseInt(k[:min(13, len(k))], 10, 64)
-	return startDay(time.UnixMilli(ms))
+	return ms
 }
 
 // shardOf spreads sessions over the active index's write shards.

@@ -121,8 +121,9 @@ func matches(ss *pulse.Session, q SessionQuery, now time.Time) bool {
 // indexKey is one entry of a user's Live, Started or Ended index: the session's key and the
 // UTC day it started.
 type indexKey struct {
-	key map[string]types.AttributeValue
-	day string
+	key   map[string]types.AttributeValue
+	start int64 // Unix ms
+	day   string
 }
 
 // pageKeys returns the keys of one page sorted by start, and the list's total.
@@ -253,7 +254,8 @@ func (s *Store) indexKeys(ctx context.Context, op, tenant, user, index string, q
 			if seen >= skip && len(keys) < limit {
 				k := indexKey{key: map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]}}
 				if v, ok := it[rangeKey].(*types.AttributeValueMemberS); ok {
-					k.day = dayOfStartKey(v.Value)
+					k.start = msOfStartKey(v.Value)
+					k.day = startDay(time.UnixMilli(k.start))
 				}
 				keys = append(keys, k)
 			}
@@ -331,9 +333,8 @@ type lastRow struct {
 // pageByLast returns one page of the user's ended or all sessions sorted by last activity. An
 // end freezes a session's last activity and enters it in the EndedLast index, so the ended ones
 // are the index's first offset+limit entries in the page's order (keys, the start and the
-// client list: tens of bytes each); the live ones (status all), whose last activity moves with
-// every heartbeat, are read whole from the Live index (at most the session cap) and merged in.
-// Then the page's ended sessions are read by key. The total is listTotal's.
+// client list: tens of bytes each); the live ones (status all) are placed among them by
+// mergeLive. Then the page's ended sessions are read by key. The total is listTotal's.
 func (s *Store) pageByLast(ctx context.Context, op, tenant, user string, u *userItem, q SessionQuery, now time.Time) (*SessionPage, error) {
 	total, err := s.listTotal(ctx, op, tenant, user, u, q, now)
 	if err != nil {
@@ -344,32 +345,14 @@ func (s *Store) pageByLast(ctx context.Context, op, tenant, user string, u *user
 	if err != nil {
 		return nil, err
 	}
+	sortByLast(rows, q.Desc)
+	from := q.Offset
 	if q.Status == "all" {
-		live, err := s.liveSessions(ctx, op, tenant, user, false)
-		if err != nil {
+		if from, rows, err = s.mergeLive(ctx, op, tenant, user, q, first, rows, now); err != nil {
 			return nil, err
 		}
-		ended := map[string]bool{}
-		for _, r := range rows {
-			ended[r.id] = true
-		}
-		for _, ss := range live {
-			// A session that has just ended can be in both indexes for a moment: its ended entry
-			// stands.
-			if !ended[ss.ID] && matches(ss, q, now) && startDay(ss.InitiatedAt) >= first {
-				rows = append(rows, lastRow{last: ss.LastActivity.UnixMilli(), id: ss.ID, ss: ss})
-			}
-		}
 	}
-	// The order of the full read (compareBy, then the ID), so that either way pages the same.
-	slices.SortFunc(rows, func(a, b lastRow) int {
-		c := cmp.Or(cmp.Compare(a.last, b.last), strings.Compare(a.id, b.id))
-		if q.Desc {
-			return -c
-		}
-		return c
-	})
-	rows = rows[min(q.Offset, len(rows)):]
+	rows = rows[min(from, len(rows)):]
 	rows = rows[:min(q.Limit, len(rows))]
 	var keys []map[string]types.AttributeValue
 	for _, r := range rows {
@@ -392,6 +375,63 @@ func (s *Store) pageByLast(ctx context.Context, op, tenant, user string, u *user
 		}
 	}
 	return page, nil
+}
+
+// mergeLive places the user's live sessions among the ended rows of a page sorted by last
+// activity (status all), and returns where the page begins in the rows it returns. A live
+// session's last activity moves with every heartbeat: only reading it whole (0.5 RCU) tells it.
+// Its start, in the Live index's keys (about 0.01 RCU each), bounds it from below, though: when
+// every live session started after the last activity of each ended session the page can hold,
+// they all come before the page (newest first) or after it (oldest first), and only their number
+// counts. Otherwise they are read whole, at most the session cap.
+func (s *Store) mergeLive(ctx context.Context, op, tenant, user string, q SessionQuery, first string, rows []lastRow, now time.Time) (int, []lastRow, error) {
+	keys, _, err := s.indexKeys(ctx, op, tenant, user, indexLive, q, first, "", 0, math.MaxInt, true)
+	if err != nil {
+		return 0, nil, err
+	}
+	// A session that has just ended can be in both indexes for a moment: its ended entry stands.
+	ended := map[string]bool{}
+	for _, r := range rows {
+		ended[r.id] = true
+	}
+	live, earliest := 0, int64(math.MaxInt64)
+	for _, k := range keys {
+		if sk, _ := k.key[attrSK].(*types.AttributeValueMemberS); sk != nil && !ended[strings.TrimPrefix(sk.Value, sessionPrefix)] {
+			live, earliest = live+1, min(earliest, k.start)
+		}
+	}
+	end := q.Offset + q.Limit
+	switch at := q.Offset - live; {
+	case live == 0:
+		return q.Offset, rows, nil
+	case q.Desc && at >= 0 && (at >= len(rows) || earliest > rows[at].last):
+		return at, rows, nil // all of them before the page
+	case !q.Desc && len(rows) >= end && earliest > rows[end-1].last:
+		return q.Offset, rows, nil // all of them after it
+	}
+	sessions, err := s.liveSessions(ctx, op, tenant, user, false)
+	if err != nil {
+		return 0, nil, err
+	}
+	for _, ss := range sessions {
+		if !ended[ss.ID] && matches(ss, q, now) && startDay(ss.InitiatedAt) >= first {
+			rows = append(rows, lastRow{last: ss.LastActivity.UnixMilli(), id: ss.ID, ss: ss})
+		}
+	}
+	sortByLast(rows, q.Desc)
+	return q.Offset, rows, nil
+}
+
+// sortByLast orders rows as the full read orders sessions (compareBy, then the ID), so that
+// either way a list pages the same.
+func sortByLast(rows []lastRow, desc bool) {
+	slices.SortFunc(rows, func(a, b lastRow) int {
+		c := cmp.Or(cmp.Compare(a.last, b.last), strings.Compare(a.id, b.id))
+		if desc {
+			return -c
+		}
+		return c
+	})
 }
 
 // endedByLast returns the first n of the user's ended sessions in q's order of last activity,

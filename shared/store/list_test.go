@@ -70,6 +70,26 @@ func TestSessionPagesMatchTheModel(t *testing.T) {
 			ss.ClientIDs = []string{"ios"}
 		}
 	}
+	// Live sessions, started within the last hours, last active within minutes (one at the
+	// same millisecond as another).
+	for i := range 6 {
+		add(fmt.Sprintf("live-%d", i), now.Add(-time.Duration(i*25+1)*time.Minute), true)
+		ss := sessions[len(sessions)-1]
+		ss.LastActivity = now.Add(-time.Duration(i%4) * time.Minute)
+		ss.ExpiresAt = ss.LastActivity.Add(p.IdleTimeout)
+		if i%2 == 1 {
+			ss.ClientIDs = []string{"ios", "web"}
+		}
+	}
+	login := func() {
+		t.Helper()
+		ss, _, err := s.CreateSession(ctx, store.NewSession{TenantID: "acme", UserID: "alice", ClientID: "web", IP: "192.0.2.1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sessions = append(sessions, ss)
+		c.Add(time.Second)
+	}
 	if err := s.Import(ctx, []pulse.User{{TenantID: "acme", ID: "alice", CreatedAt: now, UpdatedAt: now}}, sessions, time.UTC); err != nil {
 		t.Fatal(err)
 	}
@@ -157,10 +177,13 @@ func TestSessionPagesMatchTheModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	sessions[len(sessions)-1] = got
+	login()
+	login()
 	t.Run("after logins", check)
 
 	// Days later the oldest days have left the horizon: the totals drop with them.
 	c.Add(5 * 24 * time.Hour)
+	login()
 	t.Run("days later", check)
 }
 
