@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -45,9 +46,10 @@ var statusIndex = map[string]string{pulse.StatusActive: indexLive, pulse.StatusE
 // the page's sessions by key. The total comes from the counters (all), less the live keys
 // (ended), or from the live keys (active). Filtered by client_id, the total counts the index's
 // matching keys (about 0.02 RCU each). Sorted by last_updated, ended or all sessions page by
-// key too (pageByLast), once the user's ends are all in the EndedLast index (lastIndexed).
-// Sorted by session_id or expires_at, and by last_updated otherwise, live sessions are read and
-// sorted (bounded by the cap), ended or all sessions in full (bounded by the retention).
+// key too (pageByLast), once the user's ends are all in the EndedLast index (lastIndexed);
+// sorted by session_id, by the sessions' own keys (pageByID). Sorted by expires_at, and active
+// sessions by session_id or last_updated, live sessions are read and sorted (bounded by the
+// cap), ended or all sessions by expires_at in full (bounded by the retention).
 func (s *Store) SessionsPage(ctx context.Context, tenant, user string, q SessionQuery) (*SessionPage, error) {
 	const op = "list sessions"
 	var u userItem
@@ -66,6 +68,9 @@ func (s *Store) SessionsPage(ctx context.Context, tenant, user string, q Session
 	}
 	if q.Sort == "last_updated" && q.Status != pulse.StatusActive && s.lastIndexed(&u, now) {
 		return s.pageByLast(ctx, op, tenant, user, &u, q, now)
+	}
+	if q.Sort == "session_id" && q.Status != pulse.StatusActive {
+		return s.pageByID(ctx, op, tenant, user, &u, q, now)
 	}
 	var all []*pulse.Session
 	var err error
@@ -337,8 +342,8 @@ type lastRow struct {
 // mergeLive. Then the page's ended sessions are read by key. The total is listTotal's.
 func (s *Store) pageByLast(ctx context.Context, op, tenant, user string, u *userItem, q SessionQuery, now time.Time) (*SessionPage, error) {
 	total, err := s.listTotal(ctx, op, tenant, user, u, q, now)
-	if err != nil {
-		return nil, err
+	if err != nil || q.Offset >= total {
+		return &SessionPage{Total: total, Sessions: []*pulse.Session{}}, err // past the end: nothing to read
 	}
 	first := s.horizon(now)
 	rows, err := s.endedByLast(ctx, op, tenant, user, q, first, q.Offset+q.Limit)
@@ -458,12 +463,13 @@ func (s *Store) endedByLast(ctx context.Context, op, tenant, user string, q Sess
 		in := &dynamodb.QueryInput{IndexName: aws.String(indexEndLast), KeyConditionExpression: expr.KeyCondition(),
 			FilterExpression: expr.Filter(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 			ScanIndexForward: aws.Bool(!q.Desc)}
+		// Without a filter the first n entries are the ones, bar the horizon's; with one, pages of
+		// what is still missing are read until n match, never a megabyte for a page of ten.
+		var left func() int
 		if stop {
-			// Without a filter the first n entries are the ones, bar the horizon's; with one, pages
-			// of n are read until n match, never a megabyte for a page of ten.
-			in.Limit = aws.Int32(int32(n))
+			left = func() int { return n - len(rows) }
 		}
-		return s.query(ctx, op, in, func(items []map[string]types.AttributeValue) (bool, error) {
+		return s.queryUpTo(ctx, op, in, left, func(items []map[string]types.AttributeValue) (bool, error) {
 			for _, it := range items {
 				r := lastRow{key: map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]}}
 				if v, ok := it[attrEndLast].(*types.AttributeValueMemberN); ok {
@@ -493,4 +499,44 @@ func (s *Store) endedByLast(ctx context.Context, op, tenant, user string, q Sess
 		return nil, err
 	}
 	return rows, nil
+}
+
+// pageByID returns one page of the user's ended or all sessions sorted by session ID. A
+// session's own key orders it by ID, so the page is the first offset+limit sessions of the
+// user's partition that the list holds, in the page's direction, and nothing after them. They
+// are read whole (about 0.1 RCU each with UUIDs: no smaller copy of them is in ID order), so a
+// deep page costs its depth, never the user's history. A session read decides its own status
+// (an expired one is ended at once); the total counts an end once the cleanup records it.
+func (s *Store) pageByID(ctx context.Context, op, tenant, user string, u *userItem, q SessionQuery, now time.Time) (*SessionPage, error) {
+	total, err := s.listTotal(ctx, op, tenant, user, u, q, now)
+	if err != nil || q.Offset >= total {
+		return &SessionPage{Total: total, Sessions: []*pulse.Session{}}, err // past the end: nothing to read
+	}
+	first, n := s.horizon(now), q.Offset+q.Limit
+	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(attrPK).Equal(expression.Value(userPK(tenant, user))).
+		And(expression.Key(attrSK).BeginsWith(sessionPrefix))).Build()
+	if err != nil {
+		return nil, fail(op, err)
+	}
+	var kept []*pulse.Session
+	err = s.queryUpTo(ctx, op, &dynamodb.QueryInput{KeyConditionExpression: expr.KeyCondition(), ExpressionAttributeNames: expr.Names(),
+		ExpressionAttributeValues: expr.Values(), ScanIndexForward: aws.Bool(!q.Desc)}, func() int { return n - len(kept) },
+		func(items []map[string]types.AttributeValue) (bool, error) {
+			for _, raw := range items {
+				var it sessionItem
+				if err := attributevalue.UnmarshalMap(raw, &it); err != nil {
+					return false, err
+				}
+				ss := it.session()
+				if startDay(ss.InitiatedAt) >= first && matches(ss, q, now) {
+					kept = append(kept, ss)
+				}
+			}
+			return len(kept) < n, nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	kept = kept[min(q.Offset, len(kept)):]
+	return &SessionPage{Sessions: kept[:min(q.Limit, len(kept))], Total: total}, nil
 }

@@ -17,7 +17,8 @@ import (
 )
 
 // Pages sorted by start are found by day from the user's start counters, pages of ended or all
-// sessions sorted by last activity from the EndedLast index (merged with the live ones): every
+// sessions sorted by last activity from the EndedLast index (merged with the live ones), by
+// session ID from the sessions' own keys: every
 // page of every status, in both directions, with and without a client filter, must be the slice
 // of the whole list a model sorts, and the totals the model's counts, across day boundaries,
 // beside sessions past the retention horizon, with ties in either order.
@@ -112,7 +113,8 @@ func TestSessionPagesMatchTheModel(t *testing.T) {
 		first := now.Add(-p.Retention).UTC().Truncate(24 * time.Hour)
 		for _, l := range []struct{ status, sort, client string }{{"all", "initiated_at", ""}, {pulse.StatusEnded, "initiated_at", ""},
 			{pulse.StatusActive, "initiated_at", ""}, {"all", "last_updated", ""}, {pulse.StatusEnded, "last_updated", ""},
-			{"all", "last_updated", "ios"}, {pulse.StatusEnded, "last_updated", "web"}} {
+			{"all", "last_updated", "ios"}, {pulse.StatusEnded, "last_updated", "web"},
+			{"all", "session_id", ""}, {pulse.StatusEnded, "session_id", ""}, {"all", "session_id", "ios"}} {
 			status := l.status
 			var want []string
 			for _, ss := range sessions {
@@ -125,8 +127,11 @@ func TestSessionPagesMatchTheModel(t *testing.T) {
 				ia := slices.IndexFunc(sessions, func(ss *pulse.Session) bool { return ss.ID == a })
 				ib := slices.IndexFunc(sessions, func(ss *pulse.Session) bool { return ss.ID == b })
 				c := sessions[ia].InitiatedAt.Compare(sessions[ib].InitiatedAt)
-				if l.sort == "last_updated" {
+				switch l.sort {
+				case "last_updated":
 					c = sessions[ia].LastActivity.Compare(sessions[ib].LastActivity)
+				case "session_id":
+					c = 0 // the ID decides
 				}
 				if c != 0 {
 					return c

@@ -181,10 +181,20 @@ func (s *Store) transact(ctx context.Context, op string, items ...types.Transact
 // query runs in on the table (or the index it names) page by page and hands each page's items
 // to page, until the result ends or page returns false.
 func (s *Store) query(ctx context.Context, op string, in *dynamodb.QueryInput, page func([]map[string]types.AttributeValue) (bool, error)) error {
+	return s.queryUpTo(ctx, op, in, nil, page)
+}
+
+// queryUpTo is query whose every page asks for left() items (its Limit), when left is given: a
+// read that keeps only some of the items it meets then never reads a whole page beyond what it
+// still needs (a Query's Limit otherwise stays the same from page to page).
+func (s *Store) queryUpTo(ctx context.Context, op string, in *dynamodb.QueryInput, left func() int, page func([]map[string]types.AttributeValue) (bool, error)) error {
 	in.TableName, in.ReturnConsumedCapacity = &s.table, measure
-	p := dynamodb.NewQueryPaginator(s.db, in)
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
+	q := *in
+	for {
+		if left != nil {
+			q.Limit = queryLimit(max(left(), 1))
+		}
+		out, err := s.db.Query(ctx, &q)
 		if err != nil {
 			return fail(op, err)
 		}
@@ -203,12 +213,16 @@ func (s *Store) query(ctx context.Context, op string, in *dynamodb.QueryInput, p
 		if err != nil {
 			return fail(op, err)
 		}
-		if !more {
+		if !more || len(out.LastEvaluatedKey) == 0 {
 			return nil
 		}
+		q.ExclusiveStartKey = out.LastEvaluatedKey
 	}
-	return nil
 }
+
+// queryLimit is a Query's Limit for a read that needs n items: a page deep in a list can ask
+// for more than an int32 holds, and DynamoDB pages by the megabyte anyway.
+func queryLimit(n int) *int32 { return aws.Int32(int32(min(n, 1000))) }
 
 // batchGet reads items by key, 100 to a request, strongly consistent when asked, retrying what
 // DynamoDB leaves unprocessed with backoff. Missing items are left out.
