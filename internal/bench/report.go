@@ -365,6 +365,8 @@ func (r *Report) scaleGoals(p func(string, ...any)) {
 		{"the same, page 50", 20, []string{"session list, status=ended, by last_updated, page 50"}},
 		{"session list by last_updated, status all, page 1", 10, []string{"session list, status=all, by last_updated, page 1"}},
 		{"the same, page 50", 20, []string{"session list, status=all, by last_updated, page 50"}},
+		{"session list by session_id, status all, page 1", 10, []string{"session list, status=all, by session_id, page 1"}},
+		{"the same, page 50", 20, []string{"session list, status=all, by session_id, page 50"}},
 		{"session list by expires_at, status all, page 1", 10, []string{"session list, status=all, by expires_at"}},
 		{"the same with client_id=web", 10, []string{"session list, status=all, client_id"}},
 		{"live sessions by last_updated", 10, []string{"session list, live, by last_updated"}},

@@ -178,6 +178,8 @@ func scale(ctx context.Context, root, endpoint string, tpl *template.Template, q
 		{"session list, status=all, by last_updated, page 50", "/api/users/" + big + "/sessions?size=10&status=all&sort=last_updated:-1&page=50", ""},
 		{"session list, status=ended, by last_updated, page 1", "/api/users/" + big + "/sessions?size=10&status=ended&sort=last_updated:-1", ""},
 		{"session list, status=ended, by last_updated, page 50", "/api/users/" + big + "/sessions?size=10&status=ended&sort=last_updated:-1&page=50", ""},
+		{"session list, status=all, by session_id, page 1", "/api/users/" + big + "/sessions?size=10&status=all&sort=session_id:1", ""},
+		{"session list, status=all, by session_id, page 50", "/api/users/" + big + "/sessions?size=10&status=all&sort=session_id:1&page=50", ""},
 		{"session list, status=all, by expires_at, page 1", "/api/users/" + big + "/sessions?size=10&status=all&sort=expires_at:1", ""},
 		{"session list, status=all, client_id=web, by last_updated", "/api/users/" + big + "/sessions?size=10&status=all&client_id=web&sort=last_updated:-1", ""},
 		{"session list, live, by last_updated", "/api/users/" + big + "/sessions?size=10&sort=last_updated:-1", ""},
