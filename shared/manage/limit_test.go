@@ -2,6 +2,7 @@ package manage_test
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/pulse-sessions/pulse/internal/apptest"
+	"github.com/pulse-sessions/pulse/internal/uuids"
 	"github.com/pulse-sessions/pulse/shared/boot"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 )
@@ -169,7 +171,10 @@ func TestListPageIgnoresHistory(t *testing.T) {
 // RCU each): page 1 costs what it costs a 10-session user; page 50 costs its depth, what it
 // costs a user with 510.
 func TestListSortsIgnoreHistory(t *testing.T) {
-	// One tenant of its own per user shape, seeded once and read by every query that needs it.
+	// User and session IDs are random UUIDs, as real tenants' are: an index entry's size, and so
+	// a deep page's cost, depends on them. One tenant of its own per user shape, seeded once and
+	// read by every query that needs it.
+	user := uuids.Random(rand.New(rand.NewPCG(3, 5)), 1)[0]
 	envs := map[[2]int]*apptest.Env{}
 	seeded := func(total, live int) *apptest.Env {
 		if e := envs[[2]int{total, live}]; e != nil {
@@ -179,20 +184,24 @@ func TestListSortsIgnoreHistory(t *testing.T) {
 		envs[[2]int{total, live}] = e
 		now := e.Clock.Now()
 		var sessions []*pulse.Session
+		sids := uuids.Random(rand.New(rand.NewPCG(uint64(total), 7)), total)
 		for i := range total {
 			init := now.Add(-time.Duration(total-i) * time.Minute)
-			s := &pulse.Session{TenantID: "acme", UserID: "alice", ID: fmt.Sprintf("s%05d", i), Key: strings.Repeat("A", 64),
+			s := &pulse.Session{TenantID: "acme", UserID: user, ID: sids[i], Key: strings.Repeat("A", 64),
 				ClientIDs: []string{"web"}, InitiatedAt: init, IPAddress: "192.0.2.1",
 				Device: pulse.Device{UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Chrome/134.0.0.0", Browser: "Chrome", Version: "134.0.0.0", MajorVersion: 134, OS: "Linux"}}
 			s.LastActivity, s.ExpiresAt, s.HardExpires = now, now.Add(30*time.Minute), now.Add(time.Hour)
 			if i < total-live {
-				// Last active up to 10 hours after the start: an order of its own.
+				// Last active up to 10 hours after the start, and before now: an order of its own.
 				s.LastActivity = init.Add(time.Duration(i*7919%600) * time.Minute)
+				if !s.LastActivity.Before(now) {
+					s.LastActivity = init.Add(now.Sub(init) / 2)
+				}
 				s.EndReason, s.EndedAt = pulse.EndRevoked, s.LastActivity
 			}
 			sessions = append(sessions, s)
 		}
-		users := []pulse.User{{TenantID: "acme", ID: "alice", CreatedAt: now, UpdatedAt: now}}
+		users := []pulse.User{{TenantID: "acme", ID: user, CreatedAt: now, UpdatedAt: now}}
 		if err := e.Deps.Store.Import(context.Background(), users, sessions, time.UTC); err != nil {
 			t.Fatal(err)
 		}
@@ -201,7 +210,7 @@ func TestListSortsIgnoreHistory(t *testing.T) {
 	measure := func(total, live int, query string, want int) (float64, float64, page) {
 		e := seeded(total, live)
 		e.Meter.Reset()
-		list, p := listOf(t, e, query)
+		list, p := listOfUser(t, e, user, query)
 		if len(list) != want {
 			t.Fatalf("%s: %d sessions, want %d", query, len(list), want)
 		}

@@ -22,7 +22,12 @@ type page struct {
 
 func listOf(t *testing.T, e *apptest.Env, query string) ([]map[string]any, page) {
 	t.Helper()
-	r := e.Do("GET", "/api/users/alice/sessions"+query, "", apptest.Key(e.Key)...)
+	return listOfUser(t, e, "alice", query)
+}
+
+func listOfUser(t *testing.T, e *apptest.Env, user, query string) ([]map[string]any, page) {
+	t.Helper()
+	r := e.Do("GET", "/api/users/"+user+"/sessions"+query, "", apptest.Key(e.Key)...)
 	if r.Status != 200 {
 		t.Fatalf("list%s: %d %s", query, r.Status, r.Body)
 	}

@@ -20,6 +20,7 @@ const (
 	attrActiveSK = "ask"
 	attrLiveKey  = "live_key"
 	attrInitKey  = "init_key"
+	attrInit     = "init" // a session's start (Unix ms)
 	attrEndedKey = "ended_key"
 	attrEndLast  = "ended_last" // an ended session's last activity (Unix ms): the EndedLast index's range key
 	attrExpPK    = "exp_pk"
@@ -147,9 +148,6 @@ func nextDay(day string) string {
 	t, _ := time.Parse(time.DateOnly, day)
 	return t.AddDate(0, 0, 1).Format(time.DateOnly)
 }
-
-// dayOfStartKey is the UTC day of a startKey.
-func dayOfStartKey(k string) string { return startDay(time.UnixMilli(msOfStartKey(k))) }
 
 // msOfStartKey is the start, in Unix milliseconds, of a startKey.
 func msOfStartKey(k string) int64 {

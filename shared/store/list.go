@@ -338,7 +338,7 @@ type lastRow struct {
 // pageByLast returns one page of the user's ended or all sessions sorted by last activity. An
 // end freezes a session's last activity and enters it in the EndedLast index, so the ended ones
 // are the index's first offset+limit entries in the page's order (keys, the start and the
-// client list: tens of bytes each); the live ones (status all) are placed among them by
+// client list: about 150 bytes each with UUIDs); the live ones (status all) are placed among them by
 // mergeLive. Then the page's ended sessions are read by key. The total is listTotal's.
 func (s *Store) pageByLast(ctx context.Context, op, tenant, user string, u *userItem, q SessionQuery, now time.Time) (*SessionPage, error) {
 	total, err := s.listTotal(ctx, op, tenant, user, u, q, now)
@@ -478,8 +478,11 @@ func (s *Store) endedByLast(ctx context.Context, op, tenant, user string, q Sess
 				if v, ok := it[attrSK].(*types.AttributeValueMemberS); ok {
 					r.id = strings.TrimPrefix(v.Value, sessionPrefix)
 				}
-				init, _ := it[attrInitKey].(*types.AttributeValueMemberS)
-				if init == nil || dayOfStartKey(init.Value) < first || seen[r.id] {
+				var start int64 // missing: 1970, before any horizon
+				if v, ok := it[attrInit].(*types.AttributeValueMemberN); ok {
+					start, _ = strconv.ParseInt(v.Value, 10, 64)
+				}
+				if startDay(time.UnixMilli(start)) < first || seen[r.id] {
 					continue // started before the horizon: no longer listed, whatever its TTL says
 				}
 				seen[r.id] = true
