@@ -260,6 +260,7 @@ func (r *Report) costModel(p func(string, ...any)) {
 	p("")
 	p("The heartbeat dominates: its rate, not the user count, is the lever (every 60 s halves it).")
 	p("")
+	r.lastActivityTrade(p, heartbeats, lists)
 
 	// Batched: the request, the invocation and the key check are shared by a batch's entries.
 	batched := func(b batchResult) float64 {
@@ -388,6 +389,38 @@ func (r *Report) scaleGoals(p func(string, ...any)) {
 		}
 		p("| %s | %.1f | ≤ %.0f | %s |", g.read, v, g.goal, verdict)
 	}
+	p("")
+}
+
+// lastActivityTrade writes why a live session's last activity is not an index key (issue 23 asks
+// for the trade, measured): what an index on it would add to the heartbeats of the month above,
+// against what reading the live sessions whole costs the session lists of that month.
+func (r *Report) lastActivityTrade(p func(string, ...any), heartbeats, lists float64) {
+	scaleRCU := func(label string) (float64, bool) {
+		for _, s := range r.Scale {
+			if strings.HasPrefix(s.Label, label) {
+				return s.AWSRCU, true
+			}
+		}
+		return 0, false
+	}
+	whole, ok1 := scaleRCU("session list, live, by last_updated")
+	byKey, ok2 := scaleRCU("session list, page 1 (live, newest first)")
+	if !ok1 || !ok2 || r.HeartbeatEach.SteadyPerCall == 0 {
+		return
+	}
+	// Within a bucket a written heartbeat is the session's own 1 WCU: the ratio is the share written.
+	written := r.Heartbeat.SteadyPerCall / r.HeartbeatEach.SteadyPerCall
+	extraWCU := 2 * written
+	p("**A live session's last activity as an index key: not taken.** An end freezes it, so ended")
+	p("sessions are paged by it (`EndedLast`: one entry put per end, never by a heartbeat). A live")
+	p("session's moves with every written heartbeat: an index keyed by it (a global one; a local index")
+	p("can only be made with the table) would move an entry each time, a delete and a put of 1 WCU each.")
+	p("At %s %.0f%% of heartbeats are written (section 2): %.2f WCU more a heartbeat, $%.2f more a month", r.Heartbeat.Resolution, 100*written, extraWCU, heartbeats*extraWCU*priceWRU)
+	p("above. What it would save: sorted by `last_updated`, live sessions are read whole, %.1f RCU where", whole)
+	p("a page by key reads %.1f (50 live, section 1): even if every session list of the month sorted", byKey)
+	p("that way, $%.2f a month. So they stay read whole, bounded by the cap (0.5 RCU each, at most 100),", lists*(whole-byKey)*priceRRU)
+	p("and the rows of section 1 that place live sessions by last activity stay above issue 23's 10 RCU.")
 	p("")
 }
 
