@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -86,7 +87,7 @@ func (s *Store) write(ctx context.Context, a Activity, now time.Time) error {
 	ended := pulse.Conflict(op, pulse.EntitySession, a.SessionID, pulse.ReasonEnded)
 	at := a.when(now)
 	exp := at.Add(s.policy.IdleTimeout)
-	for attempt := 0; attempt < 2; attempt++ {
+	for attempt := 0; attempt < 3; attempt++ {
 		old, err := s.touch(ctx, a, at, now, exp)
 		if err == nil {
 			if old.Day != dayOf(at, a.Zone) {
@@ -115,10 +116,14 @@ func (s *Store) write(ctx context.Context, a Activity, now time.Time) error {
 		switch {
 		case cur.Status != pulse.StatusActive || cur.Expires <= now.UnixMilli():
 			return ended
+		case a.ClientID != "" && !slices.Contains(cur.Clients, a.ClientID):
+			// A client new to the session joins it, counted once, before the heartbeat is
+			// written again (a later heartbeat stored meanwhile still leaves it joined).
+			if err := s.joinClient(ctx, a, cur.Initiated, now); err != nil {
+				return err
+			}
 		case cur.Last > at.UnixMilli():
-			// A later heartbeat is already stored: its time, address and browser stand. The
-			// client this one names still joins the session's clients (a set: order-free).
-			return s.addClient(ctx, a)
+			return nil // a later heartbeat is already stored: its time, address and browser stand
 		case cur.HardExpires < exp.UnixMilli():
 			exp = time.UnixMilli(cur.HardExpires) // near the end of its lifetime: cap, try again
 		default:
@@ -280,14 +285,15 @@ func (s *Store) touch(ctx context.Context, a Activity, at, now, exp time.Time) (
 			Set(expression.Name("lat"), expression.Value(l.Latitude)).
 			Set(expression.Name("lon"), expression.Value(l.Longitude))
 	}
-	if a.ClientID != "" {
-		upd = upd.Add(expression.Name("clients"), expression.Value(&types.AttributeValueMemberSS{Value: []string{a.ClientID}}))
-	}
 	cond := expression.AttributeExists(expression.Name(attrPK)).
 		And(expression.Name("status").Equal(expression.Value(pulse.StatusActive))).
 		And(expression.Name("exp").GreaterThan(expression.Value(now.UnixMilli()))).
 		And(expression.Name("hexp").GreaterThanEqual(expression.Value(exp.UnixMilli()))).
 		And(expression.Name("last").LessThanEqual(expression.Value(at.UnixMilli())))
+	if a.ClientID != "" {
+		// A client new to the session is counted as it joins (joinClient): the write waits.
+		cond = cond.And(expression.Contains(expression.Name("clients"), a.ClientID))
+	}
 	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
 	if err != nil {
 		return nil, err
@@ -309,26 +315,69 @@ func (s *Store) touch(ctx context.Context, a Activity, at, now, exp time.Time) (
 	return &old, nil
 }
 
-// addClient adds a heartbeat's client to a live session without touching anything else.
-func (s *Store) addClient(ctx context.Context, a Activity) error {
-	if a.ClientID == "" {
-		return nil
-	}
-	expr, err := expression.NewBuilder().
+// joinClient adds a.ClientID, which the live session does not have yet, to its clients, and
+// counts the session under it in the user's ClientStarts (on the day it started: start, Unix
+// ms), in one transaction. The condition that the session lacks the client makes the count
+// happen once, whichever of concurrent heartbeats bringing it wins; the others find it joined.
+func (s *Store) joinClient(ctx context.Context, a Activity, start int64, now time.Time) error {
+	const op = "record activity"
+	day := startDay(time.UnixMilli(start))
+	sess, err := expression.NewBuilder().
 		WithUpdate(expression.Add(expression.Name("clients"), expression.Value(&types.AttributeValueMemberSS{Value: []string{a.ClientID}}))).
-		WithCondition(expression.Name("status").Equal(expression.Value(pulse.StatusActive))).Build()
+		WithCondition(expression.Name("status").Equal(expression.Value(pulse.StatusActive)).
+			And(expression.Name("exp").GreaterThan(expression.Value(now.UnixMilli()))).
+			And(expression.Not(expression.Contains(expression.Name("clients"), a.ClientID)))).Build()
 	if err != nil {
-		return fail("record activity", err)
+		return fail(op, err)
 	}
-	_, err = s.updateItem(ctx, "record activity", &dynamodb.UpdateItemInput{
-		Key:              key(userPK(a.TenantID, a.UserID), sessionSK(a.SessionID)),
-		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-	})
-	if failed, _ := conditionFailed(err); failed {
-		return pulse.Conflict("record activity", pulse.EntitySession, a.SessionID, pulse.ReasonEnded)
+	counters := true // the user has ClientStarts (else the map is created with this count)
+	for round := 0; ; round++ {
+		if round > 0 && !nextRound(ctx, round) {
+			return fail(op, fmt.Errorf("the user kept changing: gave up after %d rounds", round))
+		}
+		upd := expression.Set(expression.Name(attrCStarts), expression.Value(map[string]int{clientStartKey(day, a.ClientID): 1}))
+		cond := expression.AttributeExists(expression.Name(attrPK)).And(expression.AttributeNotExists(expression.Name(attrCStarts)))
+		if counters {
+			path := clientStartPath(day, a.ClientID)
+			upd = expression.Set(path, expression.Plus(expression.IfNotExists(path, expression.Value(0)), expression.Value(1)))
+			cond = expression.AttributeExists(expression.Name(attrCStarts))
+		}
+		user, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
+		if err != nil {
+			return fail(op, err)
+		}
+		err = s.transact(ctx, op,
+			types.TransactWriteItem{Update: &types.Update{Key: key(userPK(a.TenantID, a.UserID), sessionSK(a.SessionID)),
+				UpdateExpression: sess.Update(), ConditionExpression: sess.Condition(),
+				ExpressionAttributeNames: sess.Names(), ExpressionAttributeValues: sess.Values(),
+				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}},
+			types.TransactWriteItem{Update: &types.Update{Key: key(userPK(a.TenantID, a.UserID), userSK()),
+				UpdateExpression: user.Update(), ConditionExpression: user.Condition(),
+				ExpressionAttributeNames: user.Names(), ExpressionAttributeValues: user.Values(),
+				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}})
+		if code, old := cancelledBy(err, 0); code == "ConditionalCheckFailed" {
+			var cur sessionItem
+			if old == nil {
+				return pulse.NotFound(op, pulse.EntitySession, a.SessionID)
+			}
+			if err := attributevalue.UnmarshalMap(old, &cur); err != nil {
+				return fail(op, err)
+			}
+			if slices.Contains(cur.Clients, a.ClientID) {
+				return nil // another heartbeat brought it at once, and counted it
+			}
+			return pulse.Conflict(op, pulse.EntitySession, a.SessionID, pulse.ReasonEnded)
+		} else if code, old := cancelledBy(err, 1); code == "ConditionalCheckFailed" {
+			if old == nil {
+				return fail(op, fmt.Errorf("session %s has no user item to count it in", a.SessionID))
+			}
+			_, counters = old[attrCStarts]
+			continue
+		} else if conflicted(err) {
+			continue // another transaction on the user (a login, another client) at once
+		}
+		return err
 	}
-	return err
 }
 
 // putDay records that user was active on day. Writing it twice is harmless.

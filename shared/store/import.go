@@ -29,7 +29,7 @@ func (s *Store) Import(ctx context.Context, users []pulse.User, sessions []*puls
 	// A user's live sessions carry the user's name and type; the user's login counter starts at
 	// their number (see CreateSession).
 	live := map[string]int{}
-	starts := map[string]map[string]int{}
+	starts, clientStarts := map[string]map[string]int{}, map[string]map[string]int{}
 	byUser := map[string]pulse.User{}
 	for _, u := range users {
 		byUser[u.TenantID+"\x00"+u.ID] = u
@@ -54,6 +54,12 @@ func (s *Store) Import(ctx context.Context, users []pulse.User, sessions []*puls
 				starts[id] = map[string]int{}
 			}
 			starts[id][day]++
+			if clientStarts[id] == nil {
+				clientStarts[id] = map[string]int{}
+			}
+			for _, c := range ss.ClientIDs {
+				clientStarts[id][clientStartKey(day, c)]++
+			}
 		}
 	}
 	for _, u := range users {
@@ -62,7 +68,8 @@ func (s *Store) Import(ctx context.Context, users []pulse.User, sessions []*puls
 		}
 		if err := put(userItem{PK: userPK(u.TenantID, u.ID), SK: userSK(), Type: "user", Tenant: u.TenantID, ID: u.ID,
 			Name: u.Name, UType: u.Type, Roles: u.Roles, Created: u.CreatedAt.UnixMilli(), Updated: u.UpdatedAt.UnixMilli(),
-			Live: live[u.TenantID+"\x00"+u.ID], Starts: starts[u.TenantID+"\x00"+u.ID], Indexed: indexedFromStart}); err != nil {
+			Live: live[u.TenantID+"\x00"+u.ID], Starts: starts[u.TenantID+"\x00"+u.ID], ClientStarts: clientStarts[u.TenantID+"\x00"+u.ID],
+			Indexed: indexedFromStart}); err != nil {
 			return fail("import", err)
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"hash/fnv"
 	"strconv"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 )
 
 // Every DynamoDB key of Pulse is built here. IDs never contain '#' (pulse.ValidID), so a
@@ -27,8 +29,9 @@ const (
 	attrExpSK    = "exp_sk"
 	attrTTL      = "ttl"
 	attrStarts   = "starts"
-	attrLiveVer  = "lver" // the version of a user's login counter (userItem.LiveVer)
-	attrIndexed  = "ixs"  // since when a user's ends all enter EndedLast (userItem.Indexed)
+	attrCStarts  = "cstarts" // a user's sessions by start day and client (userItem.ClientStarts)
+	attrLiveVer  = "lver"    // the version of a user's login counter (userItem.LiveVer)
+	attrIndexed  = "ixs"     // since when EndedLast and cstarts hold all of a user's (userItem.Indexed)
 
 	indexDays    = "Days"
 	indexActive  = "Active"
@@ -135,6 +138,16 @@ func startKey(initiated time.Time, session string) string {
 // startDay is the UTC day a session started on: the unit of the user's start counters
 // (userItem.Starts), by which a list page is found without reading the sessions before it.
 func startDay(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+
+// clientStartKey is the key of userItem.ClientStarts that counts the sessions started on day
+// (YYYY-MM-DD) that have had client.
+func clientStartKey(day, client string) string { return day + "#" + client }
+
+// clientStartPath is the document path of a clientStartKey in the user item. Client IDs may
+// hold dots (pulse.ValidID), which expression.Name would take for path separators.
+func clientStartPath(day, client string) expression.NameBuilder {
+	return expression.Name(attrCStarts).AppendName(expression.NameNoDotSplit(clientStartKey(day, client)))
+}
 
 // dayStartKey is the smallest startKey of a UTC day (YYYY-MM-DD): a bound for key conditions
 // on the Live, Started and Ended indexes.

@@ -134,8 +134,9 @@ type indexKey struct {
 // pageKeys returns the keys of one page sorted by start, and the list's total.
 func (s *Store) pageKeys(ctx context.Context, op, tenant, user string, u *userItem, q SessionQuery, now time.Time) ([]indexKey, int, error) {
 	first := s.horizon(now)
-	if q.ClientID != "" {
-		// The counters do not know clients: count the matching keys (the filter reads them all).
+	if q.ClientID != "" && q.Status != pulse.StatusActive && !s.lastIndexed(u, now) {
+		// The client counters miss sessions still listed: count the matching keys (the filter
+		// reads them all).
 		return s.indexKeys(ctx, op, tenant, user, statusIndex[q.Status], q, first, "", q.Offset, q.Limit, true)
 	}
 	if q.Status == pulse.StatusActive {
@@ -172,11 +173,11 @@ func (s *Store) pageKeys(ctx context.Context, op, tenant, user string, u *userIt
 	return keys, total, err
 }
 
-// listTotal is how many sessions the list q asks for holds, sorted any way: the matching keys
-// of the index of its status when filtered by client, else the Live index's keys (active) or
-// the user's start counters (ended, all; startsPerDay).
+// listTotal is how many sessions the list q asks for holds, sorted any way: the Live index's
+// keys (active), or the user's start counters (ended, all; startsPerDay), or the matching keys
+// of the index of its status when filtered by a client the counters cannot tell yet.
 func (s *Store) listTotal(ctx context.Context, op, tenant, user string, u *userItem, q SessionQuery, now time.Time) (int, error) {
-	if q.ClientID != "" || q.Status == pulse.StatusActive {
+	if q.Status == pulse.StatusActive || q.ClientID != "" && !s.lastIndexed(u, now) {
 		q.Offset, q.Limit = 0, 0
 		_, total, err := s.pageKeys(ctx, op, tenant, user, u, q, now)
 		return total, err
@@ -190,19 +191,24 @@ func (s *Store) listTotal(ctx context.Context, op, tenant, user string, u *userI
 }
 
 // startsPerDay is how many of the user's ended (q.Status ended) or all sessions started on each
-// UTC day still listed, from the user's start counters.
+// UTC day still listed, from the user's start counters (of q.ClientID's sessions, when given).
 func (s *Store) startsPerDay(ctx context.Context, op, tenant, user string, u *userItem, q SessionQuery, now time.Time) (map[string]int, error) {
 	first := s.horizon(now)
 	perDay := map[string]int{}
 	for day, n := range u.Starts {
-		if day >= first {
+		if day >= first && q.ClientID == "" {
+			perDay[day] = n
+		}
+	}
+	for k, n := range u.ClientStarts {
+		if day, client, _ := strings.Cut(k, "#"); day >= first && q.ClientID != "" && client == q.ClientID {
 			perDay[day] = n
 		}
 	}
 	if q.Status == pulse.StatusEnded {
 		// Ended = started less what the Live index still holds (a live session leaves it for
 		// the Ended index when it ends, the cleanup ending the expired ones).
-		live, _, err := s.indexKeys(ctx, op, tenant, user, indexLive, SessionQuery{}, "", "", 0, math.MaxInt, true)
+		live, _, err := s.indexKeys(ctx, op, tenant, user, indexLive, SessionQuery{ClientID: q.ClientID}, "", "", 0, math.MaxInt, true)
 		if err != nil {
 			return nil, err
 		}
@@ -249,12 +255,15 @@ func (s *Store) indexKeys(ctx context.Context, op, tenant, user, index string, q
 	in := &dynamodb.QueryInput{IndexName: aws.String(index), KeyConditionExpression: expr.KeyCondition(),
 		FilterExpression: expr.Filter(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 		ScanIndexForward: aws.Bool(!q.Desc)}
-	if !count && q.ClientID == "" {
-		in.Limit = aws.Int32(int32(skip + limit)) // no filter: the first skip+limit keys are the page's
-	}
 	var keys []indexKey
 	seen := 0
-	err = s.query(ctx, op, in, func(items []map[string]types.AttributeValue) (bool, error) {
+	// Unless counting, every page asks only for the keys still missing (without a filter the
+	// first skip+limit are the page's; with one, a page of ten never reads a megabyte).
+	var left func() int
+	if !count {
+		left = func() int { return skip + limit - seen }
+	}
+	err = s.queryUpTo(ctx, op, in, left, func(items []map[string]types.AttributeValue) (bool, error) {
 		for _, it := range items {
 			if seen >= skip && len(keys) < limit {
 				k := indexKey{key: map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]}}
@@ -319,9 +328,10 @@ const indexedFromStart = 1
 // every function well within it.
 const indexMargin = 24 * time.Hour
 
-// lastIndexed reports whether the EndedLast index holds every ended session of the user's list:
-// a session that ended before u.Indexed started before it too, and has left the list once the
-// horizon has passed the day of u.Indexed.
+// lastIndexed reports whether the EndedLast index holds every ended session of the user's list,
+// and ClientStarts counts every listed session under each of its clients: a session that ended
+// or started before u.Indexed (or gained a client before it) started before it, and has left
+// the list once the horizon has passed the day of u.Indexed.
 func (s *Store) lastIndexed(u *userItem, now time.Time) bool {
 	return u.Indexed != 0 && startDay(time.UnixMilli(u.Indexed)) < s.horizon(now)
 }

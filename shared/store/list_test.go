@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -114,7 +115,9 @@ func TestSessionPagesMatchTheModel(t *testing.T) {
 		for _, l := range []struct{ status, sort, client string }{{"all", "initiated_at", ""}, {pulse.StatusEnded, "initiated_at", ""},
 			{pulse.StatusActive, "initiated_at", ""}, {"all", "last_updated", ""}, {pulse.StatusEnded, "last_updated", ""},
 			{"all", "last_updated", "ios"}, {pulse.StatusEnded, "last_updated", "web"},
-			{"all", "session_id", ""}, {pulse.StatusEnded, "session_id", ""}, {"all", "session_id", "ios"}} {
+			{"all", "session_id", ""}, {pulse.StatusEnded, "session_id", ""}, {"all", "session_id", "ios"},
+			{"all", "initiated_at", "ios"}, {pulse.StatusEnded, "initiated_at", "web"}, {pulse.StatusActive, "initiated_at", "ios"},
+			{"all", "initiated_at", "android"}, {pulse.StatusEnded, "last_updated", "android"}} {
 			status := l.status
 			var want []string
 			for _, ss := range sessions {
@@ -184,6 +187,43 @@ func TestSessionPagesMatchTheModel(t *testing.T) {
 	sessions[len(sessions)-1] = got
 	login()
 	login()
+	// Heartbeats bring clients new to live sessions, counted once each however many bring the
+	// same one at once; one of those sessions then ends.
+	joined := -1
+	for i, ss := range sessions {
+		if !ss.Live(c.Now()) || i%2 == 0 {
+			continue
+		}
+		for _, client := range []string{"ios", "android"} {
+			var wg sync.WaitGroup
+			for range 4 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if err := s.RecordActivity(ctx, store.Activity{TenantID: "acme", UserID: "alice", SessionID: ss.ID, ClientID: client}); err != nil {
+						t.Error(err)
+					}
+				}()
+			}
+			wg.Wait()
+		}
+		if sessions[i], err = s.GetSession(ctx, "acme", "alice", ss.ID); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(sessions[i].ClientIDs, "android") {
+			t.Fatalf("%s: clients %v after the heartbeats", ss.ID, sessions[i].ClientIDs)
+		}
+		joined = i
+	}
+	if joined < 0 {
+		t.Fatal("no live session took the heartbeats")
+	}
+	if err := s.RevokeSession(ctx, "acme", "alice", sessions[joined].ID); err != nil {
+		t.Fatal(err)
+	}
+	if sessions[joined], err = s.GetSession(ctx, "acme", "alice", sessions[joined].ID); err != nil {
+		t.Fatal(err)
+	}
 	t.Run("after logins", check)
 
 	// Days later the oldest days have left the horizon: the totals drop with them.
@@ -224,6 +264,7 @@ func TestListByLastOfAnOlderUser(t *testing.T) {
 		}
 	}
 	forget(userKey, "ixs")
+	forget(userKey, "cstarts")
 	for _, ss := range sessions {
 		forget(map[string]types.AttributeValue{"pk": userKey["pk"], "sk": &types.AttributeValueMemberS{Value: "S#" + ss.ID}}, "ended_last")
 	}
@@ -260,6 +301,23 @@ func TestListByLastOfAnOlderUser(t *testing.T) {
 			}
 			if got.Total != len(model) || !slices.Equal(ids, exp) {
 				t.Fatalf("offset %d: total %d %v, want %d %v", offset, got.Total, ids, len(model), exp)
+			}
+		}
+		// Filtered by client, the total comes from the client counters only once they count
+		// every listed session (before, from the index's keys).
+		for _, status := range []string{"all", pulse.StatusEnded} {
+			n := 0
+			for _, ss := range model {
+				if st, _, _ := ss.State(now); status == "all" || st == status {
+					n++
+				}
+			}
+			got, err := s.SessionsPage(ctx, "acme", "alice", store.SessionQuery{Status: status, Sort: "initiated_at", ClientID: "web", Limit: 6})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Total != n || len(got.Sessions) != min(n, 6) {
+				t.Errorf("%s, client_id=web: total %d, %d on the page; want %d, %d", status, got.Total, len(got.Sessions), n, min(n, 6))
 			}
 		}
 	}

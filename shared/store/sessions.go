@@ -232,7 +232,7 @@ func (s *Store) CreateSession(ctx context.Context, n NewSession) (*pulse.Session
 				expression.AttributeNotExists(expression.Name("live")),
 				expression.Name("live").LessThan(expression.Value(s.policy.MaxPerUser))))
 		}
-		upd, cond = s.countStart(upd, cond, u.Starts, now)
+		upd, cond = s.countStart(upd, cond, &u, n.ClientID, now)
 		if !found {
 			upd = upd.Set(expression.Name(attrIndexed), expression.Value(indexedFromStart))
 		} else if u.Indexed == 0 {
@@ -336,24 +336,37 @@ func nextRound(ctx context.Context, n int) bool {
 	}
 }
 
-// countStart adds the session starting at now to the user's start counters (userItem.Starts)
-// and drops the days past the listing horizon. The map is created whole when the user has
-// none yet; either way the condition makes a racing login that changed that read again.
-func (s *Store) countStart(upd expression.UpdateBuilder, cond expression.ConditionBuilder, starts map[string]int, now time.Time) (expression.UpdateBuilder, expression.ConditionBuilder) {
-	day := startDay(now)
-	if starts == nil {
-		return upd.Set(expression.Name(attrStarts), expression.Value(map[string]int{day: 1})),
+// countStart adds the session of client starting at now to the user's start counters
+// (userItem.Starts, userItem.ClientStarts) and drops the days past the listing horizon. A map
+// is created whole when the user has none yet; either way the condition makes a racing login
+// (or a heartbeat's joinClient) that changed that read again.
+func (s *Store) countStart(upd expression.UpdateBuilder, cond expression.ConditionBuilder, u *userItem, client string, now time.Time) (expression.UpdateBuilder, expression.ConditionBuilder) {
+	day, first := startDay(now), s.horizon(now)
+	if u.Starts == nil {
+		upd, cond = upd.Set(expression.Name(attrStarts), expression.Value(map[string]int{day: 1})),
 			cond.And(expression.AttributeNotExists(expression.Name(attrStarts)))
+	} else {
+		path := expression.Name(attrStarts + "." + day)
+		upd = upd.Set(path, expression.Plus(expression.IfNotExists(path, expression.Value(0)), expression.Value(1)))
+		for d := range u.Starts {
+			if d < first {
+				upd = upd.Remove(expression.Name(attrStarts + "." + d))
+			}
+		}
+		cond = cond.And(expression.AttributeExists(expression.Name(attrStarts)))
 	}
-	path := expression.Name(attrStarts + "." + day)
+	if u.ClientStarts == nil {
+		return upd.Set(expression.Name(attrCStarts), expression.Value(map[string]int{clientStartKey(day, client): 1})),
+			cond.And(expression.AttributeNotExists(expression.Name(attrCStarts)))
+	}
+	path := clientStartPath(day, client)
 	upd = upd.Set(path, expression.Plus(expression.IfNotExists(path, expression.Value(0)), expression.Value(1)))
-	first := s.horizon(now)
-	for d := range starts {
-		if d < first {
-			upd = upd.Remove(expression.Name(attrStarts + "." + d))
+	for k := range u.ClientStarts {
+		if d, c, _ := strings.Cut(k, "#"); d < first {
+			upd = upd.Remove(clientStartPath(d, c))
 		}
 	}
-	return upd, cond.And(expression.AttributeExists(expression.Name(attrStarts)))
+	return upd, cond.And(expression.AttributeExists(expression.Name(attrCStarts)))
 }
 
 // horizon is the first UTC day whose sessions are listed: the retention counts from the day a

@@ -39,11 +39,18 @@ type userItem struct {
 	// user's history a page begins, without counting sessions. Logins add to it and prune the
 	// days past the horizon, so it holds at most retention-in-days + 1 entries.
 	Starts map[string]int `dynamodbav:"starts,omitempty"`
+	// ClientStarts counts them by day and client ("<day>#<client ID>", clientStartKey): a
+	// session counts once under each client it has had, on the day it started. A login counts
+	// its client and prunes as Starts; a heartbeat that brings a session a new client counts it
+	// in the same transaction (joinClient). The list filtered by client_id reads its total here
+	// once Indexed says every listed session was counted.
+	ClientStarts map[string]int `dynamodbav:"cstarts,omitempty"`
 	// Indexed is from when every end of the user's sessions is known to enter the EndedLast
-	// index (Unix ms): 1 for a user created since the index exists, else a margin past the
-	// first login that saw the user without it (older code may still be running meanwhile).
-	// Sessions ended before it are missing from the index, so the list by last activity reads it
-	// only once they have left the list (Store.lastIndexed).
+	// index, and every session and client to be counted in ClientStarts (Unix ms): 1 for a user
+	// created since both exist, else a margin past the first login that saw the user without it
+	// (older code may still be running meanwhile). Sessions ended or started before it are
+	// missing from both, so the lists that need them read them only once those sessions have
+	// left the list (Store.lastIndexed).
 	Indexed int64 `dynamodbav:"ixs,omitempty"`
 	// ADays are the days (tenant's zone) of the last 31 whose activity the tenant's counters
 	// hold, AHour the last hour they hold (YYYY-MM-DDTHH), AVer their version: a count is
