@@ -230,6 +230,10 @@ func TestListSortsIgnoreHistory(t *testing.T) {
 		{"?size=10&status=ended&sort=session_id:1", 10, 10},
 		{"?size=10&status=all&sort=session_id:-1", 10, 10},
 		{"?size=10&status=ended&sort=session_id:-1&page=50", 0, 510},
+		{"?size=10&status=all&sort=initiated_at:-1&client_id=web", 10, 10},
+		{"?size=10&status=ended&sort=initiated_at:1&client_id=web&page=50", 20, 510},
+		{"?size=10&status=ended&sort=last_updated:-1&client_id=web", 10, 10},
+		{"?size=10&status=ended&sort=session_id:1&client_id=web", 10, 10},
 	} {
 		small, _, _ := measure(c.small, min(c.small-10, 10), c.query, 10)
 		large, aws, p := measure(5000, 50, c.query, 10)

@@ -44,7 +44,8 @@ var statusIndex = map[string]string{pulse.StatusActive: indexLive, pulse.StatusE
 // from the Live index (bounded by the session cap); ended or all sessions find their first day
 // from the user's start counters, read the index keys of that day from the page's start, then
 // the page's sessions by key. The total comes from the counters (all), less the live keys
-// (ended), or from the live keys (active). Filtered by client_id, the total counts the index's
+// (ended), or from the live keys (active); filtered by client_id, from the client's counters
+// (userItem.ClientStarts) once they hold every listed session, else by counting the index's
 // matching keys (about 0.02 RCU each). Sorted by last_updated, ended or all sessions page by
 // key too (pageByLast), once the user's ends are all in the EndedLast index (lastIndexed);
 // sorted by session_id, by the sessions' own keys (pageByID). Sorted by expires_at, and active

@@ -331,6 +331,50 @@ func TestActivitySteadyStateCost(t *testing.T) {
 	t.Logf("new day and bucket: %d calls, %.1f WCU", n, wcu)
 }
 
+// A heartbeat that brings a session a client it has not had joins it and counts it in the
+// user's client counters (the list filtered by client_id reads its total there): the write
+// conditioned on the client being known fails, one transaction joins and counts, the write
+// goes again. It happens once per session and client: the next heartbeat is one write again.
+func TestActivityWithANewClientCost(t *testing.T) {
+	ctx := context.Background()
+	c := newClock(time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)) // start of an index bucket
+	s := newStoreWith(t, c, func(p *pulse.SessionPolicy) { p.ActivityResolution = 0 })
+	if _, _, err := s.CreateSession(ctx, newSession("u1", "S1")); err != nil {
+		t.Fatal(err)
+	}
+	var m store.Meter
+	mctx := store.WithMeter(ctx, &m)
+	heartbeat := func(client string) (int, float64) {
+		t.Helper()
+		m.Reset()
+		c.Add(2 * time.Second)
+		if err := s.RecordActivity(mctx, store.Activity{TenantID: "acme", UserID: "u1", SessionID: "S1", ClientID: client}); err != nil {
+			t.Fatal(err)
+		}
+		n, _, _ := m.Snapshot()
+		_, wcu := m.OnAWS()
+		return n, wcu
+	}
+	steadyCalls, steady := heartbeat("web")
+	joinCalls, join := heartbeat("ios")
+	afterCalls, after := heartbeat("ios")
+	t.Logf("heartbeat on AWS's rules: %.1f WCU in %d call(s) steady, %.1f in %d bringing a new client, %.1f in %d after",
+		steady, steadyCalls, join, joinCalls, after, afterCalls)
+	if steadyCalls != 1 || afterCalls != 1 || after != steady {
+		t.Errorf("a heartbeat with a known client: %d and %d calls, %.1f and %.1f WCU; want one call each, the same cost", steadyCalls, afterCalls, steady, after)
+	}
+	if joinCalls != 3 {
+		t.Errorf("a heartbeat with a new client: %d calls, want 3 (the write refused, the join, the write)", joinCalls)
+	}
+	got, err := s.SessionsPage(ctx, "acme", "u1", store.SessionQuery{Status: "all", Sort: "initiated_at", ClientID: "ios", Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Total != 1 || len(got.Sessions) != 1 {
+		t.Errorf("sessions with client ios: total %d, %d listed; want 1", got.Total, len(got.Sessions))
+	}
+}
+
 func TestStaleHeartbeatDoesNotMoveLastActivityBack(t *testing.T) {
 	ctx := context.Background()
 	c := newClock(start)
