@@ -182,6 +182,8 @@ func scale(ctx context.Context, root, endpoint string, tpl *template.Template, q
 		{"session list, status=all, by session_id, page 50", "/api/users/" + big + "/sessions?size=10&status=all&sort=session_id:1&page=50", ""},
 		{"session list, status=all, by expires_at, page 1", "/api/users/" + big + "/sessions?size=10&status=all&sort=expires_at:1", ""},
 		{"session list, status=all, client_id=web, by last_updated", "/api/users/" + big + "/sessions?size=10&status=all&client_id=web&sort=last_updated:-1", ""},
+		{"session list, status=ended, client_id=web, by last_updated, page 1", "/api/users/" + big + "/sessions?size=10&status=ended&client_id=web&sort=last_updated:-1", ""},
+		{"session list, status=all, client_id=web, page 50", "/api/users/" + big + "/sessions?size=10&status=all&client_id=web&page=50", ""},
 		{"session list, live, by last_updated", "/api/users/" + big + "/sessions?size=10&sort=last_updated:-1", ""},
 	} {
 		if err := run(e, point, q.label, "GET", q.path, nil, reps, q.fn); err != nil {
