@@ -23,7 +23,7 @@ run: assets
 
 ## test: lint, then every test with the race detector (DynamoDB Local is started by the tests).
 ##   internal/e2e (the system tests) runs after the others, alone: its built-function tests hold
-##   a function to its template timeout (4,000 sessions revoked within 10 s), and DynamoDB Local, which writes the
+##   a function to its template timeout (4,000 sessions revoked within 29 s), and DynamoDB Local, which writes the
 ##   table's stream in the write path where AWS does not, gets slow when it shares the CPU.
 ##   Every AWS call a function's handler makes is held to its IAM policy as it happens
 ##   (internal/iamcheck) and written to $(IAM_RECORD); `pulse iam` then lists, over the whole
