@@ -197,7 +197,7 @@ func TestListSortsIgnoreHistory(t *testing.T) {
 				if !s.LastActivity.Before(now) {
 					s.LastActivity = init.Add(now.Sub(init) / 2)
 				}
-				s.EndReason, s.EndedAt = pulse.EndRevoked, s.LastActivity
+				s.EndReason, s.EndedAt, s.ExpiresAt = pulse.EndRevoked, s.LastActivity, s.LastActivity.Add(30*time.Minute)
 			}
 			sessions = append(sessions, s)
 		}
@@ -234,6 +234,11 @@ func TestListSortsIgnoreHistory(t *testing.T) {
 		{"?size=10&status=ended&sort=initiated_at:1&client_id=web&page=50", 20, 510},
 		{"?size=10&status=ended&sort=last_updated:-1&client_id=web", 10, 10},
 		{"?size=10&status=ended&sort=session_id:1&client_id=web", 10, 10},
+		{"?size=10&status=ended&sort=expires_at:-1", 10, 10},
+		{"?size=10&status=ended&sort=expires_at:1", 10, 10},
+		{"?size=10&status=ended&sort=expires_at:-1&page=50", 20, 510},
+		{"?size=10&status=ended&sort=expires_at:1&page=50", 20, 510},
+		{"?size=10&status=ended&sort=expires_at:1&client_id=web", 10, 10},
 	} {
 		small, _, _ := measure(c.small, min(c.small-10, 10), c.query, 10)
 		large, aws, p := measure(5000, 50, c.query, 10)
@@ -247,7 +252,7 @@ func TestListSortsIgnoreHistory(t *testing.T) {
 		}
 	}
 	// A page past the end, however far, reads the counters and nothing else.
-	for _, sort := range []string{"last_updated:-1", "session_id:1"} {
+	for _, sort := range []string{"last_updated:-1", "session_id:1", "expires_at:1"} {
 		q := "?size=100&status=all&page=1073741824&sort=" + sort
 		_, aws, p := measure(5000, 50, q, 0)
 		if p.TotalCount != 5000 || aws > 2 {
@@ -262,6 +267,10 @@ func TestListSortsIgnoreHistory(t *testing.T) {
 		{"?size=10&status=all&sort=last_updated:-1", 0, 60},
 		{"?size=10&status=all&sort=last_updated:-1&page=50", 20, 560},
 		{"?size=10&status=all&sort=last_updated:1&page=50", 20, 560},
+		{"?size=10&status=all&sort=expires_at:-1", 0, 60},
+		{"?size=10&status=all&sort=expires_at:-1&page=50", 20, 560},
+		{"?size=10&status=all&sort=expires_at:1", 10, 60},
+		{"?size=10&status=all&sort=expires_at:1&page=50", 20, 560},
 	} {
 		small, _, _ := measure(c.small, 50, c.query, 10)
 		large, aws, p := measure(5000, 50, c.query, 10)

@@ -69,7 +69,7 @@ func (s *Store) Import(ctx context.Context, users []pulse.User, sessions []*puls
 		if err := put(userItem{PK: userPK(u.TenantID, u.ID), SK: userSK(), Type: "user", Tenant: u.TenantID, ID: u.ID,
 			Name: u.Name, UType: u.Type, Roles: u.Roles, Created: u.CreatedAt.UnixMilli(), Updated: u.UpdatedAt.UnixMilli(),
 			Live: live[u.TenantID+"\x00"+u.ID], Starts: starts[u.TenantID+"\x00"+u.ID], ClientStarts: clientStarts[u.TenantID+"\x00"+u.ID],
-			Indexed: indexedFromStart}); err != nil {
+			Indexed: indexedFromStart, ExpIndexed: indexedFromStart}); err != nil {
 			return fail("import", err)
 		}
 	}

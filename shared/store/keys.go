@@ -25,6 +25,7 @@ const (
 	attrInit     = "init" // a session's start (Unix ms)
 	attrEndedKey = "ended_key"
 	attrEndLast  = "ended_last" // an ended session's last activity (Unix ms): the EndedLast index's range key
+	attrEndExp   = "ended_exp"  // an ended session's expiry (Unix ms): the EndedExp index's range key
 	attrExpPK    = "exp_pk"
 	attrExpSK    = "exp_sk"
 	attrTTL      = "ttl"
@@ -32,6 +33,7 @@ const (
 	attrCStarts  = "cstarts" // a user's sessions by start day and client (userItem.ClientStarts)
 	attrLiveVer  = "lver"    // the version of a user's login counter (userItem.LiveVer)
 	attrIndexed  = "ixs"     // since when EndedLast and cstarts hold all of a user's (userItem.Indexed)
+	attrExpIdx   = "exs"     // since when EndedExp holds all of a user's ends (userItem.ExpIndexed)
 
 	indexDays    = "Days"
 	indexActive  = "Active"
@@ -40,6 +42,7 @@ const (
 	indexStarted = "Started"   // local: all of a user's sessions by start
 	indexEnded   = "Ended"     // local: a user's ended sessions by start
 	indexEndLast = "EndedLast" // global: a user's ended sessions by last activity
+	indexEndExp  = "EndedExp"  // global: a user's ended sessions by expiry
 )
 
 // activeBucket is the time bucket of the active index: a session moves to a new index

@@ -46,11 +46,12 @@ var statusIndex = map[string]string{pulse.StatusActive: indexLive, pulse.StatusE
 // the page's sessions by key. The total comes from the counters (all), less the live keys
 // (ended), or from the live keys (active); filtered by client_id, from the client's counters
 // (userItem.ClientStarts) once they hold every listed session, else by counting the index's
-// matching keys (about 0.02 RCU each). Sorted by last_updated, ended or all sessions page by
-// key too (pageByLast), once the user's ends are all in the EndedLast index (lastIndexed);
-// sorted by session_id, by the sessions' own keys (pageByID). Sorted by expires_at, and active
-// sessions by session_id or last_updated, live sessions are read and sorted (bounded by the
-// cap), ended or all sessions by expires_at in full (bounded by the retention).
+// matching keys (about 0.02 RCU each). Sorted by last_updated or expires_at, ended or all
+// sessions page by key too (pageByEnd), once the user's ends are all in the EndedLast or
+// EndedExp index (frozenOrder.since); sorted by session_id, by the sessions' own keys
+// (pageByID). Active sessions sorted by anything but initiated_at are read and sorted (bounded
+// by the cap); the ended or all sessions of a user the index does not yet hold whole, in full
+// (bounded by the retention).
 func (s *Store) SessionsPage(ctx context.Context, tenant, user string, q SessionQuery) (*SessionPage, error) {
 	const op = "list sessions"
 	var u userItem
@@ -67,8 +68,8 @@ func (s *Store) SessionsPage(ctx context.Context, tenant, user string, q Session
 		}
 		return s.pageOf(ctx, op, keys, total, q, now)
 	}
-	if q.Sort == "last_updated" && q.Status != pulse.StatusActive && s.lastIndexed(&u, now) {
-		return s.pageByLast(ctx, op, tenant, user, &u, q, now)
+	if ord, ok := frozenOrders[q.Sort]; ok && q.Status != pulse.StatusActive && s.indexedSince(ord.since(&u), now) {
+		return s.pageByEnd(ctx, op, tenant, user, &u, ord, q, now)
 	}
 	if q.Sort == "session_id" && q.Status != pulse.StatusActive {
 		return s.pageByID(ctx, op, tenant, user, &u, q, now)
@@ -329,42 +330,83 @@ const indexedFromStart = 1
 // every function well within it.
 const indexMargin = 24 * time.Hour
 
+// markIndexed adds to a write of user u (nil: a user being created; found: whether it exists)
+// when its ends started entering the EndedLast and EndedExp indexes and its sessions being
+// counted by client: from its start for a new user, else a margin past now for one that older
+// code wrote (if no other write has marked it meanwhile).
+func markIndexed(upd expression.UpdateBuilder, found bool, u *userItem, now time.Time) expression.UpdateBuilder {
+	if !found {
+		return upd.Set(expression.Name(attrIndexed), expression.Value(indexedFromStart)).
+			Set(expression.Name(attrExpIdx), expression.Value(indexedFromStart))
+	}
+	mark := func(attr string, since int64) {
+		if since == 0 {
+			upd = upd.Set(expression.Name(attr), expression.IfNotExists(expression.Name(attr), expression.Value(now.Add(indexMargin).UnixMilli())))
+		}
+	}
+	mark(attrIndexed, u.Indexed)
+	mark(attrExpIdx, u.ExpIndexed)
+	return upd
+}
+
 // lastIndexed reports whether the EndedLast index holds every ended session of the user's list,
 // and ClientStarts counts every listed session under each of its clients: a session that ended
 // or started before u.Indexed (or gained a client before it) started before it, and has left
 // the list once the horizon has passed the day of u.Indexed.
 func (s *Store) lastIndexed(u *userItem, now time.Time) bool {
-	return u.Indexed != 0 && startDay(time.UnixMilli(u.Indexed)) < s.horizon(now)
+	return s.indexedSince(u.Indexed, now)
 }
 
-// lastRow is one session of a list sorted by last activity: when, its ID, and its table key
-// (ended: read once it is on the page) or the session (live: read already).
-type lastRow struct {
-	last int64
-	id   string
-	key  map[string]types.AttributeValue
-	ss   *pulse.Session
+// indexedSince reports whether the horizon has passed the day of since (userItem.Indexed or
+// ExpIndexed): every session listed started after it.
+func (s *Store) indexedSince(since int64, now time.Time) bool {
+	return since != 0 && startDay(time.UnixMilli(since)) < s.horizon(now)
 }
 
-// pageByLast returns one page of the user's ended or all sessions sorted by last activity. An
-// end freezes a session's last activity and enters it in the EndedLast index, so the ended ones
+// frozenOrder is a sort whose key an end freezes: every end copies it into attr, the range key
+// of index (hash: the user's partition), so that the ended sessions page by it.
+type frozenOrder struct {
+	index, attr string
+	of          func(*pulse.Session) int64 // the sort key of a session (Unix ms)
+	since       func(u *userItem) int64    // from when the index holds every end of u
+}
+
+// frozenOrders are the sorts pageByEnd serves. Both keys of a live session move with its
+// heartbeats, and are never before its start (a session expires after its last activity, which
+// is after its start): mergeLive relies on that.
+var frozenOrders = map[string]frozenOrder{
+	"last_updated": {indexEndLast, attrEndLast, func(ss *pulse.Session) int64 { return ss.LastActivity.UnixMilli() }, func(u *userItem) int64 { return u.Indexed }},
+	"expires_at":   {indexEndExp, attrEndExp, func(ss *pulse.Session) int64 { return ss.ExpiresAt.UnixMilli() }, func(u *userItem) int64 { return u.ExpIndexed }},
+}
+
+// endRow is one session of a list sorted by a frozenOrder: its key's value, its ID, and its
+// table key (ended: read once it is on the page) or the session (live: read already).
+type endRow struct {
+	at  int64
+	id  string
+	key map[string]types.AttributeValue
+	ss  *pulse.Session
+}
+
+// pageByEnd returns one page of the user's ended or all sessions sorted by last activity or
+// expiry (ord). An end freezes both and enters the session in ord's index, so the ended ones
 // are the index's first offset+limit entries in the page's order (keys, the start and the
-// client list: about 150 bytes each with UUIDs); the live ones (status all) are placed among them by
-// mergeLive. Then the page's ended sessions are read by key. The total is listTotal's.
-func (s *Store) pageByLast(ctx context.Context, op, tenant, user string, u *userItem, q SessionQuery, now time.Time) (*SessionPage, error) {
+// client list: about 150 bytes each with UUIDs); the live ones (status all) are placed among
+// them by mergeLive. Then the page's ended sessions are read by key. The total is listTotal's.
+func (s *Store) pageByEnd(ctx context.Context, op, tenant, user string, u *userItem, ord frozenOrder, q SessionQuery, now time.Time) (*SessionPage, error) {
 	total, err := s.listTotal(ctx, op, tenant, user, u, q, now)
 	if err != nil || q.Offset >= total {
 		return &SessionPage{Total: total, Sessions: []*pulse.Session{}}, err // past the end: nothing to read
 	}
 	first := s.horizon(now)
-	rows, err := s.endedByLast(ctx, op, tenant, user, q, first, q.Offset+q.Limit)
+	rows, err := s.endedBy(ctx, op, tenant, user, ord, q, first, q.Offset+q.Limit)
 	if err != nil {
 		return nil, err
 	}
-	sortByLast(rows, q.Desc)
+	sortRows(rows, q.Desc)
 	from := q.Offset
 	if q.Status == "all" {
-		if from, rows, err = s.mergeLive(ctx, op, tenant, user, q, first, rows, now); err != nil {
+		if from, rows, err = s.mergeLive(ctx, op, tenant, user, ord, q, first, rows, now); err != nil {
 			return nil, err
 		}
 	}
@@ -393,14 +435,14 @@ func (s *Store) pageByLast(ctx context.Context, op, tenant, user string, u *user
 	return page, nil
 }
 
-// mergeLive places the user's live sessions among the ended rows of a page sorted by last
-// activity (status all), and returns where the page begins in the rows it returns. A live
-// session's last activity moves with every heartbeat: only reading it whole (0.5 RCU) tells it.
-// Its start, in the Live index's keys (about 0.01 RCU each), bounds it from below, though: when
-// every live session started after the last activity of each ended session the page can hold,
-// they all come before the page (newest first) or after it (oldest first), and only their number
-// counts. Otherwise they are read whole, at most the session cap.
-func (s *Store) mergeLive(ctx context.Context, op, tenant, user string, q SessionQuery, first string, rows []lastRow, now time.Time) (int, []lastRow, error) {
+// mergeLive places the user's live sessions among the ended rows of a page sorted by ord
+// (status all), and returns where the page begins in the rows it returns. A live session's last
+// activity and expiry move with every heartbeat: only reading it whole (0.5 RCU) tells them. Its
+// start, in the Live index's keys (about 0.01 RCU each), bounds both from below, though: when
+// every live session started after the key of each ended session the page can hold, they all
+// come before the page (newest first) or after it (oldest first), and only their number counts.
+// Otherwise they are read whole, at most the session cap.
+func (s *Store) mergeLive(ctx context.Context, op, tenant, user string, ord frozenOrder, q SessionQuery, first string, rows []endRow, now time.Time) (int, []endRow, error) {
 	keys, _, err := s.indexKeys(ctx, op, tenant, user, indexLive, q, first, "", 0, math.MaxInt, true)
 	if err != nil {
 		return 0, nil, err
@@ -420,9 +462,9 @@ func (s *Store) mergeLive(ctx context.Context, op, tenant, user string, q Sessio
 	switch at := q.Offset - live; {
 	case live == 0:
 		return q.Offset, rows, nil
-	case q.Desc && at >= 0 && (at >= len(rows) || earliest > rows[at].last):
+	case q.Desc && at >= 0 && (at >= len(rows) || earliest > rows[at].at):
 		return at, rows, nil // all of them before the page
-	case !q.Desc && len(rows) >= end && earliest > rows[end-1].last:
+	case !q.Desc && len(rows) >= end && earliest > rows[end-1].at:
 		return q.Offset, rows, nil // all of them after it
 	}
 	sessions, err := s.liveSessions(ctx, op, tenant, user, false)
@@ -431,18 +473,18 @@ func (s *Store) mergeLive(ctx context.Context, op, tenant, user string, q Sessio
 	}
 	for _, ss := range sessions {
 		if !ended[ss.ID] && matches(ss, q, now) && startDay(ss.InitiatedAt) >= first {
-			rows = append(rows, lastRow{last: ss.LastActivity.UnixMilli(), id: ss.ID, ss: ss})
+			rows = append(rows, endRow{at: ord.of(ss), id: ss.ID, ss: ss})
 		}
 	}
-	sortByLast(rows, q.Desc)
+	sortRows(rows, q.Desc)
 	return q.Offset, rows, nil
 }
 
-// sortByLast orders rows as the full read orders sessions (compareBy, then the ID), so that
+// sortRows orders rows as the full read orders sessions (compareBy, then the ID), so that
 // either way a list pages the same.
-func sortByLast(rows []lastRow, desc bool) {
-	slices.SortFunc(rows, func(a, b lastRow) int {
-		c := cmp.Or(cmp.Compare(a.last, b.last), strings.Compare(a.id, b.id))
+func sortRows(rows []endRow, desc bool) {
+	slices.SortFunc(rows, func(a, b endRow) int {
+		c := cmp.Or(cmp.Compare(a.at, b.at), strings.Compare(a.id, b.id))
 		if desc {
 			return -c
 		}
@@ -450,18 +492,17 @@ func sortByLast(rows []lastRow, desc bool) {
 	})
 }
 
-// endedByLast returns the first n of the user's ended sessions in q's order of last activity,
-// from the EndedLast index, leaving out those that started before the horizon day first. Every
-// other entry as recent as the n-th comes too: the index orders such ties as it likes, the
-// caller breaks them by ID.
-func (s *Store) endedByLast(ctx context.Context, op, tenant, user string, q SessionQuery, first string, n int) ([]lastRow, error) {
+// endedBy returns the first n of the user's ended sessions in q's order of ord, from ord's
+// index, leaving out those that started before the horizon day first. Every other entry with
+// the n-th's key comes too: the index orders such ties as it likes, the caller breaks them by ID.
+func (s *Store) endedBy(ctx context.Context, op, tenant, user string, ord frozenOrder, q SessionQuery, first string, n int) ([]endRow, error) {
 	if n <= 0 {
 		return nil, nil
 	}
 	day, _ := time.Parse(time.DateOnly, first)
 	pk := expression.Key(attrPK).Equal(expression.Value(userPK(tenant, user)))
 	seen := map[string]bool{}
-	var rows []lastRow
+	var rows []endRow
 	read := func(kc expression.KeyConditionBuilder, stop bool) error {
 		b := expression.NewBuilder().WithKeyCondition(kc)
 		if q.ClientID != "" {
@@ -471,7 +512,7 @@ func (s *Store) endedByLast(ctx context.Context, op, tenant, user string, q Sess
 		if err != nil {
 			return fail(op, err)
 		}
-		in := &dynamodb.QueryInput{IndexName: aws.String(indexEndLast), KeyConditionExpression: expr.KeyCondition(),
+		in := &dynamodb.QueryInput{IndexName: aws.String(ord.index), KeyConditionExpression: expr.KeyCondition(),
 			FilterExpression: expr.Filter(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 			ScanIndexForward: aws.Bool(!q.Desc)}
 		// Without a filter the first n entries are the ones, bar the horizon's; with one, pages of
@@ -482,9 +523,9 @@ func (s *Store) endedByLast(ctx context.Context, op, tenant, user string, q Sess
 		}
 		return s.queryUpTo(ctx, op, in, left, func(items []map[string]types.AttributeValue) (bool, error) {
 			for _, it := range items {
-				r := lastRow{key: map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]}}
-				if v, ok := it[attrEndLast].(*types.AttributeValueMemberN); ok {
-					r.last, _ = strconv.ParseInt(v.Value, 10, 64)
+				r := endRow{key: map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]}}
+				if v, ok := it[ord.attr].(*types.AttributeValueMemberN); ok {
+					r.at, _ = strconv.ParseInt(v.Value, 10, 64)
 				}
 				if v, ok := it[attrSK].(*types.AttributeValueMemberS); ok {
 					r.id = strings.TrimPrefix(v.Value, sessionPrefix)
@@ -502,14 +543,15 @@ func (s *Store) endedByLast(ctx context.Context, op, tenant, user string, q Sess
 			return !stop || len(rows) < n, nil
 		})
 	}
-	// A listed session started on the horizon day or later, and was last active after it started.
-	if err := read(pk.And(expression.Key(attrEndLast).GreaterThanEqual(expression.Value(day.UnixMilli()))), true); err != nil {
+	// A listed session started on the horizon day or later, and was last active (and expires)
+	// after it started.
+	if err := read(pk.And(expression.Key(ord.attr).GreaterThanEqual(expression.Value(day.UnixMilli()))), true); err != nil {
 		return nil, err
 	}
 	if len(rows) < n {
 		return rows, nil
 	}
-	if err := read(pk.And(expression.Key(attrEndLast).Equal(expression.Value(rows[len(rows)-1].last))), false); err != nil {
+	if err := read(pk.And(expression.Key(ord.attr).Equal(expression.Value(rows[len(rows)-1].at))), false); err != nil {
 		return nil, err
 	}
 	return rows, nil

@@ -67,7 +67,7 @@ func TestSessionPagesMatchTheModel(t *testing.T) {
 		if i%6 == 0 {
 			ss.LastActivity = sessions[(i*5)%40].LastActivity
 		}
-		ss.EndedAt = ss.LastActivity.Add(time.Minute)
+		ss.EndedAt, ss.ExpiresAt = ss.LastActivity.Add(time.Minute), ss.LastActivity.Add(p.IdleTimeout)
 		if i%3 == 0 {
 			ss.ClientIDs = []string{"ios"}
 		}
@@ -117,7 +117,8 @@ func TestSessionPagesMatchTheModel(t *testing.T) {
 			{"all", "last_updated", "ios"}, {pulse.StatusEnded, "last_updated", "web"},
 			{"all", "session_id", ""}, {pulse.StatusEnded, "session_id", ""}, {"all", "session_id", "ios"},
 			{"all", "initiated_at", "ios"}, {pulse.StatusEnded, "initiated_at", "web"}, {pulse.StatusActive, "initiated_at", "ios"},
-			{"all", "initiated_at", "android"}, {pulse.StatusEnded, "last_updated", "android"}} {
+			{"all", "initiated_at", "android"}, {pulse.StatusEnded, "last_updated", "android"},
+			{"all", "expires_at", ""}, {pulse.StatusEnded, "expires_at", ""}, {"all", "expires_at", "ios"}, {pulse.StatusEnded, "expires_at", "web"}} {
 			status := l.status
 			var want []string
 			for _, ss := range sessions {
@@ -133,6 +134,8 @@ func TestSessionPagesMatchTheModel(t *testing.T) {
 				switch l.sort {
 				case "last_updated":
 					c = sessions[ia].LastActivity.Compare(sessions[ib].LastActivity)
+				case "expires_at":
+					c = sessions[ia].ExpiresAt.Compare(sessions[ib].ExpiresAt)
 				case "session_id":
 					c = 0 // the ID decides
 				}
@@ -232,10 +235,10 @@ func TestSessionPagesMatchTheModel(t *testing.T) {
 	t.Run("days later", check)
 }
 
-// A user from before the EndedLast index: their ends are not in it, so the list by last activity
-// reads them whole (and is right) until every session that ended before the user was first seen
-// by this version has left the list; their first login marks when that was, and ends from then
-// on enter the index.
+// A user from before the EndedLast and EndedExp indexes: their ends are not in them, so the lists
+// by last activity and by expiry read them whole (and are right) until every session that ended
+// before the user was first seen by this version has left the list; their first login marks
+// when that was (ixs and exs), and ends from then on enter the indexes.
 func TestListByLastOfAnOlderUser(t *testing.T) {
 	ctx := context.Background()
 	c := newClock(start)
@@ -264,9 +267,11 @@ func TestListByLastOfAnOlderUser(t *testing.T) {
 		}
 	}
 	forget(userKey, "ixs")
+	forget(userKey, "exs")
 	forget(userKey, "cstarts")
 	for _, ss := range sessions {
 		forget(map[string]types.AttributeValue{"pk": userKey["pk"], "sk": &types.AttributeValueMemberS{Value: "S#" + ss.ID}}, "ended_last")
+		forget(map[string]types.AttributeValue{"pk": userKey["pk"], "sk": &types.AttributeValueMemberS{Value: "S#" + ss.ID}}, "ended_exp")
 	}
 	check := func(t *testing.T, want int) {
 		t.Helper()
@@ -278,29 +283,35 @@ func TestListByLastOfAnOlderUser(t *testing.T) {
 				model = append(model, ss)
 			}
 		}
-		slices.SortFunc(model, func(a, b *pulse.Session) int {
-			if c := b.LastActivity.Compare(a.LastActivity); c != 0 {
-				return c
-			}
-			return strings.Compare(b.ID, a.ID)
-		})
 		if len(model) != want {
 			t.Fatalf("the model lists %d sessions, want %d", len(model), want)
 		}
-		for offset := 0; offset < len(model)+6; offset += 6 {
-			got, err := s.SessionsPage(ctx, "acme", "alice", store.SessionQuery{Status: "all", Sort: "last_updated", Desc: true, Offset: offset, Limit: 6})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var ids, exp []string
-			for _, ss := range got.Sessions {
-				ids = append(ids, ss.ID)
-			}
-			for _, ss := range model[min(offset, len(model)):min(offset+6, len(model))] {
-				exp = append(exp, ss.ID)
-			}
-			if got.Total != len(model) || !slices.Equal(ids, exp) {
-				t.Fatalf("offset %d: total %d %v, want %d %v", offset, got.Total, ids, len(model), exp)
+		for _, sort := range []string{"last_updated", "expires_at"} {
+			slices.SortFunc(model, func(a, b *pulse.Session) int {
+				c := b.LastActivity.Compare(a.LastActivity)
+				if sort == "expires_at" {
+					c = b.ExpiresAt.Compare(a.ExpiresAt)
+				}
+				if c != 0 {
+					return c
+				}
+				return strings.Compare(b.ID, a.ID)
+			})
+			for offset := 0; offset < len(model)+6; offset += 6 {
+				got, err := s.SessionsPage(ctx, "acme", "alice", store.SessionQuery{Status: "all", Sort: sort, Desc: true, Offset: offset, Limit: 6})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var ids, exp []string
+				for _, ss := range got.Sessions {
+					ids = append(ids, ss.ID)
+				}
+				for _, ss := range model[min(offset, len(model)):min(offset+6, len(model))] {
+					exp = append(exp, ss.ID)
+				}
+				if got.Total != len(model) || !slices.Equal(ids, exp) {
+					t.Fatalf("%s, offset %d: total %d %v, want %d %v", sort, offset, got.Total, ids, len(model), exp)
+				}
 			}
 		}
 		// Filtered by client, the total comes from the client counters only once they count
@@ -333,8 +344,10 @@ func TestListByLastOfAnOlderUser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, ok := out.Item["ixs"].(*types.AttributeValueMemberN); !ok || n.Value != fmt.Sprint(c.Now().Add(24*time.Hour).UnixMilli()) {
-		t.Errorf("ixs after the first login: %v, want a day from now", out.Item["ixs"])
+	for _, attr := range []string{"ixs", "exs"} {
+		if n, ok := out.Item[attr].(*types.AttributeValueMemberN); !ok || n.Value != fmt.Sprint(c.Now().Add(24*time.Hour).UnixMilli()) {
+			t.Errorf("%s after the first login: %v, want a day from now", attr, out.Item[attr])
+		}
 	}
 	c.Add(time.Minute)
 	if err := s.RevokeSession(ctx, "acme", "alice", ss.ID); err != nil {

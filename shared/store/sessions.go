@@ -29,6 +29,7 @@ type sessionItem struct {
 	InitKey     string   `dynamodbav:"init_key"`
 	EndedKey    string   `dynamodbav:"ended_key,omitempty"`
 	EndedLast   int64    `dynamodbav:"ended_last,omitempty"`
+	EndedExp    int64    `dynamodbav:"ended_exp,omitempty"`
 	UserName    string   `dynamodbav:"uname"`
 	UserType    string   `dynamodbav:"utype"`
 	ExpPK       string   `dynamodbav:"exp_pk,omitempty"`
@@ -107,7 +108,7 @@ func (s *Store) sessionItemOf(ss *pulse.Session, zone *time.Location) sessionIte
 		it.TTL = s.keepUntil(ss.EndedAt)
 		it.EndedKey = it.InitKey
 		if ss.EndReason != pulse.EndErased {
-			it.EndedLast = it.Last
+			it.EndedLast, it.EndedExp = it.Last, it.Expires
 			it.ActivePK = endedIndexPK(ss.TenantID, ss.EndedAt, shardOf(ss.ID, endedShards))
 			it.ActiveSK = endedIndexSK(ss.EndedAt)
 		}
@@ -233,12 +234,7 @@ func (s *Store) CreateSession(ctx context.Context, n NewSession) (*pulse.Session
 				expression.Name("live").LessThan(expression.Value(s.policy.MaxPerUser))))
 		}
 		upd, cond = s.countStart(upd, cond, &u, n.ClientID, now)
-		if !found {
-			upd = upd.Set(expression.Name(attrIndexed), expression.Value(indexedFromStart))
-		} else if u.Indexed == 0 {
-			upd = upd.Set(expression.Name(attrIndexed), expression.IfNotExists(expression.Name(attrIndexed),
-				expression.Value(now.Add(indexMargin).UnixMilli())))
-		}
+		upd = markIndexed(upd, found, &u, now)
 		// The tenant's activity counters learn of this login in the same transaction, from the
 		// user just read: the hour and day it counts in, and a new user of the day.
 		upd, cond, c := counting(&u, upd, cond, now, now, n.Zone)
@@ -599,10 +595,11 @@ func (s *Store) endUpdate(tenant, id string, endedAt time.Time, reason string) e
 	if reason == pulse.EndErased {
 		return u.Remove(expression.Name(attrActivePK)).Remove(expression.Name(attrActiveSK))
 	}
-	// The last activity is final now: the copy enters the user's EndedLast index, which pages the
-	// ended sessions by it (the session list by last_updated). A copy within the same update, so
-	// that no end needs to read the session first.
+	// The last activity and the expiry are final now: the copies enter the user's EndedLast and
+	// EndedExp indexes, which page the ended sessions by them (the session list by last_updated
+	// and expires_at). Copies within the same update, so that no end needs to read the session first.
 	return u.Set(expression.Name(attrEndLast), expression.Name("last")).
+		Set(expression.Name(attrEndExp), expression.Name("exp")).
 		Set(expression.Name(attrActivePK), expression.Value(endedIndexPK(tenant, endedAt, shardOf(id, endedShards)))).
 		Set(expression.Name(attrActiveSK), expression.Value(endedIndexSK(endedAt)))
 }

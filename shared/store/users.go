@@ -52,6 +52,9 @@ type userItem struct {
 	// missing from both, so the lists that need them read them only once those sessions have
 	// left the list (Store.lastIndexed).
 	Indexed int64 `dynamodbav:"ixs,omitempty"`
+	// ExpIndexed is the same for the EndedExp index (the list by expires_at), which came a
+	// version later: a user created between the two has Indexed 1 and ends without ended_exp.
+	ExpIndexed int64 `dynamodbav:"exs,omitempty"`
 	// ADays are the days (tenant's zone) of the last 31 whose activity the tenant's counters
 	// hold, AHour the last hour they hold (YYYY-MM-DDTHH), AVer their version: a count is
 	// conditioned on it, so it happens once (see stats.go).
@@ -95,7 +98,7 @@ func (s *Store) PutUser(ctx context.Context, u pulse.User, zone *time.Location) 
 	if err != nil {
 		return nil, false, fail(op, err)
 	}
-	create, err := expression.NewBuilder().WithUpdate(upd.Set(expression.Name(attrIndexed), expression.Value(indexedFromStart))).WithCondition(expression.AttributeNotExists(expression.Name(attrPK))).Build()
+	create, err := expression.NewBuilder().WithUpdate(markIndexed(upd, false, nil, time.Time{})).WithCondition(expression.AttributeNotExists(expression.Name(attrPK))).Build()
 	if err != nil {
 		return nil, false, fail(op, err)
 	}
