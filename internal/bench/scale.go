@@ -474,7 +474,9 @@ func (e *env) seedUserSessions(ctx context.Context, user string, total, live int
 			if s.LastActivity.After(now.Add(-time.Minute)) {
 				s.LastActivity = now.Add(-time.Minute)
 			}
+			// Revoked at its last activity, its expiry is what that activity set (frozen by the end).
 			s.EndReason, s.EndedAt = pulse.EndRevoked, s.LastActivity
+			s.ExpiresAt = e.deps.Config.Policy.Expiry(s.LastActivity, s.HardExpires)
 		}
 		ss = append(ss, s)
 	}
