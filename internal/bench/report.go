@@ -373,7 +373,7 @@ func (r *Report) scaleGoals(p func(string, ...any)) {
 		{"the same, page 50", 20, []string{"session list, status=all, by expires_at, page 50"}},
 		{"the same, newest first (the live sessions read whole)", 10, []string{"session list, status=all, by expires_at, newest"}},
 		{"session list by expires_at, status ended, newest first, page 1", 10, []string{"session list, status=ended, by expires_at"}},
-		{"the same with client_id=web (by last_updated: the live sessions read whole)", 10, []string{"session list, status=all, client_id=web, by"}},
+		{"session list by last_updated, status all, client_id=web, page 1 (the live sessions read whole)", 10, []string{"session list, status=all, client_id=web, by"}},
 		{"session list with client_id=web, status ended, by last_updated, page 1", 10, []string{"session list, status=ended, client_id=web"}},
 		{"session list with client_id=web, status all, page 50", 20, []string{"session list, status=all, client_id=web, page 50"}},
 		{"live sessions by last_updated", 10, []string{"session list, live, by last_updated"}},
