@@ -571,7 +571,11 @@
     return { start: addDays(end, -(Number($("range").value) - 1)), end };
   }
 
+  // activityLoad numbers the Activity view's loads: picking a period starts one per change (the
+  // range, then each date), and their answers can come back in any order; only the latest draws.
+  let activityLoad = 0;
   async function loadActivity() {
+    const mine = ++activityLoad;
     const p = period();
     if (!p) {
       status("activity-status", "Pick the first and the last day.");
@@ -581,17 +585,20 @@
     status("activity-status", "Loading…");
     try {
       const counts = (await api("/api/analytics/active-users?start=" + start + "&end=" + end)).body;
+      if (mine !== activityLoad) return; // another period was picked meanwhile: its load draws
       const xs = counts.days.map((d) => Date.parse(d.date + "T00:00:00Z") / 1000);
       chart("dau-chart", [{ label: "DAU", color: "#0b57d0" }, { label: "WAU", color: "#146c2e" }, { label: "MAU", color: "#b3261e" }], xs,
         [counts.days.map((d) => d.dau), counts.days.map((d) => d.wau), counts.days.map((d) => d.mau)]);
       const iso = (day) => day + "T00:00:00.000Z";
       const news = (await api("/api/v1/engagement-dashboard/users/new-users?start=" + iso(start) + "&end=" + end + "T23:59:59.999Z")).body;
+      if (mine !== activityLoad) return;
       const byDay = {};
       for (const d of news.days) byDay[d.day.slice(0, 10)] = d.users;
       chart("new-chart", [{ label: "New users", color: "#6d28d9" }], xs, [counts.days.map((d) => byDay[d.date] || 0)]);
       const total = counts.days.reduce((a, d) => a + d.dau, 0);
       status("activity-status", total ? "" : "No activity in this period yet: the charts fill as users sign in.");
     } catch (err) {
+      if (mine !== activityLoad) return; // a later load owns the charts and the status
       // The charts drawn so far are of another period than the one now selected.
       if (err.kind !== "stale") clearCharts();
       if (err.status === 422 && err.errors) {
