@@ -242,11 +242,16 @@
     return h > 0 ? h + " h " + m + " min" : m + " min";
   }
 
+  // activeLoad numbers the active list's loads (the refresh, the pager, a cleared search): an
+  // answer that comes after a later load began, or after a search began, is dropped.
+  let activeLoad = 0;
   async function loadActive() {
     if (searching) return; // the rows are a search's answer until the box is cleared
+    const mine = ++activeLoad;
     if (!active.length) status("active-status", "Loading active sessions…");
     try {
       const { resp, body } = await api("/api/sessions/active?limit=" + PAGE + "&offset=" + activeOffset);
+      if (mine !== activeLoad || searching) return;
       active = body || [];
       activeTotal = Number(resp.headers.get("X-Total-Count") || active.length);
       if (!active.length && activeOffset > 0 && activeTotal > 0) {
@@ -259,6 +264,7 @@
       renderActive();
       renderPager();
     } catch (err) {
+      if (mine !== activeLoad || searching) return;
       failed("active-status", err, loadActive);
     }
   }
@@ -725,13 +731,17 @@
   const SESSIONS_PAGE = 20;
   let sessionsUser = "", sessionsPage = 1;
 
+  // sessionsLoad numbers the Sessions view's loads: only the latest (user, page) asked draws.
+  let sessionsLoad = 0;
   async function loadSessions(user, page = 1) {
     const table = $("sessions-table");
+    const mine = ++sessionsLoad;
     sessionsUser = user;
     sessionsPage = page;
     status("sessions-status", "Loading the sessions of " + user + "…");
     try {
       const { resp, body } = await api("/api/users/" + encodeURIComponent(user) + "/sessions?status=all&size=" + SESSIONS_PAGE + "&page=" + page);
+      if (mine !== sessionsLoad) return; // another user or page was asked for meanwhile
       const list = body || [];
       let paging = {};
       try { paging = JSON.parse(resp.headers.get("X-Pagination") || "{}"); } catch (e) { /* the API always sends it */ }
@@ -773,6 +783,7 @@
       $("sessions-revoke-all").hidden = !perms.has("revoke-sessions") || !list.length;
       status("sessions-status", list.length ? "" : user + " has no sessions in the retention period.");
     } catch (err) {
+      if (mine !== sessionsLoad) return;
       table.hidden = true;
       if (err.status === 404) status("sessions-status", "There is no user " + user + " in this tenant.", true);
       else failed("sessions-status", err, () => loadSessions(user, page));
