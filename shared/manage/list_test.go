@@ -105,9 +105,23 @@ func TestListSessions(t *testing.T) {
 		t.Errorf("status=all: %d sessions, want 12", p.TotalCount)
 	}
 	e.Clock.Add(e.Deps.Config.Policy.IdleTimeout)
-	list, _ = listOf(t, e, "?status=ended&size=100&sort=session_id:1")
-	if len(list) != 12 || list[0]["end_reason"] != "idle" {
-		t.Errorf("after the idle timeout every session is ended (idle), before any cleanup: %d, %v", len(list), list[0]["end_reason"])
+	list, _ = listOf(t, e, "?status=all&size=100&sort=session_id:1")
+	if len(list) != 12 || list[0]["end_reason"] != "idle" || list[2]["end_reason"] != "revoked" {
+		t.Errorf("after the idle timeout every session reads as ended (idle), before any cleanup: %d, %v", len(list), list[0]["end_reason"])
+	}
+	// Until the cleanup records those ends, status=ended lists what its total counts (the ends
+	// recorded), whichever the sort: the rows and total_count agree.
+	for _, sort := range []string{"session_id:1", "initiated_at:1", "last_updated:1"} {
+		if list, p := listOf(t, e, "?status=ended&size=100&sort="+sort); ids(list) != "S02" || p.TotalCount != 1 {
+			t.Errorf("status=ended by %s before the cleanup: %s, total_count %d; want S02, 1", sort, ids(list), p.TotalCount)
+		}
+	}
+	if _, err := e.Cleanup(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	list, p = listOf(t, e, "?status=ended&size=100&sort=session_id:1")
+	if len(list) != 12 || p.TotalCount != 12 || list[0]["end_reason"] != "idle" {
+		t.Errorf("after the cleanup every session is ended (idle): %d (total_count %d), %v", len(list), p.TotalCount, list[0]["end_reason"])
 	}
 	if list, _ := listOf(t, e, ""); len(list) != 0 {
 		t.Errorf("active after the idle timeout: %s", ids(list))

@@ -23,6 +23,7 @@ const (
 	attrLiveKey  = "live_key"
 	attrInitKey  = "init_key"
 	attrInit     = "init" // a session's start (Unix ms)
+	attrSID      = "sid"  // a session's ID, on session items only: the ByID index's range key
 	attrEndedKey = "ended_key"
 	attrEndLast  = "ended_last" // an ended session's last activity (Unix ms): the EndedLast index's range key
 	attrEndExp   = "ended_exp"  // an ended session's expiry (Unix ms): the EndedExp index's range key
@@ -43,6 +44,7 @@ const (
 	indexEnded   = "Ended"     // local: a user's ended sessions by start
 	indexEndLast = "EndedLast" // global: a user's ended sessions by last activity
 	indexEndExp  = "EndedExp"  // global: a user's ended sessions by expiry
+	indexByID    = "ByID"      // global: all of a user's sessions by ID
 )
 
 // activeBucket is the time bucket of the active index: a session moves to a new index

@@ -71,7 +71,7 @@ func (s *Store) SessionsPage(ctx context.Context, tenant, user string, q Session
 	if ord, ok := frozenOrders[q.Sort]; ok && q.Status != pulse.StatusActive && s.indexedSince(ord.since(&u), now) {
 		return s.pageByEnd(ctx, op, tenant, user, &u, ord, q, now)
 	}
-	if q.Sort == "session_id" && q.Status != pulse.StatusActive {
+	if q.Sort == "session_id" {
 		return s.pageByID(ctx, op, tenant, user, &u, q, now)
 	}
 	var all []*pulse.Session
@@ -557,17 +557,92 @@ func (s *Store) endedBy(ctx context.Context, op, tenant, user string, ord frozen
 	return rows, nil
 }
 
-// pageByID returns one page of the user's ended or all sessions sorted by session ID. A
-// session's own key orders it by ID, so the page is the first offset+limit sessions of the
-// user's partition that the list holds, in the page's direction, and nothing after them. They
-// are read whole (about 0.1 RCU each with UUIDs: no smaller copy of them is in ID order), so a
-// deep page costs its depth, never the user's history. A session read decides its own status
-// (an expired one is ended at once); the total counts an end once the cleanup records it.
+// pageByID returns one page of the user's sessions sorted by session ID. The live ones (status
+// active) are the Live index's keys, whose sort keys hold the IDs: sorted, the page is read by
+// key. Ended or all sessions, on the first pages (wholeReadPages), are the user's sessions read
+// whole in the order of their own keys (pageByOwnKey); deeper, the ByID index's first
+// offset+limit entries in the page's direction (keys, the start and the client list: about 150
+// bytes each with UUIDs), less the live ones for ended, then the page's sessions by key. A deep
+// page costs its depth in entries, never the user's history. The total is listTotal's.
 func (s *Store) pageByID(ctx context.Context, op, tenant, user string, u *userItem, q SessionQuery, now time.Time) (*SessionPage, error) {
+	if q.Status == pulse.StatusActive {
+		keys, total, err := s.indexKeys(ctx, op, tenant, user, indexLive, q, "", "", 0, math.MaxInt, true)
+		if err != nil {
+			return nil, err
+		}
+		slices.SortFunc(keys, func(a, b indexKey) int {
+			c := strings.Compare(keyID(a.key), keyID(b.key))
+			if q.Desc {
+				return -c
+			}
+			return c
+		})
+		keys = keys[min(q.Offset, len(keys)):]
+		return s.pageOf(ctx, op, keys[:min(q.Limit, len(keys))], total, q, now)
+	}
 	total, err := s.listTotal(ctx, op, tenant, user, u, q, now)
 	if err != nil || q.Offset >= total {
 		return &SessionPage{Total: total, Sessions: []*pulse.Session{}}, err // past the end: nothing to read
 	}
+	if q.Offset+q.Limit <= wholeReadPages*q.Limit {
+		return s.pageByOwnKey(ctx, op, tenant, user, total, q, now)
+	}
+	live := map[string]bool{}
+	if q.Status == pulse.StatusEnded {
+		// Ended = in ByID and no longer in Live, as the total counts them.
+		keys, _, err := s.indexKeys(ctx, op, tenant, user, indexLive, SessionQuery{}, "", "", 0, math.MaxInt, true)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range keys {
+			live[keyID(k.key)] = true
+		}
+	}
+	first, n := s.horizon(now), q.Offset+q.Limit
+	b := expression.NewBuilder().WithKeyCondition(expression.Key(attrPK).Equal(expression.Value(userPK(tenant, user))))
+	if q.ClientID != "" {
+		b = b.WithFilter(expression.Contains(expression.Name("clients"), q.ClientID))
+	}
+	expr, err := b.Build()
+	if err != nil {
+		return nil, fail(op, err)
+	}
+	var keys []indexKey
+	err = s.queryUpTo(ctx, op, &dynamodb.QueryInput{IndexName: aws.String(indexByID), KeyConditionExpression: expr.KeyCondition(),
+		FilterExpression: expr.Filter(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		ScanIndexForward: aws.Bool(!q.Desc)}, func() int { return n - len(keys) },
+		func(items []map[string]types.AttributeValue) (bool, error) {
+			for _, it := range items {
+				k := indexKey{key: map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]}}
+				var start int64 // missing: 1970, before any horizon
+				if v, ok := it[attrInit].(*types.AttributeValueMemberN); ok {
+					start, _ = strconv.ParseInt(v.Value, 10, 64)
+				}
+				if startDay(time.UnixMilli(start)) >= first && !live[keyID(k.key)] {
+					keys = append(keys, k)
+				}
+			}
+			return len(keys) < n, nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	keys = keys[min(q.Offset, len(keys)):]
+	return s.pageOf(ctx, op, keys[:min(q.Limit, len(keys))], total, q, now)
+}
+
+// wholeReadPages is how deep, in pages, pageByID reads the sessions whole in the order of their
+// own keys rather than ByID's entries and then the page's sessions by key: a session is about
+// 850 bytes with UUIDs, its ByID entry about 150, and a read by key is charged at least 4 KB
+// (0.5 RCU), so for a page of ten the first offset+limit sessions whole cost less up to about
+// page 6 (3 RCU for page 1, where ByID and the keys cost 6.5).
+const wholeReadPages = 5
+
+// pageByOwnKey returns the page of pageByID by reading the user's sessions whole in the order of
+// their keys (which is the ID's) up to the page's end. A session still in the Live index (its
+// live_key is set) is live for status ended, as in ByID's pages and the total: the same list
+// whichever way a page is read.
+func (s *Store) pageByOwnKey(ctx context.Context, op, tenant, user string, total int, q SessionQuery, now time.Time) (*SessionPage, error) {
 	first, n := s.horizon(now), q.Offset+q.Limit
 	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(attrPK).Equal(expression.Value(userPK(tenant, user))).
 		And(expression.Key(attrSK).BeginsWith(sessionPrefix))).Build()
@@ -584,7 +659,8 @@ func (s *Store) pageByID(ctx context.Context, op, tenant, user string, u *userIt
 					return false, err
 				}
 				ss := it.session()
-				if startDay(ss.InitiatedAt) >= first && matches(ss, q, now) {
+				if startDay(ss.InitiatedAt) >= first && (q.Status != pulse.StatusEnded || it.LiveKey == "") &&
+					(q.ClientID == "" || slices.Contains(ss.ClientIDs, q.ClientID)) {
 					kept = append(kept, ss)
 				}
 			}
@@ -595,4 +671,13 @@ func (s *Store) pageByID(ctx context.Context, op, tenant, user string, u *userIt
 	}
 	kept = kept[min(q.Offset, len(kept)):]
 	return &SessionPage{Sessions: kept[:min(q.Limit, len(kept))], Total: total}, nil
+}
+
+// keyID is the session ID of a session's table key.
+func keyID(key map[string]types.AttributeValue) string {
+	sk, _ := key[attrSK].(*types.AttributeValueMemberS)
+	if sk == nil {
+		return ""
+	}
+	return strings.TrimPrefix(sk.Value, sessionPrefix)
 }

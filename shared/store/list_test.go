@@ -116,6 +116,7 @@ func TestSessionPagesMatchTheModel(t *testing.T) {
 			{pulse.StatusActive, "initiated_at", ""}, {"all", "last_updated", ""}, {pulse.StatusEnded, "last_updated", ""},
 			{"all", "last_updated", "ios"}, {pulse.StatusEnded, "last_updated", "web"},
 			{"all", "session_id", ""}, {pulse.StatusEnded, "session_id", ""}, {"all", "session_id", "ios"},
+			{pulse.StatusActive, "session_id", ""}, {pulse.StatusEnded, "session_id", "web"}, {pulse.StatusActive, "session_id", "ios"},
 			{"all", "initiated_at", "ios"}, {pulse.StatusEnded, "initiated_at", "web"}, {pulse.StatusActive, "initiated_at", "ios"},
 			{"all", "initiated_at", "android"}, {pulse.StatusEnded, "last_updated", "android"},
 			{"all", "expires_at", ""}, {pulse.StatusEnded, "expires_at", ""}, {"all", "expires_at", "ios"}, {pulse.StatusEnded, "expires_at", "web"}} {
