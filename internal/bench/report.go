@@ -101,8 +101,8 @@ func (r *Report) Markdown() string {
 		p("  the answer's few bytes per user-day on days not rolled up yet. For small answers these floors")
 		p("  dominate. Writes: the transaction that starts a session writes 3 items at 2 WCU each (so that a")
 		p("  retried login never leaves a session without its user) plus its entries in the Active, Expiry,")
-		p("  Days, Live and Started indexes; ending a session moves it from Live to Ended and out of Active")
-		p("  and Expiry.")
+		p("  Days, Live, Started and ByID indexes; ending a session moves it from Live to Ended and out of")
+		p("  Active and Expiry, and enters it in EndedLast and EndedExp.")
 		p("- **A trade decided with both numbers:** projecting what the active list shows into the Active")
 		p("  index would let a page of 1,000 be read from the index alone (about 31 RCU instead of about")
 		p("  500), but every heartbeat would then rewrite its index entry: about 2.4 WCU per heartbeat")
@@ -261,6 +261,7 @@ func (r *Report) costModel(p func(string, ...any)) {
 	p("The heartbeat dominates: its rate, not the user count, is the lever (every 60 s halves it).")
 	p("")
 	r.lastActivityTrade(p, heartbeats, lists)
+	r.byIDTrade(p, logins)
 	r.activeCountTrade(p)
 
 	// Batched: the request, the invocation and the key check are shared by a batch's entries.
@@ -369,6 +370,7 @@ func (r *Report) scaleGoals(p func(string, ...any)) {
 		{"the same, page 50", 20, []string{"session list, status=all, by last_updated, page 50"}},
 		{"session list by session_id, status all, page 1", 10, []string{"session list, status=all, by session_id, page 1"}},
 		{"the same, page 50", 20, []string{"session list, status=all, by session_id, page 50"}},
+		{"the same, status ended, newest first, page 50", 20, []string{"session list, status=ended, by session_id"}},
 		{"session list by expires_at, status all, page 1", 10, []string{"session list, status=all, by expires_at, page 1"}},
 		{"the same, page 50", 20, []string{"session list, status=all, by expires_at, page 50"}},
 		{"the same, newest first (the live sessions read whole)", 10, []string{"session list, status=all, by expires_at, newest"}},
@@ -377,6 +379,7 @@ func (r *Report) scaleGoals(p func(string, ...any)) {
 		{"session list with client_id=web, status ended, by last_updated, page 1", 10, []string{"session list, status=ended, client_id=web"}},
 		{"session list with client_id=web, status all, page 50", 20, []string{"session list, status=all, client_id=web, page 50"}},
 		{"live sessions by last_updated", 10, []string{"session list, live, by last_updated"}},
+		{"live sessions by session_id, page 3", 10, []string{"session list, live, by session_id"}},
 		{"admin list, page of 10", 20, []string{"active list, limit 10"}},
 		{"admin list, page of 1,000, any offset", 600, []string{"active list, limit 1,000"}},
 		{"users per day, 30 days, UUIDs", 250, []string{"users per day, gzip"}},
@@ -430,6 +433,29 @@ func (r *Report) lastActivityTrade(p func(string, ...any), heartbeats, lists flo
 	p("that way, $%.2f a month. So they stay read whole, bounded by the cap (0.5 RCU each, at most 100),", lists*(whole-byKey)*priceRRU)
 	p("and the rows of section 1 that place live sessions by last activity or expiry stay above issue")
 	p("23's 10 RCU.")
+	p("")
+}
+
+// byIDTrade writes what the ByID index costs the logins of the month above and what it saves a
+// deep page sorted by session ID (the scale rows before and after it).
+func (r *Report) byIDTrade(p func(string, ...any), logins float64) {
+	var deep float64
+	for _, s := range r.Scale {
+		if strings.HasPrefix(s.Label, "session list, status=all, by session_id, page 50") {
+			deep = s.AWSRCU
+		}
+	}
+	if deep == 0 {
+		return
+	}
+	p("**A session's ID as an index key: taken.** Sorted by `session_id`, a page past the fifth reads")
+	p("the `ByID` index (every session of a user by ID, about 150 bytes an entry with UUIDs) up to the")
+	p("page's end and then the page by key: page 50 of a user with 5,000 sessions %.1f RCU (section", deep)
+	p("1b), where reading the sessions whole in their own key order read about 0.1 RCU a session")
+	p("before the page (54.0 at that point before the index). The ID never changes: a login puts one")
+	p("entry (+1 WCU, $%.2f a month above), a client new to a session rewrites it, a heartbeat or an", logins*priceWRU)
+	p("end never writes it. The first five pages still read the sessions whole (page 1 about 3 RCU,")
+	p("where the index and the page by key would cost 6.5).")
 	p("")
 }
 

@@ -180,6 +180,7 @@ func scale(ctx context.Context, root, endpoint string, tpl *template.Template, q
 		{"session list, status=ended, by last_updated, page 50", "/api/users/" + big + "/sessions?size=10&status=ended&sort=last_updated:-1&page=50", ""},
 		{"session list, status=all, by session_id, page 1", "/api/users/" + big + "/sessions?size=10&status=all&sort=session_id:1", ""},
 		{"session list, status=all, by session_id, page 50", "/api/users/" + big + "/sessions?size=10&status=all&sort=session_id:1&page=50", ""},
+		{"session list, status=ended, by session_id, newest first, page 50", "/api/users/" + big + "/sessions?size=10&status=ended&sort=session_id:-1&page=50", ""},
 		{"session list, status=all, by expires_at, page 1", "/api/users/" + big + "/sessions?size=10&status=all&sort=expires_at:1", ""},
 		{"session list, status=all, by expires_at, page 50", "/api/users/" + big + "/sessions?size=10&status=all&sort=expires_at:1&page=50", ""},
 		{"session list, status=all, by expires_at, newest first, page 1", "/api/users/" + big + "/sessions?size=10&status=all&sort=expires_at:-1", ""},
@@ -188,6 +189,7 @@ func scale(ctx context.Context, root, endpoint string, tpl *template.Template, q
 		{"session list, status=ended, client_id=web, by last_updated, page 1", "/api/users/" + big + "/sessions?size=10&status=ended&client_id=web&sort=last_updated:-1", ""},
 		{"session list, status=all, client_id=web, page 50", "/api/users/" + big + "/sessions?size=10&status=all&client_id=web&page=50", ""},
 		{"session list, live, by last_updated", "/api/users/" + big + "/sessions?size=10&sort=last_updated:-1", ""},
+		{"session list, live, by session_id, page 3", "/api/users/" + big + "/sessions?size=10&sort=session_id:1&page=3", ""},
 	} {
 		if err := run(e, point, q.label, "GET", q.path, nil, reps, q.fn); err != nil {
 			closeE()
