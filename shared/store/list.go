@@ -454,7 +454,7 @@ func (s *Store) mergeLive(ctx context.Context, op, tenant, user string, ord froz
 	}
 	live, earliest := 0, int64(math.MaxInt64)
 	for _, k := range keys {
-		if sk, _ := k.key[attrSK].(*types.AttributeValueMemberS); sk != nil && !ended[strings.TrimPrefix(sk.Value, sessionPrefix)] {
+		if id := keyID(k.key); id != "" && !ended[id] {
 			live, earliest = live+1, min(earliest, k.start)
 		}
 	}
@@ -523,18 +523,9 @@ func (s *Store) endedBy(ctx context.Context, op, tenant, user string, ord frozen
 		}
 		return s.queryUpTo(ctx, op, in, left, func(items []map[string]types.AttributeValue) (bool, error) {
 			for _, it := range items {
-				r := endRow{key: map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]}}
-				if v, ok := it[ord.attr].(*types.AttributeValueMemberN); ok {
-					r.at, _ = strconv.ParseInt(v.Value, 10, 64)
-				}
-				if v, ok := it[attrSK].(*types.AttributeValueMemberS); ok {
-					r.id = strings.TrimPrefix(v.Value, sessionPrefix)
-				}
-				var start int64 // missing: 1970, before any horizon
-				if v, ok := it[attrInit].(*types.AttributeValueMemberN); ok {
-					start, _ = strconv.ParseInt(v.Value, 10, 64)
-				}
-				if startDay(time.UnixMilli(start)) < first || seen[r.id] {
+				r := endRow{key: map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]}, at: numAttr(it, ord.attr)}
+				r.id = keyID(r.key)
+				if startDay(time.UnixMilli(numAttr(it, attrInit))) < first || seen[r.id] {
 					continue // started before the horizon: no longer listed, whatever its TTL says
 				}
 				seen[r.id] = true
@@ -614,11 +605,7 @@ func (s *Store) pageByID(ctx context.Context, op, tenant, user string, u *userIt
 		func(items []map[string]types.AttributeValue) (bool, error) {
 			for _, it := range items {
 				k := indexKey{key: map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]}}
-				var start int64 // missing: 1970, before any horizon
-				if v, ok := it[attrInit].(*types.AttributeValueMemberN); ok {
-					start, _ = strconv.ParseInt(v.Value, 10, 64)
-				}
-				if startDay(time.UnixMilli(start)) >= first && !live[keyID(k.key)] {
+				if startDay(time.UnixMilli(numAttr(it, attrInit))) >= first && !live[keyID(k.key)] {
 					keys = append(keys, k)
 				}
 			}
@@ -671,6 +658,17 @@ func (s *Store) pageByOwnKey(ctx context.Context, op, tenant, user string, total
 	}
 	kept = kept[min(q.Offset, len(kept)):]
 	return &SessionPage{Sessions: kept[:min(q.Limit, len(kept))], Total: total}, nil
+}
+
+// numAttr is a number attribute of an index entry (a start, an end's key), 0 when missing: a
+// start of 1970, before any horizon.
+func numAttr(it map[string]types.AttributeValue, name string) int64 {
+	v, _ := it[name].(*types.AttributeValueMemberN)
+	if v == nil {
+		return 0
+	}
+	n, _ := strconv.ParseInt(v.Value, 10, 64)
+	return n
 }
 
 // keyID is the session ID of a session's table key.

@@ -5,7 +5,6 @@ import (
 	"math"
 	"slices"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -162,10 +161,7 @@ func activeQuery(op, pk string, lo, hi int64) (*dynamodb.QueryInput, error) {
 
 // activeEntryOf reads one item of the Active index: the session's start and its table keys.
 func activeEntryOf(it map[string]types.AttributeValue) activeEntry {
-	e := activeEntry{key: map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]}}
-	if n, ok := it[attrActiveSK].(*types.AttributeValueMemberN); ok {
-		e.start, _ = strconv.ParseInt(n.Value, 10, 64)
-	}
+	e := activeEntry{key: map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]}, start: numAttr(it, attrActiveSK)}
 	if sk, ok := it[attrSK].(*types.AttributeValueMemberS); ok {
 		e.sk = sk.Value
 	}
