@@ -48,10 +48,10 @@ var statusIndex = map[string]string{pulse.StatusActive: indexLive, pulse.StatusE
 // (userItem.ClientStarts) once they hold every listed session, else by counting the index's
 // matching keys (about 0.02 RCU each). Sorted by last_updated or expires_at, ended or all
 // sessions page by key too (pageByEnd), once the user's ends are all in the EndedLast or
-// EndedExp index (frozenOrder.since); sorted by session_id, by the sessions' own keys
-// (pageByID). Active sessions sorted by anything but initiated_at are read and sorted (bounded
-// by the cap); the ended or all sessions of a user the index does not yet hold whole, in full
-// (bounded by the retention).
+// EndedExp index (frozenOrder.since); sorted by session_id, by the sessions' own keys or the
+// ByID index (pageByID). Active sessions sorted by last_updated or expires_at are read and
+// sorted (bounded by the cap); the ended or all sessions of a user the index does not yet hold
+// whole, in full (bounded by the retention).
 func (s *Store) SessionsPage(ctx context.Context, tenant, user string, q SessionQuery) (*SessionPage, error) {
 	const op = "list sessions"
 	var u userItem
