@@ -453,9 +453,10 @@ func (r *Report) byIDTrade(p func(string, ...any), logins float64) {
 	p("page's end and then the page by key: page 50 of a user with 5,000 sessions %.1f RCU (section", deep)
 	p("1b), where reading the sessions whole in their own key order read about 0.1 RCU a session")
 	p("before the page (54.0 at that point before the index). The ID never changes: a login puts one")
-	p("entry (+1 WCU, $%.2f a month above), a client new to a session rewrites it, a heartbeat or an", logins*priceWRU)
-	p("end never writes it. The first five pages still read the sessions whole (page 1 about 3 RCU,")
-	p("where the index and the page by key would cost 6.5).")
+	p("entry, inside its transaction, which DynamoDB Local charges twice as it does the transaction's")
+	p("items (+2 WCU a login, 16 to 18 on AWS's rules in section 1: $%.2f a month above); a client new", 2*logins*priceWRU)
+	p("to a session rewrites it; a heartbeat or an end never writes it. The first five pages still")
+	p("read the sessions whole (page 1 about 3 RCU, where the index and the page by key would cost 6.5).")
 	p("")
 }
 
