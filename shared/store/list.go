@@ -144,7 +144,7 @@ func (s *Store) pageKeys(ctx context.Context, op, tenant, user string, u *userIt
 	if q.Status == pulse.StatusActive {
 		return s.indexKeys(ctx, op, tenant, user, indexLive, q, "", "", q.Offset, q.Limit, true)
 	}
-	perDay, err := s.startsPerDay(ctx, op, tenant, user, u, q, now)
+	perDay, err := s.startsPerDay(ctx, op, tenant, user, u, q, now, nil)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -176,15 +176,15 @@ func (s *Store) pageKeys(ctx context.Context, op, tenant, user string, u *userIt
 }
 
 // listTotal is how many sessions the list q asks for holds, sorted any way: the Live index's
-// keys (active), or the user's start counters (ended, all; startsPerDay), or the matching keys
-// of the index of its status when filtered by a client the counters cannot tell yet.
-func (s *Store) listTotal(ctx context.Context, op, tenant, user string, u *userItem, q SessionQuery, now time.Time) (int, error) {
+// keys (active), or the user's start counters (ended, all; startsPerDay, given live), or the
+// matching keys of the index of its status when filtered by a client the counters cannot tell yet.
+func (s *Store) listTotal(ctx context.Context, op, tenant, user string, u *userItem, q SessionQuery, now time.Time, live []indexKey) (int, error) {
 	if q.Status == pulse.StatusActive || q.ClientID != "" && !s.lastIndexed(u, now) {
 		q.Offset, q.Limit = 0, 0
 		_, total, err := s.pageKeys(ctx, op, tenant, user, u, q, now)
 		return total, err
 	}
-	perDay, err := s.startsPerDay(ctx, op, tenant, user, u, q, now)
+	perDay, err := s.startsPerDay(ctx, op, tenant, user, u, q, now, live)
 	total := 0
 	for _, n := range perDay {
 		total += n
@@ -194,7 +194,8 @@ func (s *Store) listTotal(ctx context.Context, op, tenant, user string, u *userI
 
 // startsPerDay is how many of the user's ended (q.Status ended) or all sessions started on each
 // UTC day still listed, from the user's start counters (of q.ClientID's sessions, when given).
-func (s *Store) startsPerDay(ctx context.Context, op, tenant, user string, u *userItem, q SessionQuery, now time.Time) (map[string]int, error) {
+// For ended it subtracts live, the user's Live keys of q.ClientID (liveKeys), read here when nil.
+func (s *Store) startsPerDay(ctx context.Context, op, tenant, user string, u *userItem, q SessionQuery, now time.Time, live []indexKey) (map[string]int, error) {
 	first := s.horizon(now)
 	perDay := map[string]int{}
 	for day, n := range u.Starts {
@@ -210,9 +211,11 @@ func (s *Store) startsPerDay(ctx context.Context, op, tenant, user string, u *us
 	if q.Status == pulse.StatusEnded {
 		// Ended = started less what the Live index still holds (a live session leaves it for
 		// the Ended index when it ends, the cleanup ending the expired ones).
-		live, _, err := s.indexKeys(ctx, op, tenant, user, indexLive, SessionQuery{ClientID: q.ClientID}, "", "", 0, math.MaxInt, true)
-		if err != nil {
-			return nil, err
+		if live == nil {
+			var err error
+			if live, err = s.liveKeys(ctx, op, tenant, user, q); err != nil {
+				return nil, err
+			}
 		}
 		for _, k := range live {
 			if _, ok := perDay[k.day]; ok {
@@ -221,6 +224,15 @@ func (s *Store) startsPerDay(ctx context.Context, op, tenant, user string, u *us
 		}
 	}
 	return perDay, nil
+}
+
+// liveKeys is the keys of the user's live sessions of q.ClientID (all when ""), never nil.
+func (s *Store) liveKeys(ctx context.Context, op, tenant, user string, q SessionQuery) ([]indexKey, error) {
+	keys, _, err := s.indexKeys(ctx, op, tenant, user, indexLive, SessionQuery{ClientID: q.ClientID}, "", "", 0, math.MaxInt, true)
+	if keys == nil {
+		keys = []indexKey{}
+	}
+	return keys, err
 }
 
 // indexKeys reads a user's index by start in q's direction, from the edge of day from (all of
@@ -394,7 +406,7 @@ type endRow struct {
 // client list: about 150 bytes each with UUIDs); the live ones (status all) are placed among
 // them by mergeLive. Then the page's ended sessions are read by key. The total is listTotal's.
 func (s *Store) pageByEnd(ctx context.Context, op, tenant, user string, u *userItem, ord frozenOrder, q SessionQuery, now time.Time) (*SessionPage, error) {
-	total, err := s.listTotal(ctx, op, tenant, user, u, q, now)
+	total, err := s.listTotal(ctx, op, tenant, user, u, q, now, nil)
 	if err != nil || q.Offset >= total {
 		return &SessionPage{Total: total, Sessions: []*pulse.Session{}}, err // past the end: nothing to read
 	}
@@ -571,7 +583,16 @@ func (s *Store) pageByID(ctx context.Context, op, tenant, user string, u *userIt
 		keys = keys[min(q.Offset, len(keys)):]
 		return s.pageOf(ctx, op, keys[:min(q.Limit, len(keys))], total, q, now)
 	}
-	total, err := s.listTotal(ctx, op, tenant, user, u, q, now)
+	// Ended = in ByID and no longer in Live, as the total counts them: one read of the Live keys
+	// serves both.
+	var liveKeys []indexKey
+	var err error
+	if q.Status == pulse.StatusEnded {
+		if liveKeys, err = s.liveKeys(ctx, op, tenant, user, q); err != nil {
+			return nil, err
+		}
+	}
+	total, err := s.listTotal(ctx, op, tenant, user, u, q, now, liveKeys)
 	if err != nil || q.Offset >= total {
 		return &SessionPage{Total: total, Sessions: []*pulse.Session{}}, err // past the end: nothing to read
 	}
@@ -579,15 +600,8 @@ func (s *Store) pageByID(ctx context.Context, op, tenant, user string, u *userIt
 		return s.pageByOwnKey(ctx, op, tenant, user, total, q, now)
 	}
 	live := map[string]bool{}
-	if q.Status == pulse.StatusEnded {
-		// Ended = in ByID and no longer in Live, as the total counts them.
-		keys, _, err := s.indexKeys(ctx, op, tenant, user, indexLive, SessionQuery{}, "", "", 0, math.MaxInt, true)
-		if err != nil {
-			return nil, err
-		}
-		for _, k := range keys {
-			live[keyID(k.key)] = true
-		}
+	for _, k := range liveKeys {
+		live[keyID(k.key)] = true
 	}
 	first, n := s.horizon(now), q.Offset+q.Limit
 	b := expression.NewBuilder().WithKeyCondition(expression.Key(attrPK).Equal(expression.Value(userPK(tenant, user))))
