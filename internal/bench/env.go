@@ -106,12 +106,12 @@ func newEnvWith(ctx context.Context, endpoint string, tpl *template.Template, no
 		return nil, nil, err
 	}
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var acc atomic.Int64
+		var ddb ddbClock
 		start := time.Now()
-		srv.ServeHTTP(w, r.WithContext(withDDBTime(r.Context(), &acc)))
+		srv.ServeHTTP(w, r.WithContext(withDDBTime(r.Context(), &ddb)))
 		if label := r.Header.Get("X-Bench"); label != "" {
 			e.mu.Lock()
-			e.samples[label] = append(e.samples[label], sample{server: time.Since(start), ddb: time.Duration(acc.Load())})
+			e.samples[label] = append(e.samples[label], sample{server: time.Since(start), ddb: ddb.Total()})
 			e.mu.Unlock()
 		}
 	}))
