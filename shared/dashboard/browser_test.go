@@ -333,6 +333,11 @@ func TestDashboardServing(t *testing.T) {
 		if a.Status != 200 || a.Header.Get("Cache-Control") != "public, max-age=31536000, immutable" || len(a.Body) == 0 {
 			t.Errorf("asset %s: %d, Cache-Control %q, %d bytes", name, a.Status, a.Header.Get("Cache-Control"), len(a.Body))
 		}
+		// With nosniff, a browser runs a script and applies a style only under their own types.
+		want := map[string]string{".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}[filepath.Ext(name)]
+		if got := a.Header.Get("Content-Type"); want == "" || got != want {
+			t.Errorf("asset %s: Content-Type %q, want %q", name, got, want)
+		}
 		assets++
 	}
 	if assets != 4 { // the page's script and style, the chart library's script and style
