@@ -31,6 +31,7 @@ import (
 	"github.com/pulse-sessions/pulse/internal/template"
 	"github.com/pulse-sessions/pulse/shared/boot"
 	"github.com/pulse-sessions/pulse/shared/cleanup"
+	"github.com/pulse-sessions/pulse/shared/lambdahttp"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 	"github.com/pulse-sessions/pulse/shared/store"
 )
@@ -148,7 +149,7 @@ func runLocal(ctx context.Context, getenv func(string) string, out io.Writer) er
 	if logLevel == "" {
 		logLevel = "WARN" // keep the terminal for people; PULSE_LOG_LEVEL=INFO shows every request
 	}
-	deps, err := app.Build(cfg, db, pulse.SystemClock, pulse.RandomIDs{}, boot.NewLogger(os.Stderr, logLevel))
+	deps, err := app.Build(cfg, db, pulse.SystemClock, pulse.RandomIDs{}, lambdahttp.NewLogger(os.Stderr, logLevel))
 	if err != nil {
 		return err
 	}

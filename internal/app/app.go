@@ -14,6 +14,7 @@ import (
 	"github.com/pulse-sessions/pulse/shared/boot"
 	"github.com/pulse-sessions/pulse/shared/dashboard"
 	"github.com/pulse-sessions/pulse/shared/engage"
+	"github.com/pulse-sessions/pulse/shared/lambdahttp"
 	"github.com/pulse-sessions/pulse/shared/manage"
 	"github.com/pulse-sessions/pulse/shared/publish"
 	"github.com/pulse-sessions/pulse/shared/pulse"
@@ -40,7 +41,7 @@ func Build(cfg boot.Config, db store.API, now pulse.Clock, ids pulse.IDs, log *s
 	d.Manage, errs[0] = manage.Open(d.Base)
 	d.Admin, errs[1] = admin.Open(d.Base)
 	d.Engage, errs[2] = engage.Open(d.Base)
-	d.Dashboard, errs[3] = dashboard.Open(d.Base)
+	d.Dashboard, errs[3] = dashboard.Open(d.Log)
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, err
 	}
@@ -48,8 +49,8 @@ func Build(cfg boot.Config, db store.API, now pulse.Clock, ids pulse.IDs, log *s
 }
 
 // surfaceOf returns the surface that serves route key.
-func (d *Deps) surfaceOf(key string) (boot.Surface, error) {
-	for _, s := range []boot.Surface{d.Manage, d.Admin, d.Engage, d.Dashboard} {
+func (d *Deps) surfaceOf(key string) (lambdahttp.Surface, error) {
+	for _, s := range []lambdahttp.Surface{d.Manage, d.Admin, d.Engage, d.Dashboard} {
 		if _, ok := s.Handler(key); ok {
 			return s, nil
 		}
@@ -57,18 +58,18 @@ func (d *Deps) surfaceOf(key string) (boot.Surface, error) {
 	return nil, fmt.Errorf("app: no surface serves the route %q", key)
 }
 
-// Handler returns route key's endpoint as its function serves it (boot.Handler).
+// Handler returns route key's endpoint as its function serves it (lambdahttp.Handler).
 func (d *Deps) Handler(key string) (http.Handler, error) {
 	s, err := d.surfaceOf(key)
 	if err != nil {
 		return nil, err
 	}
-	return boot.Handler(d.Base, s, key)
+	return lambdahttp.Handler(d.Log, d.IDs, s, key)
 }
 
 // Lambda returns the Lambda handler of route keys, all of one surface, as their function's
-// generated main builds it (boot.Lambda).
-func Lambda(d *Deps, keys ...string) (boot.LambdaHandler, error) {
+// generated main builds it (lambdahttp.Lambda).
+func Lambda(d *Deps, keys ...string) (lambdahttp.LambdaHandler, error) {
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("app: a Lambda handler serves at least one route")
 	}
@@ -76,5 +77,5 @@ func Lambda(d *Deps, keys ...string) (boot.LambdaHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return boot.Lambda(d.Base, s, keys...)
+	return lambdahttp.Lambda(d.Log, d.IDs, s, keys...)
 }

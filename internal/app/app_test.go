@@ -94,14 +94,14 @@ func TestFunctionsAreWired(t *testing.T) {
 		imports := regexp.MustCompile(`"github.com/pulse-sessions/pulse/shared/(\w+)"`).FindAllStringSubmatch(string(src), -1)
 		var wired []string
 		for _, m := range imports {
-			if m[1] != "boot" {
+			if m[1] != "boot" && m[1] != "lambdahttp" {
 				wired = append(wired, m[1])
 			}
 		}
 		if len(wired) != 1 || wired[0] != pkg || !strings.Contains(string(src), "("+pkg+".Open") {
 			t.Errorf("%s: functions/%s/main.go wires %v, want %s.Open alone", id, folder, wired, pkg)
 		}
-		starts := regexp.MustCompile(`boot\.Serve\(\w+\.Open, ("[^)]+")\)`).FindStringSubmatch(string(src))
+		starts := regexp.MustCompile(`(?:boot|lambdahttp)\.Serve\(\w+\.Open, ("[^)]+")\)`).FindStringSubmatch(string(src))
 		var keys []string
 		if starts != nil {
 			for _, q := range strings.Split(starts[1], ", ") {

@@ -20,6 +20,7 @@ import (
 const (
 	module      = "github.com/pulse-sessions/pulse/"
 	eventBridge = "github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	dynamoDB    = "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 )
 
 // servedBy are the packages under shared/ that a function serves: one surface or one task.
@@ -62,6 +63,9 @@ func linkProblems(function, pkg string, deps []string) []string {
 	}
 	if pkg != "publish" && slices.Contains(deps, eventBridge) {
 		out = append(out, function+" links the EventBridge SDK: only the publisher puts events")
+	}
+	if OpensWithLog(pkg) && slices.Contains(deps, dynamoDB) {
+		out = append(out, function+" links the DynamoDB SDK: it reads no table")
 	}
 	return out
 }
@@ -110,34 +114,49 @@ func TestEachFunctionLinksWhatItServes(t *testing.T) {
 }
 
 // The check fails when a main links more: get-user's main.go, overlaid with one that also
-// imports the dashboard and the EventBridge SDK, is reported for both.
+// imports the dashboard and the EventBridge SDK, is reported for both; the dashboard's, overlaid
+// with one that imports the store, for the DynamoDB SDK.
 func TestLinkCheckCatchesAMainThatLinksMore(t *testing.T) {
-	main, err := filepath.Abs("../../functions/get-user/main.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := os.ReadFile(main)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fat := strings.Replace(string(src), "import (", `import (
-	_ "github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	_ "github.com/pulse-sessions/pulse/shared/dashboard"`, 1)
-	dir := t.TempDir()
-	replaced := filepath.Join(dir, "main.go")
-	if err := os.WriteFile(replaced, []byte(fat), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	overlay, _ := json.Marshal(map[string]any{"Replace": map[string]string{main: replaced}})
-	overlayFile := filepath.Join(dir, "overlay.json")
-	if err := os.WriteFile(overlayFile, overlay, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	got := linkProblems("GetUserFunction", "manage", linkSets(t, overlayFile)["get-user"])
-	want := []string{"GetUserFunction links shared/dashboard, which it does not serve",
-		"GetUserFunction links the EventBridge SDK: only the publisher puts events"}
-	if !slices.Equal(got, want) {
-		t.Errorf("a main that links the dashboard and EventBridge: %q, want %q", got, want)
+	for _, c := range []struct {
+		function, folder, pkg string
+		imports               []string
+		want                  []string
+	}{
+		{"GetUserFunction", "get-user", "manage",
+			[]string{eventBridge, module + "shared/dashboard"},
+			[]string{"GetUserFunction links shared/dashboard, which it does not serve",
+				"GetUserFunction links the EventBridge SDK: only the publisher puts events"}},
+		{"DashboardFunction", "dashboard", "dashboard",
+			[]string{module + "shared/store"},
+			[]string{"DashboardFunction links the DynamoDB SDK: it reads no table"}},
+	} {
+		main, err := filepath.Abs("../../functions/" + c.folder + "/main.go")
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, err := os.ReadFile(main)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blank := "import (\n"
+		for _, imp := range c.imports {
+			blank += "\t_ \"" + imp + "\"\n"
+		}
+		fat := strings.Replace(string(src), "import (\n", blank, 1)
+		dir := t.TempDir()
+		replaced := filepath.Join(dir, "main.go")
+		if err := os.WriteFile(replaced, []byte(fat), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		overlay, _ := json.Marshal(map[string]any{"Replace": map[string]string{main: replaced}})
+		overlayFile := filepath.Join(dir, "overlay.json")
+		if err := os.WriteFile(overlayFile, overlay, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got := linkProblems(c.function, c.pkg, linkSets(t, overlayFile)[c.folder])
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s's main importing %q: %q, want %q", c.function, c.imports, got, c.want)
+		}
 	}
 }
 

@@ -57,6 +57,12 @@ func Routes() []RouteInfo {
 	return out
 }
 
+// OpensWithLog reports whether a surface's Open takes a logger alone, not the Base: a surface
+// that reads no table (the dashboard's page and assets). Its function is served by
+// lambdahttp.Serve and links no store and no AWS SDK client; the build of its generated main
+// fails if this and the surface's Open disagree.
+func OpensWithLog(pkg string) bool { return pkg == "dashboard" }
+
 // tasks are the functions that serve no HTTP route, by logical ID: the package under shared/
 // whose Open the function's main calls, and the same handler built in this process.
 var tasks = map[string]struct {

@@ -1,9 +1,10 @@
-// Package boot is what every function does at its cold start and nothing more: it reads the
-// configuration, builds the DynamoDB client, the store and the logger, and (for the HTTP
-// functions) puts one surface behind the Lambda adapter with the invocation's deadline. Each
-// surface composes itself from a *Base (manage.Open, admin.Open, engage.Open, dashboard.Open;
-// the tasks cleanup.Open and publish.Open), and each generated main wires the one it serves:
-// a function links its own surface and never another's, the dashboard's assets or EventBridge.
+// Package boot is what every function that reads DynamoDB does at its cold start and nothing
+// more: it reads the configuration, builds the DynamoDB client, the store and the logger, and
+// (for the HTTP functions) serves one surface through package lambdahttp. Each such surface
+// composes itself from a *Base (manage.Open, admin.Open, engage.Open; the tasks cleanup.Open and
+// publish.Open), and each generated main wires the one it serves: a function links its own
+// surface and never another's, the dashboard's assets or EventBridge. The dashboard, which
+// reads nothing, is served by lambdahttp alone and links neither this package nor the SDK.
 package boot
 
 import (
@@ -18,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/pulse-sessions/pulse/shared/lambdahttp"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 	"github.com/pulse-sessions/pulse/shared/store"
 )
@@ -52,7 +54,7 @@ func Load(getenv func(string) string) (*Base, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := New(cfg, db, pulse.SystemClock, pulse.RandomIDs{}, NewLogger(os.Stdout, cfg.LogLevel))
+	b := New(cfg, db, pulse.SystemClock, pulse.RandomIDs{}, lambdahttp.NewLogger(os.Stdout, cfg.LogLevel))
 	b.Getenv = getenv
 	return b, nil
 }
@@ -104,19 +106,4 @@ func Retryer() aws.Retryer {
 		so.MaxAttempts = 3
 		so.MaxBackoff = time.Second
 	})
-}
-
-// NewLogger returns a JSON logger at level (Lambda's AWS_LAMBDA_LOG_LEVEL names; INFO default).
-func NewLogger(w *os.File, level string) *slog.Logger {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		l = slog.LevelInfo
-	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
-}
-
-// Fatal logs a cold-start failure and exits; Lambda reports it as an init error.
-func Fatal(err error) {
-	slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("cold start failed", "error", err.Error())
-	os.Exit(1)
 }

@@ -271,7 +271,7 @@ func (s slowUpdates) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInpu
 // answer comes before the deadline. Sent again, the cut entries are recorded.
 func TestBatchEntryPastTheDeadline(t *testing.T) {
 	var armed atomic.Bool
-	// 3 s: the request's context ends 300 ms before (boot.BeforeDeadline), time enough to answer
+	// 3 s: the request's context ends 300 ms before (lambdahttp.BeforeDeadline), time enough to answer
 	// under the race detector on a busy machine.
 	e := apptest.NewWith(t, apptest.Options{Timeout: 3 * time.Second, WrapDB: func(api store.API) store.API { return slowUpdates{api, &armed} }})
 	var fast, slow []string

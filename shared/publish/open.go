@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/pulse-sessions/pulse/shared/boot"
+	"github.com/pulse-sessions/pulse/shared/lambdahttp"
 )
 
 // Handler is what the publisher passes to lambda.Start: a batch of the table's stream records
@@ -41,7 +42,7 @@ func NewHandler(b *boot.Base, client API) (Handler, error) {
 	return func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 		// Stop putting a little before the deadline, so that the records not published are
 		// reported (and retried from) rather than the whole batch failing with a timeout.
-		ctx, cancel := boot.BeforeDeadline(ctx)
+		ctx, cancel := lambdahttp.BeforeDeadline(ctx)
 		defer cancel()
 		inv := *p // the invocation's own logger, which names its request ID on every line
 		if lc, ok := lambdacontext.FromContext(ctx); ok {
