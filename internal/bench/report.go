@@ -542,7 +542,7 @@ func (r *Report) coldSection(p func(string, ...any)) {
 	p("deployable binaries, where it now changes one (the dashboard's; sha256 of each linux/arm64 build).")
 	p("The dashboard, which reads no table, links no store and no AWS SDK (`shared/lambdahttp` serves it)")
 	p("and types its assets from a fixed table rather than the machine's mime.types files: before both")
-	p("(main at 319dbcd, `go run ./cmd/pulse bench -cold 11`) its init was 23.75 ms, 1.9× the floor.")
+	p("(main at 3c789cf, `go run ./cmd/pulse bench -cold 11`) its init was 23.75 ms, 1.9× the floor.")
 	p("What is left above the floor is mostly the AWS SDK's: `GODEBUG=inittrace=1` on get-user shows the")
 	p("DynamoDB client's generated schemas initialising in about 3 ms (590 KB allocated) and its endpoint")
 	p("tables in about 0.8 ms, against 0.2 ms for everything of Pulse's own (user-agent and geo tables")
