@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/pulse-sessions/pulse/internal/template"
 	"gopkg.in/yaml.v3"
@@ -68,9 +69,16 @@ func (g Grant) allows(action, resource string) bool {
 
 // wildcard matches IAM's resource patterns: * any run of characters, ? one character.
 func wildcard(pattern, s string) bool {
-	re := "^" + strings.NewReplacer(`\*`, ".*", `\?`, ".").Replace(regexp.QuoteMeta(pattern)) + "$"
-	return regexp.MustCompile(re).MatchString(s)
+	re, ok := patterns.Load(pattern)
+	if !ok {
+		re, _ = patterns.LoadOrStore(pattern, regexp.MustCompile("^"+strings.NewReplacer(`\*`, ".*", `\?`, ".").Replace(regexp.QuoteMeta(pattern))+"$"))
+	}
+	return re.(*regexp.Regexp).MatchString(s)
 }
+
+// patterns are the compiled resource patterns: the recorder checks every DynamoDB call of the
+// suite against the same few dozen, and compiling one per check was a twentieth of a test's CPU.
+var patterns sync.Map
 
 // Load reads the template at file and resolves its functions' policies with names: the
 // physical name of each resource by logical ID (the table's, the bus's); a resource not named
