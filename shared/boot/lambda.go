@@ -19,11 +19,7 @@ func Serve[S lambdahttp.Surface](open func(*Base) (S, error), keys ...string) {
 	if err != nil {
 		lambdahttp.Fatal(err)
 	}
-	h, err := lambdahttp.Lambda(b.Log, b.IDs, s, keys...)
-	if err != nil {
-		lambdahttp.Fatal(err)
-	}
-	lambda.Start(h)
+	lambdahttp.Start(b.Log, b.IDs, s, keys...)
 }
 
 // Run is a task function's whole main: the Base, then the handler open builds from it.

@@ -126,7 +126,13 @@ func Serve[S Surface](open func(*slog.Logger) (S, error), keys ...string) {
 	if err != nil {
 		Fatal(err)
 	}
-	h, err := Lambda(log, pulse.RandomIDs{}, s, keys...)
+	Start(log, pulse.RandomIDs{}, s, keys...)
+}
+
+// Start serves route keys of s (Lambda) for as long as Lambda runs the process, exiting with a
+// logged init error when they cannot be served.
+func Start(log *slog.Logger, ids pulse.IDs, s Surface, keys ...string) {
+	h, err := Lambda(log, ids, s, keys...)
 	if err != nil {
 		Fatal(err)
 	}
