@@ -55,8 +55,8 @@ func withDDBTime(ctx context.Context, c *ddbClock) context.Context {
 	return context.WithValue(ctx, ddbTimeKey{}, c)
 }
 
-// time starts timing one call in ctx's request and returns what ends it (a no-op outside one).
-func (t timedDB) time(ctx context.Context) func() {
+// timer starts timing one call in ctx's request and returns what ends it (a no-op outside one).
+func (t timedDB) timer(ctx context.Context) func() {
 	c, ok := ctx.Value(ddbTimeKey{}).(*ddbClock)
 	if !ok {
 		return func() {}
@@ -68,36 +68,36 @@ func (t timedDB) time(ctx context.Context) func() {
 var _ store.API = timedDB{}
 
 func (t timedDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	defer t.time(ctx)()
+	defer t.timer(ctx)()
 	return t.db.GetItem(ctx, in, o...)
 }
 
 func (t timedDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	defer t.time(ctx)()
+	defer t.timer(ctx)()
 	return t.db.PutItem(ctx, in, o...)
 }
 
 func (t timedDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	defer t.time(ctx)()
+	defer t.timer(ctx)()
 	return t.db.UpdateItem(ctx, in, o...)
 }
 
 func (t timedDB) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
-	defer t.time(ctx)()
+	defer t.timer(ctx)()
 	return t.db.Query(ctx, in, o...)
 }
 
 func (t timedDB) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
-	defer t.time(ctx)()
+	defer t.timer(ctx)()
 	return t.db.BatchGetItem(ctx, in, o...)
 }
 
 func (t timedDB) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
-	defer t.time(ctx)()
+	defer t.timer(ctx)()
 	return t.db.BatchWriteItem(ctx, in, o...)
 }
 
 func (t timedDB) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
-	defer t.time(ctx)()
+	defer t.timer(ctx)()
 	return t.db.TransactWriteItems(ctx, in, o...)
 }
