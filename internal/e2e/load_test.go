@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pulse-sessions/pulse/internal/apptest"
+	"github.com/pulse-sessions/pulse/shared/pulse"
 )
 
 // tickingClock moves on a millisecond every time it is read, so that every write gets its own
@@ -93,7 +94,9 @@ func report(t *testing.T, what string, n int, statuses map[int]int, took time.Du
 }
 
 // 100 concurrent heartbeats on one session: none fails, none is lost — the stored last activity
-// is the latest one sent, and every client each one named is in the session.
+// is the latest one sent, and every client each one named is in the session. They name as many
+// new clients as a session has room for (pulse.MaxSessionClients), each in about three of them
+// at once.
 func TestLoadOneSession(t *testing.T) {
 	clock := &tickingClock{}
 	e := apptest.NewWith(t, apptest.Options{Now: clock.Now})
@@ -102,7 +105,7 @@ func TestLoadOneSession(t *testing.T) {
 	}
 	const n = 100
 	statuses, took := hammer(e, n, n, func(i int) (string, string, string) {
-		return "POST", "/api/users/u1/sessions/S1/activity", fmt.Sprintf(`{"client_id":"c%03d"}`, i)
+		return "POST", "/api/users/u1/sessions/S1/activity", fmt.Sprintf(`{"client_id":"c%03d"}`, i%(pulse.MaxSessionClients-1))
 	})
 	report(t, "100 concurrent heartbeats on one session", n, statuses, took)
 	latest := clock.Last()
@@ -113,8 +116,8 @@ func TestLoadOneSession(t *testing.T) {
 	if !s.LastActivity.Equal(latest) {
 		t.Errorf("last activity %v, want the latest heartbeat's %v: an update was lost", s.LastActivity, latest)
 	}
-	if len(s.ClientIDs) != n+1 {
-		t.Errorf("%d clients recorded, want %d: an update was lost", len(s.ClientIDs), n+1)
+	if len(s.ClientIDs) != pulse.MaxSessionClients {
+		t.Errorf("%d clients recorded, want %d: an update was lost", len(s.ClientIDs), pulse.MaxSessionClients)
 	}
 }
 

@@ -125,6 +125,8 @@ func detailOf(e *pulse.Error) string {
 			return fmt.Sprintf("Session %s has ended.", e.ID)
 		case e.Reason == pulse.ReasonErasing:
 			return fmt.Sprintf("User %s is being erased; the ID can be used again in a few minutes.", e.ID)
+		case e.Reason == pulse.ReasonLimit && e.Entity == pulse.EntitySession:
+			return fmt.Sprintf("Session %s already has %s clients, the most a session can have.", e.ID, e.Need)
 		case e.Reason == pulse.ReasonLimit:
 			return fmt.Sprintf("User %s already has %s live sessions, the most MAX_SESSIONS_PER_USER allows; end one first.", e.ID, e.Need)
 		case e.Entity == pulse.EntityToken:

@@ -38,7 +38,7 @@ const (
 	ReasonEnded     = "ended"      // the session has ended
 	ReasonMoved     = "moved"      // someone else changed it first
 	ReasonErasing   = "erasing"    // the user is being erased: the ID is free again in minutes
-	ReasonLimit     = "limit"      // the user has as many live sessions as allowed (Need says how many)
+	ReasonLimit     = "limit"      // the user has as many live sessions as allowed, or the session as many clients (Entity says which, Need how many)
 	ReasonNeedScope = "scope"      // the API key lacks Need
 	ReasonNeedPerm  = "permission" // the user's roles lack Need
 )

@@ -5,6 +5,14 @@ import "errors"
 // MaxIDLength bounds every caller-chosen identifier (user, session, client, role IDs).
 const MaxIDLength = 128
 
+// MaxSessionClients bounds the clients (client IDs) one session can have: its first, and each
+// new one a heartbeat brings. Client IDs are the caller's to choose, and a session carries them
+// all, as does every index entry of it and every list that shows it: without a bound, a caller
+// sending new ones grew a session until each heartbeat cost thousands of WCU and DynamoDB
+// refused the item (400 KB). 32 IDs of the longest kind are 4 KB; a sign-in used by more
+// applications than that is refused the next one (409), and nothing is written.
+const MaxSessionClients = 32
+
 // Why an ID or a role is refused. Each surface words these in its own errors file; the texts
 // here are for logs and the operator's CLI.
 var (

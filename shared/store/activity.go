@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -67,10 +68,18 @@ func (s *Store) settledByRead(cur *sessionItem, a Activity, now time.Time) (done
 		return true, pulse.NotFound("record activity", pulse.EntitySession, a.SessionID)
 	case cur.Status != pulse.StatusActive || cur.Expires <= now.UnixMilli():
 		return true, pulse.Conflict("record activity", pulse.EntitySession, a.SessionID, pulse.ReasonEnded)
+	case a.ClientID != "" && !slices.Contains(cur.Clients, a.ClientID) && len(cur.Clients) >= pulse.MaxSessionClients:
+		return true, clientsFull(a.SessionID)
 	case s.policy.ActivityResolution > 0 && s.coalesces(cur, a, a.when(now)):
 		return true, nil
 	}
 	return false, nil
+}
+
+// clientsFull is the refusal of a client new to a session that has pulse.MaxSessionClients.
+func clientsFull(session string) error {
+	return &pulse.Error{Code: pulse.ECONFLICT, Op: "record activity", Entity: pulse.EntitySession, ID: session,
+		Reason: pulse.ReasonLimit, Need: strconv.Itoa(pulse.MaxSessionClients)}
 }
 
 // when is the time of the activity: At, or now.
@@ -319,6 +328,8 @@ func (s *Store) touch(ctx context.Context, a Activity, at, now, exp time.Time) (
 // counts the session under it in the user's ClientStarts (on the day it started: start, Unix
 // ms), in one transaction. The condition that the session lacks the client makes the count
 // happen once, whichever of concurrent heartbeats bringing it wins; the others find it joined.
+// A session that has pulse.MaxSessionClients already is refused the client (ECONFLICT, limit),
+// and a user's counters that hold maxClientStarts entries start again (clientCount).
 func (s *Store) joinClient(ctx context.Context, a Activity, start int64, now time.Time) error {
 	const op = "record activity"
 	day := startDay(time.UnixMilli(start))
@@ -326,21 +337,25 @@ func (s *Store) joinClient(ctx context.Context, a Activity, start int64, now tim
 		WithUpdate(expression.Add(expression.Name("clients"), expression.Value(&types.AttributeValueMemberSS{Value: []string{a.ClientID}}))).
 		WithCondition(expression.Name("status").Equal(expression.Value(pulse.StatusActive)).
 			And(expression.Name("exp").GreaterThan(expression.Value(now.UnixMilli()))).
-			And(expression.Not(expression.Contains(expression.Name("clients"), a.ClientID)))).Build()
+			And(expression.Not(expression.Contains(expression.Name("clients"), a.ClientID))).
+			And(expression.Or(expression.AttributeNotExists(expression.Name("clients")), // imported without one
+				expression.Size(expression.Name("clients")).LessThan(expression.Value(pulse.MaxSessionClients))))).Build()
 	if err != nil {
 		return fail(op, err)
 	}
-	counters := true // the user has ClientStarts (else the map is created with this count)
+	// What the user's counters are known to be: present, and full without this client's key.
+	counters, full := true, false
 	for round := 0; ; round++ {
 		if round > 0 && !nextRound(ctx, round) {
 			return fail(op, fmt.Errorf("the user kept changing: gave up after %d rounds", round))
 		}
-		upd := expression.Set(expression.Name(attrCStarts), expression.Value(map[string]int{clientStartKey(day, a.ClientID): 1}))
-		cond := expression.AttributeExists(expression.Name(attrPK)).And(expression.AttributeNotExists(expression.Name(attrCStarts)))
+		var upd expression.UpdateBuilder
+		var cond expression.ConditionBuilder
 		if counters {
-			path := clientStartPath(day, a.ClientID)
-			upd = expression.Set(path, expression.Plus(expression.IfNotExists(path, expression.Value(0)), expression.Value(1)))
-			cond = expression.AttributeExists(expression.Name(attrCStarts))
+			upd, cond = clientCount(expression.UpdateBuilder{}, day, a.ClientID, full, 0, now)
+		} else {
+			upd = expression.Set(expression.Name(attrCStarts), expression.Value(map[string]int{clientStartKey(day, a.ClientID): 1}))
+			cond = expression.AttributeExists(expression.Name(attrPK)).And(expression.AttributeNotExists(expression.Name(attrCStarts)))
 		}
 		user, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
 		if err != nil {
@@ -363,21 +378,54 @@ func (s *Store) joinClient(ctx context.Context, a Activity, start int64, now tim
 			if err := attributevalue.UnmarshalMap(old, &cur); err != nil {
 				return fail(op, err)
 			}
-			if slices.Contains(cur.Clients, a.ClientID) {
+			switch {
+			case slices.Contains(cur.Clients, a.ClientID):
 				return nil // another heartbeat brought it at once, and counted it
+			case cur.Status == pulse.StatusActive && cur.Expires > now.UnixMilli():
+				return clientsFull(a.SessionID) // live, without the client: the condition left is the bound
 			}
 			return pulse.Conflict(op, pulse.EntitySession, a.SessionID, pulse.ReasonEnded)
 		} else if code, old := cancelledBy(err, 1); code == "ConditionalCheckFailed" {
 			if old == nil {
 				return fail(op, fmt.Errorf("session %s has no user item to count it in", a.SessionID))
 			}
-			_, counters = old[attrCStarts]
+			m, ok := old[attrCStarts].(*types.AttributeValueMemberM)
+			counters, full = ok, false
+			if ok {
+				_, has := m.Value[clientStartKey(day, a.ClientID)]
+				full = !has && len(m.Value) >= maxClientStarts
+			}
 			continue
 		} else if conflicted(err) {
 			continue // another transaction on the user (a login, another client) at once
 		}
 		return err
 	}
+}
+
+// maxClientStarts bounds the entries of a user's ClientStarts (one per day and client): client
+// IDs are the caller's to choose, and the map lives in the user item that every login rewrites
+// and every session list reads. 256 entries of the longest IDs are about 37 KB; a user seen with
+// 8 clients a day for the 31 days listed holds 248.
+const maxClientStarts = 256
+
+// clientCount adds to a write of the user item the count of one session under client on day in
+// ClientStarts, which exists. pruned is how many of its entries the same write removes (days
+// past the horizon). When the map would grow past maxClientStarts (full: the caller read it so),
+// it starts again with this one count, and ClientsFrom says from when it counts every session: a
+// list filtered by client counts the index's keys until the horizon has passed that day (see
+// clientsCounted). Otherwise the condition refuses the write if racing counts filled the map
+// meanwhile, and the caller reads again.
+func clientCount(upd expression.UpdateBuilder, day, client string, full bool, pruned int, now time.Time) (expression.UpdateBuilder, expression.ConditionBuilder) {
+	if full {
+		return upd.Set(expression.Name(attrCStarts), expression.Value(map[string]int{clientStartKey(day, client): 1})).
+				Set(expression.Name(attrCFrom), expression.Value(now.UnixMilli())),
+			expression.AttributeExists(expression.Name(attrCStarts))
+	}
+	path := clientStartPath(day, client)
+	return upd.Set(path, expression.Plus(expression.IfNotExists(path, expression.Value(0)), expression.Value(1))),
+		expression.AttributeExists(expression.Name(attrCStarts)).And(expression.Or(expression.AttributeExists(path),
+			expression.Size(expression.Name(attrCStarts)).LessThan(expression.Value(maxClientStarts+pruned))))
 }
 
 // putDay records that user was active on day. Writing it twice is harmless.

@@ -66,9 +66,15 @@ func (s *Store) Import(ctx context.Context, users []pulse.User, sessions []*puls
 		if u.Roles == nil {
 			u.Roles = []string{}
 		}
+		id := u.TenantID + "\x00" + u.ID
+		// Past its bound the client counters start empty, as a login's would (clientCount).
+		cs, from := clientStarts[id], int64(0)
+		if len(cs) > maxClientStarts {
+			cs, from = nil, s.now().UnixMilli()
+		}
 		if err := put(userItem{PK: userPK(u.TenantID, u.ID), SK: userSK(), Type: "user", Tenant: u.TenantID, ID: u.ID,
 			Name: u.Name, UType: u.Type, Roles: u.Roles, Created: u.CreatedAt.UnixMilli(), Updated: u.UpdatedAt.UnixMilli(),
-			Live: live[u.TenantID+"\x00"+u.ID], Starts: starts[u.TenantID+"\x00"+u.ID], ClientStarts: clientStarts[u.TenantID+"\x00"+u.ID],
+			Live: live[id], Starts: starts[id], ClientStarts: cs, ClientsFrom: from,
 			Indexed: indexedFromStart, ExpIndexed: indexedFromStart}); err != nil {
 			return fail("import", err)
 		}

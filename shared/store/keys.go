@@ -35,6 +35,7 @@ const (
 	attrLiveVer  = "lver"    // the version of a user's login counter (userItem.LiveVer)
 	attrIndexed  = "ixs"     // since when EndedLast and cstarts hold all of a user's (userItem.Indexed)
 	attrExpIdx   = "exs"     // since when EndedExp holds all of a user's ends (userItem.ExpIndexed)
+	attrCFrom    = "cfrom"   // since when cstarts counts every session, having started again (userItem.ClientsFrom)
 
 	indexDays    = "Days"
 	indexActive  = "Active"

@@ -136,7 +136,7 @@ type indexKey struct {
 // pageKeys returns the keys of one page sorted by start, and the list's total.
 func (s *Store) pageKeys(ctx context.Context, op, tenant, user string, u *userItem, q SessionQuery, now time.Time) ([]indexKey, int, error) {
 	first := s.horizon(now)
-	if q.ClientID != "" && q.Status != pulse.StatusActive && !s.lastIndexed(u, now) {
+	if q.ClientID != "" && q.Status != pulse.StatusActive && !s.clientsCounted(u, now) {
 		// The client counters miss sessions still listed: count the matching keys (the filter
 		// reads them all).
 		return s.indexKeys(ctx, op, tenant, user, statusIndex[q.Status], q, first, "", q.Offset, q.Limit, true)
@@ -179,7 +179,7 @@ func (s *Store) pageKeys(ctx context.Context, op, tenant, user string, u *userIt
 // keys (active), or the user's start counters (ended, all; startsPerDay, given live), or the
 // matching keys of the index of its status when filtered by a client the counters cannot tell yet.
 func (s *Store) listTotal(ctx context.Context, op, tenant, user string, u *userItem, q SessionQuery, now time.Time, live []indexKey) (int, error) {
-	if q.Status == pulse.StatusActive || q.ClientID != "" && !s.lastIndexed(u, now) {
+	if q.Status == pulse.StatusActive || q.ClientID != "" && !s.clientsCounted(u, now) {
 		q.Offset, q.Limit = 0, 0
 		_, total, err := s.pageKeys(ctx, op, tenant, user, u, q, now)
 		return total, err
@@ -367,6 +367,13 @@ func markIndexed(upd expression.UpdateBuilder, found bool, u *userItem, now time
 // the list once the horizon has passed the day of u.Indexed.
 func (s *Store) lastIndexed(u *userItem, now time.Time) bool {
 	return s.indexedSince(u.Indexed, now)
+}
+
+// clientsCounted reports whether ClientStarts counts every listed session under each of its
+// clients: lastIndexed, and the horizon has passed the day the map last started again, if it
+// did (clientCount).
+func (s *Store) clientsCounted(u *userItem, now time.Time) bool {
+	return s.lastIndexed(u, now) && (u.ClientsFrom == 0 || s.indexedSince(u.ClientsFrom, now))
 }
 
 // indexedSince reports whether the horizon has passed the day of since (userItem.Indexed or

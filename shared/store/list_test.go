@@ -380,3 +380,45 @@ func TestListByLastOfAnOlderUser(t *testing.T) {
 	}
 	t.Run("after the retention", func(t *testing.T) { check(t, 4) })
 }
+
+// Imported history whose client counters would pass their bound starts without them, as a
+// login's would start again (clientCount): the lists filtered by client count the index's keys,
+// and find what the counters would have.
+func TestImportPastTheClientCounters(t *testing.T) {
+	ctx := context.Background()
+	c := newClock(start)
+	db, table := ddbtest.New(t)
+	s := store.New(db, store.Options{Table: table, Now: c.Now})
+	now := c.Now()
+	p := s.Policy()
+	var sessions []*pulse.Session
+	for i := range 300 {
+		init := now.Add(-time.Duration(300-i) * time.Second)
+		sessions = append(sessions, &pulse.Session{TenantID: "acme", UserID: "alice", ID: fmt.Sprintf("s%03d", i), Key: strings.Repeat("A", 64),
+			ClientIDs: []string{fmt.Sprintf("client-%03d", i), "web"}, InitiatedAt: init, LastActivity: init,
+			ExpiresAt: init.Add(p.IdleTimeout), HardExpires: init.Add(p.MaxLifetime), EndReason: pulse.EndRevoked, EndedAt: init.Add(time.Second)})
+	}
+	if err := s.Import(ctx, []pulse.User{{TenantID: "acme", ID: "alice", CreatedAt: now, UpdatedAt: now}}, sessions, time.UTC); err != nil {
+		t.Fatal(err)
+	}
+	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: "T#acme#U#alice"}, "sk": &types.AttributeValueMemberS{Value: "USER"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, held := out.Item["cstarts"]; held || out.Item["cfrom"] == nil {
+		t.Fatalf("301 client-days imported: counters held %t, started again %t; want none held, started again", held, out.Item["cfrom"] != nil)
+	}
+	for _, q := range []struct {
+		client string
+		want   int
+	}{{"client-007", 1}, {"client-299", 1}, {"web", 300}, {"other", 0}} {
+		got, err := s.SessionsPage(ctx, "acme", "alice", store.SessionQuery{Status: "all", ClientID: q.client, Sort: "initiated_at", Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Total != q.want || len(got.Sessions) != min(q.want, 10) {
+			t.Errorf("client_id=%s: total %d, %d sessions; want %d", q.client, got.Total, len(got.Sessions), q.want)
+		}
+	}
+}

@@ -355,14 +355,23 @@ func (s *Store) countStart(upd expression.UpdateBuilder, cond expression.Conditi
 		return upd.Set(expression.Name(attrCStarts), expression.Value(map[string]int{clientStartKey(day, client): 1})),
 			cond.And(expression.AttributeNotExists(expression.Name(attrCStarts)))
 	}
-	path := clientStartPath(day, client)
-	upd = upd.Set(path, expression.Plus(expression.IfNotExists(path, expression.Value(0)), expression.Value(1)))
+	var past []string
 	for k := range u.ClientStarts {
-		if d, c, _ := strings.Cut(k, "#"); d < first {
-			upd = upd.Remove(clientStartPath(d, c))
+		if d, _, _ := strings.Cut(k, "#"); d < first {
+			past = append(past, k)
 		}
 	}
-	return upd, cond.And(expression.AttributeExists(expression.Name(attrCStarts)))
+	_, has := u.ClientStarts[clientStartKey(day, client)]
+	if full := !has && len(u.ClientStarts)-len(past) >= maxClientStarts; full {
+		count, c := clientCount(upd, day, client, true, 0, now) // the whole map replaced: nothing to prune
+		return count, cond.And(c)
+	}
+	for _, k := range past {
+		d, c, _ := strings.Cut(k, "#")
+		upd = upd.Remove(clientStartPath(d, c))
+	}
+	upd, c := clientCount(upd, day, client, false, len(past), now)
+	return upd, cond.And(c)
 }
 
 // horizon is the first UTC day whose sessions are listed: the retention counts from the day a

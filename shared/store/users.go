@@ -45,6 +45,10 @@ type userItem struct {
 	// in the same transaction (joinClient). The list filtered by client_id reads its total here
 	// once Indexed says every listed session was counted.
 	ClientStarts map[string]int `dynamodbav:"cstarts,omitempty"`
+	// ClientsFrom is when ClientStarts last started again, empty, because it held
+	// maxClientStarts entries (Unix ms; 0: never): it counts every session started since, and
+	// not those started before on that day (clientCount).
+	ClientsFrom int64 `dynamodbav:"cfrom,omitempty"`
 	// Indexed is from when every end of the user's sessions is known to enter the EndedLast
 	// index, and every session and client to be counted in ClientStarts (Unix ms): 1 for a user
 	// created since both exist, else a margin past the first login that saw the user without it
