@@ -352,7 +352,7 @@ func (s *Store) joinClient(ctx context.Context, a Activity, start int64, now tim
 		var upd expression.UpdateBuilder
 		var cond expression.ConditionBuilder
 		if counters {
-			upd, cond = clientCount(expression.UpdateBuilder{}, day, a.ClientID, full, 0, now)
+			upd, cond = clientCount(expression.UpdateBuilder{}, day, a.ClientID, full, s.maxClientStarts(), now)
 		} else {
 			upd = expression.Set(expression.Name(attrCStarts), expression.Value(map[string]int{clientStartKey(day, a.ClientID): 1}))
 			cond = expression.AttributeExists(expression.Name(attrPK)).And(expression.AttributeNotExists(expression.Name(attrCStarts)))
@@ -393,7 +393,7 @@ func (s *Store) joinClient(ctx context.Context, a Activity, start int64, now tim
 			counters, full = ok, false
 			if ok {
 				_, has := m.Value[clientStartKey(day, a.ClientID)]
-				full = !has && len(m.Value) >= maxClientStarts
+				full = !has && len(m.Value) >= s.maxClientStarts()
 			}
 			continue
 		} else if conflicted(err) {
@@ -403,20 +403,25 @@ func (s *Store) joinClient(ctx context.Context, a Activity, start int64, now tim
 	}
 }
 
-// maxClientStarts bounds the entries of a user's ClientStarts (one per day and client): client
-// IDs are the caller's to choose, and the map lives in the user item that every login rewrites
-// and every session list reads. 256 entries of the longest IDs are about 37 KB; a user seen with
-// 8 clients a day for the 31 days listed holds 248.
-const maxClientStarts = 256
+// maxClientStarts bounds the entries of a user's ClientStarts (one per day and client listed):
+// client IDs are the caller's to choose, and the map lives in the user item that every login
+// rewrites and every session list reads: four entries for each day listed (the retention), but
+// at least 256 (about 37 KB of the longest IDs; with the default 30 days, a user seen with 8
+// clients every day holds 248) and at most 1,024 (about 145 KB, well under DynamoDB's 400 KB).
+func (s *Store) maxClientStarts() int {
+	days := int(s.policy.Retention/(24*time.Hour)) + 1
+	return min(max(4*days, 256), 1024)
+}
 
 // clientCount adds to a write of the user item the count of one session under client on day in
-// ClientStarts, which exists. pruned is how many of its entries the same write removes (days
-// past the horizon). When the map would grow past maxClientStarts (full: the caller read it so),
+// ClientStarts, which exists. room is how many entries it may hold before the write: the bound
+// (maxClientStarts) and those the same write removes (days past the horizon). When the map
+// would grow past the bound (full: the caller read it so),
 // it starts again with this one count, and ClientsFrom says from when it counts every session: a
 // list filtered by client counts the index's keys until the horizon has passed that day (see
 // clientsCounted). Otherwise the condition refuses the write if racing counts filled the map
 // meanwhile, and the caller reads again.
-func clientCount(upd expression.UpdateBuilder, day, client string, full bool, pruned int, now time.Time) (expression.UpdateBuilder, expression.ConditionBuilder) {
+func clientCount(upd expression.UpdateBuilder, day, client string, full bool, room int, now time.Time) (expression.UpdateBuilder, expression.ConditionBuilder) {
 	if full {
 		return upd.Set(expression.Name(attrCStarts), expression.Value(map[string]int{clientStartKey(day, client): 1})).
 				Set(expression.Name(attrCFrom), expression.Value(now.UnixMilli())),
@@ -425,7 +430,7 @@ func clientCount(upd expression.UpdateBuilder, day, client string, full bool, pr
 	path := clientStartPath(day, client)
 	return upd.Set(path, expression.Plus(expression.IfNotExists(path, expression.Value(0)), expression.Value(1))),
 		expression.AttributeExists(expression.Name(attrCStarts)).And(expression.Or(expression.AttributeExists(path),
-			expression.Size(expression.Name(attrCStarts)).LessThan(expression.Value(maxClientStarts+pruned))))
+			expression.Size(expression.Name(attrCStarts)).LessThan(expression.Value(room))))
 }
 
 // putDay records that user was active on day. Writing it twice is harmless.

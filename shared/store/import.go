@@ -69,7 +69,7 @@ func (s *Store) Import(ctx context.Context, users []pulse.User, sessions []*puls
 		id := u.TenantID + "\x00" + u.ID
 		// Past its bound the client counters start empty, as a login's would (clientCount).
 		cs, from := clientStarts[id], int64(0)
-		if len(cs) > maxClientStarts {
+		if len(cs) > s.maxClientStarts() {
 			cs, from = nil, s.now().UnixMilli()
 		}
 		if err := put(userItem{PK: userPK(u.TenantID, u.ID), SK: userSK(), Type: "user", Tenant: u.TenantID, ID: u.ID,

@@ -409,6 +409,20 @@ func TestImportPastTheClientCounters(t *testing.T) {
 	if _, held := out.Item["cstarts"]; held || out.Item["cfrom"] == nil {
 		t.Fatalf("301 client-days imported: counters held %t, started again %t; want none held, started again", held, out.Item["cfrom"] != nil)
 	}
+	// A longer retention allows more (four a day listed): the same history keeps its counters.
+	p.Retention = 200 * 24 * time.Hour
+	long := store.New(db, store.Options{Table: table, Now: c.Now, Policy: p})
+	if err := long.Import(ctx, []pulse.User{{TenantID: "acme", ID: "bob", CreatedAt: now, UpdatedAt: now}}, retag(sessions, "bob"), time.UTC); err != nil {
+		t.Fatal(err)
+	}
+	out, err = db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: "T#acme#U#bob"}, "sk": &types.AttributeValueMemberS{Value: "USER"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := out.Item["cstarts"].(*types.AttributeValueMemberM); m == nil || len(m.Value) != 301 || out.Item["cfrom"] != nil {
+		t.Fatalf("301 client-days imported with 200 days listed: counters %v, started again %t; want 301 held", m != nil, out.Item["cfrom"] != nil)
+	}
 	for _, q := range []struct {
 		client string
 		want   int
@@ -421,4 +435,15 @@ func TestImportPastTheClientCounters(t *testing.T) {
 			t.Errorf("client_id=%s: total %d, %d sessions; want %d", q.client, got.Total, len(got.Sessions), q.want)
 		}
 	}
+}
+
+// retag is sessions as user's.
+func retag(sessions []*pulse.Session, user string) []*pulse.Session {
+	out := make([]*pulse.Session, len(sessions))
+	for i, ss := range sessions {
+		c := *ss
+		c.UserID = user
+		out[i] = &c
+	}
+	return out
 }

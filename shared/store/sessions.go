@@ -362,7 +362,7 @@ func (s *Store) countStart(upd expression.UpdateBuilder, cond expression.Conditi
 		}
 	}
 	_, has := u.ClientStarts[clientStartKey(day, client)]
-	if full := !has && len(u.ClientStarts)-len(past) >= maxClientStarts; full {
+	if full := !has && len(u.ClientStarts)-len(past) >= s.maxClientStarts(); full {
 		count, c := clientCount(upd, day, client, true, 0, now) // the whole map replaced: nothing to prune
 		return count, cond.And(c)
 	}
@@ -370,7 +370,7 @@ func (s *Store) countStart(upd expression.UpdateBuilder, cond expression.Conditi
 		d, c, _ := strings.Cut(k, "#")
 		upd = upd.Remove(clientStartPath(d, c))
 	}
-	upd, c := clientCount(upd, day, client, false, len(past), now)
+	upd, c := clientCount(upd, day, client, false, s.maxClientStarts()+len(past), now)
 	return upd, cond.And(c)
 }
 
