@@ -72,6 +72,12 @@ func TestSessionClientsAreBounded(t *testing.T) {
 		t.Errorf("%d client_ids, want %d", n, pulse.MaxSessionClients)
 	}
 
+	// So is one in a batch, as the entry's own answer.
+	if _, res := postBatch(e, e.Key, `{"user_id":"alice","session_id":"`+id+`","client_id":"one-too-many"}`); len(res) != 1 || res[0].Status != 409 ||
+		res[0].Detail != fmt.Sprintf("Session %s already has %d clients, the most a session can have.", id, pulse.MaxSessionClients) {
+		t.Errorf("the same in a batch: %+v, want one 409 saying so", res)
+	}
+
 	// A client the session has goes on as before, and costs what the bounded item weighs.
 	e.Clock.Add(time.Minute)
 	e.Meter.Reset()
