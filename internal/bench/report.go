@@ -427,7 +427,7 @@ func (r *Report) lastActivityTrade(p func(string, ...any), heartbeats, lists flo
 	written := r.Heartbeat.SteadyPerCall / r.HeartbeatEach.SteadyPerCall
 	p("**A live session's last activity (or expiry) in an index: not taken.** An end freezes both,")
 	p("so ended sessions are paged by them (`EndedLast`, `EndedExp`: one entry put in each per end,")
-	p("never by a heartbeat). A live session's change with every written heartbeat. The cheapest index")
+	p("never by a heartbeat). Each written heartbeat moves both for a live session. The cheapest index")
 	p("that would page live sessions by either holds the live ones keyed by their start, which never")
 	p("changes, and projects both: a list would read its entries (about 150 bytes each with UUIDs) and")
 	p("then the page by key, as the page by start does (%.1f RCU, section 1). But a written heartbeat", byKey)
