@@ -329,7 +329,7 @@ func (s *Store) touch(ctx context.Context, a Activity, at, now, exp time.Time) (
 // ms), in one transaction. The condition that the session lacks the client makes the count
 // happen once, whichever of concurrent heartbeats bringing it wins; the others find it joined.
 // A session that has pulse.MaxSessionClients already is refused the client (ECONFLICT, limit),
-// and a user's counters that hold maxClientStarts entries start again (clientCount).
+// and a user's counters that hold maxClientStarts entries start again (restartClientCounts).
 func (s *Store) joinClient(ctx context.Context, a Activity, start int64, now time.Time) error {
 	const op = "record activity"
 	day := startDay(time.UnixMilli(start))
@@ -351,9 +351,12 @@ func (s *Store) joinClient(ctx context.Context, a Activity, start int64, now tim
 		}
 		var upd expression.UpdateBuilder
 		var cond expression.ConditionBuilder
-		if counters {
-			upd, cond = clientCount(expression.UpdateBuilder{}, day, a.ClientID, full, s.maxClientStarts(), now)
-		} else {
+		switch {
+		case full:
+			upd, cond = restartClientCounts(expression.UpdateBuilder{}, day, a.ClientID, now)
+		case counters:
+			upd, cond = countClient(expression.UpdateBuilder{}, day, a.ClientID, s.maxClientStarts())
+		default:
 			upd = expression.Set(expression.Name(attrCStarts), expression.Value(map[string]int{clientStartKey(day, a.ClientID): 1}))
 			cond = expression.AttributeExists(expression.Name(attrPK)).And(expression.AttributeNotExists(expression.Name(attrCStarts)))
 		}
@@ -389,12 +392,12 @@ func (s *Store) joinClient(ctx context.Context, a Activity, start int64, now tim
 			if old == nil {
 				return fail(op, fmt.Errorf("session %s has no user item to count it in", a.SessionID))
 			}
-			m, ok := old[attrCStarts].(*types.AttributeValueMemberM)
-			counters, full = ok, false
-			if ok {
-				_, has := m.Value[clientStartKey(day, a.ClientID)]
-				full = !has && len(m.Value) >= s.maxClientStarts()
+			var cur userItem
+			if err := attributevalue.UnmarshalMap(old, &cur); err != nil {
+				return fail(op, err)
 			}
+			counters = cur.ClientStarts != nil
+			full = counters && s.clientCountsFull(cur.ClientStarts, day, a.ClientID, 0)
 			continue
 		} else if conflicted(err) {
 			continue // another transaction on the user (a login, another client) at once
@@ -413,24 +416,33 @@ func (s *Store) maxClientStarts() int {
 	return min(max(4*days, 256), 1024)
 }
 
-// clientCount adds to a write of the user item the count of one session under client on day in
-// ClientStarts, which exists. room is how many entries it may hold before the write: the bound
-// (maxClientStarts) and those the same write removes (days past the horizon). When the map
-// would grow past the bound (full: the caller read it so),
-// it starts again with this one count, and ClientsFrom says from when it counts every session: a
-// list filtered by client counts the index's keys until the horizon has passed that day (see
-// clientsCounted). Otherwise the condition refuses the write if racing counts filled the map
-// meanwhile, and the caller reads again.
-func clientCount(upd expression.UpdateBuilder, day, client string, full bool, room int, now time.Time) (expression.UpdateBuilder, expression.ConditionBuilder) {
-	if full {
-		return upd.Set(expression.Name(attrCStarts), expression.Value(map[string]int{clientStartKey(day, client): 1})).
-				Set(expression.Name(attrCFrom), expression.Value(now.UnixMilli())),
-			expression.AttributeExists(expression.Name(attrCStarts))
-	}
+// clientCountsFull reports whether counting a session under client on day would grow the
+// user's ClientStarts cs past maxClientStarts, once the write that counts it has removed pruned
+// of its entries (days past the horizon).
+func (s *Store) clientCountsFull(cs map[string]int, day, client string, pruned int) bool {
+	_, has := cs[clientStartKey(day, client)]
+	return !has && len(cs)-pruned >= s.maxClientStarts()
+}
+
+// countClient adds to a write of the user item the count of one session under client on day in
+// ClientStarts, which exists. room is how many entries the map may hold before the write (the
+// bound, and those the same write removes): the condition refuses the write if racing counts
+// filled it meanwhile, and the caller reads again.
+func countClient(upd expression.UpdateBuilder, day, client string, room int) (expression.UpdateBuilder, expression.ConditionBuilder) {
 	path := clientStartPath(day, client)
 	return upd.Set(path, expression.Plus(expression.IfNotExists(path, expression.Value(0)), expression.Value(1))),
 		expression.AttributeExists(expression.Name(attrCStarts)).And(expression.Or(expression.AttributeExists(path),
 			expression.Size(expression.Name(attrCStarts)).LessThan(expression.Value(room))))
+}
+
+// restartClientCounts is countClient for counters that are full (clientCountsFull): ClientStarts
+// starts again with this one count, and ClientsFrom says from when it counts every session. A
+// list filtered by client counts the index's keys until the horizon has passed that day (see
+// clientsCounted).
+func restartClientCounts(upd expression.UpdateBuilder, day, client string, now time.Time) (expression.UpdateBuilder, expression.ConditionBuilder) {
+	return upd.Set(expression.Name(attrCStarts), expression.Value(map[string]int{clientStartKey(day, client): 1})).
+			Set(expression.Name(attrCFrom), expression.Value(now.UnixMilli())),
+		expression.AttributeExists(expression.Name(attrCStarts))
 }
 
 // putDay records that user was active on day. Writing it twice is harmless.

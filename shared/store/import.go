@@ -67,7 +67,7 @@ func (s *Store) Import(ctx context.Context, users []pulse.User, sessions []*puls
 			u.Roles = []string{}
 		}
 		id := u.TenantID + "\x00" + u.ID
-		// Past its bound the client counters start empty, as a login's would (clientCount).
+		// Past its bound the client counters start empty, as a login's would (restartClientCounts).
 		cs, from := clientStarts[id], int64(0)
 		if len(cs) > s.maxClientStarts() {
 			cs, from = nil, s.now().UnixMilli()

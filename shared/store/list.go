@@ -371,7 +371,7 @@ func (s *Store) lastIndexed(u *userItem, now time.Time) bool {
 
 // clientsCounted reports whether ClientStarts counts every listed session under each of its
 // clients: lastIndexed, and the horizon has passed the day the map last started again, if it
-// did (clientCount).
+// did (restartClientCounts).
 func (s *Store) clientsCounted(u *userItem, now time.Time) bool {
 	return s.lastIndexed(u, now) && (u.ClientsFrom == 0 || s.indexedSince(u.ClientsFrom, now))
 }

@@ -382,7 +382,7 @@ func TestListByLastOfAnOlderUser(t *testing.T) {
 }
 
 // Imported history whose client counters would pass their bound starts without them, as a
-// login's would start again (clientCount): the lists filtered by client count the index's keys,
+// login's would start again (restartClientCounts): the lists filtered by client count the index's keys,
 // and find what the counters would have.
 func TestImportPastTheClientCounters(t *testing.T) {
 	ctx := context.Background()

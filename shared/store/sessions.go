@@ -361,16 +361,15 @@ func (s *Store) countStart(upd expression.UpdateBuilder, cond expression.Conditi
 			past = append(past, k)
 		}
 	}
-	_, has := u.ClientStarts[clientStartKey(day, client)]
-	if full := !has && len(u.ClientStarts)-len(past) >= s.maxClientStarts(); full {
-		count, c := clientCount(upd, day, client, true, 0, now) // the whole map replaced: nothing to prune
-		return count, cond.And(c)
+	if s.clientCountsFull(u.ClientStarts, day, client, len(past)) {
+		upd, c := restartClientCounts(upd, day, client, now) // the whole map replaced: nothing to prune
+		return upd, cond.And(c)
 	}
 	for _, k := range past {
 		d, c, _ := strings.Cut(k, "#")
 		upd = upd.Remove(clientStartPath(d, c))
 	}
-	upd, c := clientCount(upd, day, client, false, s.maxClientStarts()+len(past), now)
+	upd, c := countClient(upd, day, client, s.maxClientStarts()+len(past))
 	return upd, cond.And(c)
 }
 

@@ -47,7 +47,7 @@ type userItem struct {
 	ClientStarts map[string]int `dynamodbav:"cstarts,omitempty"`
 	// ClientsFrom is when ClientStarts last started again, empty, because it held
 	// maxClientStarts entries (Unix ms; 0: never): it counts every session started since, and
-	// not those started before on that day (clientCount).
+	// not those started before on that day (restartClientCounts).
 	ClientsFrom int64 `dynamodbav:"cfrom,omitempty"`
 	// Indexed is from when every end of the user's sessions is known to enter the EndedLast
 	// index, and every session and client to be counted in ClientStarts (Unix ms): 1 for a user
