@@ -346,7 +346,7 @@ func (s *Store) joinClient(ctx context.Context, a Activity, start int64, now tim
 	// What the user's counters are known to be: present, and full without this client's key.
 	counters, full := true, false
 	for round := 0; ; round++ {
-		if round > 0 && !nextRound(ctx, round) {
+		if round > 0 && !nextRound(ctx, round, true) {
 			return fail(op, fmt.Errorf("the user kept changing: gave up after %d rounds", round))
 		}
 		var upd expression.UpdateBuilder
