@@ -447,3 +447,46 @@ func retag(sessions []*pulse.Session, user string) []*pulse.Session {
 	}
 	return out
 }
+
+// The Active index is updated a moment after the table. A session the table already holds as
+// ended (revoked, or idle past its expiry) while its entry still sits in the window is neither a
+// row of the active list nor counted in its total: the list's read of the page decides, from
+// the attributes it asks for (a list reads only what its rows show).
+func TestActiveListReadDecidesWhenTheIndexLags(t *testing.T) {
+	ctx := context.Background()
+	c := newClock(start)
+	db, table := ddbtest.New(t)
+	s := store.New(db, store.Options{Table: table, Now: c.Now})
+	p := pulse.DefaultSessionPolicy
+	now := c.Now()
+	var sessions []*pulse.Session
+	for _, id := range []string{"live", "revoked", "idle"} {
+		init, last := now.Add(-time.Hour), now.Add(-time.Minute)
+		sessions = append(sessions, &pulse.Session{TenantID: "acme", UserID: "alice", ID: id, Key: "K", ClientIDs: []string{"web"},
+			InitiatedAt: init, LastActivity: last, ExpiresAt: p.Expiry(last, init.Add(p.MaxLifetime)), HardExpires: init.Add(p.MaxLifetime)})
+	}
+	if err := s.Import(ctx, []pulse.User{{TenantID: "acme", ID: "alice", CreatedAt: now, UpdatedAt: now}}, sessions, time.UTC); err != nil {
+		t.Fatal(err)
+	}
+	page, err := s.ActiveSessions(ctx, "acme", 0, 10)
+	if err != nil || page.Total != 3 || len(page.Sessions) != 3 {
+		t.Fatalf("before: %+v, %v; want the 3 sessions", page, err)
+	}
+	// The table changes, the index entries stay where they are (apk untouched).
+	set := func(id, update string, values map[string]types.AttributeValue) {
+		t.Helper()
+		k := map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "T#acme#U#alice"}, "sk": &types.AttributeValueMemberS{Value: "S#" + id}}
+		if _, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &table, Key: k, UpdateExpression: aws.String(update), ExpressionAttributeValues: values}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ms := func(t time.Time) types.AttributeValue {
+		return &types.AttributeValueMemberN{Value: fmt.Sprint(t.UnixMilli())}
+	}
+	set("revoked", "SET reason = :r, ended = :e", map[string]types.AttributeValue{":r": &types.AttributeValueMemberS{Value: pulse.EndRevoked}, ":e": ms(now)})
+	set("idle", "SET exp = :x", map[string]types.AttributeValue{":x": ms(now.Add(-time.Second))})
+	page, err = s.ActiveSessions(ctx, "acme", 0, 10)
+	if err != nil || page.Total != 1 || len(page.Sessions) != 1 || page.Sessions[0].ID != "live" {
+		t.Fatalf("after: %+v, %v; want the live session alone", page, err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"golang.org/x/sync/errgroup"
@@ -225,8 +226,22 @@ func (s *Store) queryUpTo(ctx context.Context, op string, in *dynamodb.QueryInpu
 func queryLimit(n int) *int32 { return aws.Int32(int32(min(n, 1000))) }
 
 // batchGet reads items by key, 100 to a request, strongly consistent when asked, retrying what
-// DynamoDB leaves unprocessed with backoff. Missing items are left out.
-func (s *Store) batchGet(ctx context.Context, op string, keys []map[string]types.AttributeValue, consistent bool) ([]map[string]types.AttributeValue, error) {
+// DynamoDB leaves unprocessed with backoff. Missing items are left out. With attrs, only those
+// attributes come back: the same capacity (DynamoDB bills a read by the whole item), but fewer
+// bytes to send and to decode.
+func (s *Store) batchGet(ctx context.Context, op string, keys []map[string]types.AttributeValue, consistent bool, attrs ...string) ([]map[string]types.AttributeValue, error) {
+	ka := types.KeysAndAttributes{ConsistentRead: aws.Bool(consistent)}
+	if len(attrs) > 0 {
+		names := expression.NamesList(expression.Name(attrs[0]))
+		for _, a := range attrs[1:] {
+			names = names.AddNames(expression.Name(a))
+		}
+		expr, err := expression.NewBuilder().WithProjection(names).Build()
+		if err != nil {
+			return nil, fail(op, err)
+		}
+		ka.ProjectionExpression, ka.ExpressionAttributeNames = expr.Projection(), expr.Names()
+	}
 	// Batches go out readFanOut at a time: a page of 1,000 sessions is 10 batches.
 	var chunks [][]map[string]types.AttributeValue
 	for len(keys) > 0 {
@@ -238,7 +253,9 @@ func (s *Store) batchGet(ctx context.Context, op string, keys []map[string]types
 	g.SetLimit(readFanOut)
 	for i, chunk := range chunks {
 		g.Go(func() error {
-			req := map[string]types.KeysAndAttributes{s.table: {Keys: chunk, ConsistentRead: aws.Bool(consistent)}}
+			batch := ka
+			batch.Keys = chunk
+			req := map[string]types.KeysAndAttributes{s.table: batch}
 			for attempt := 0; len(req) > 0 && len(req[s.table].Keys) > 0; attempt++ {
 				if err := pause(gctx, attempt); err != nil {
 					return fail(op, err)
