@@ -8,11 +8,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pulse-sessions/pulse/shared/auth"
@@ -133,10 +135,19 @@ type answer struct {
 	max     int
 }
 
+// gzipWriters keeps compressors from one answer to the next: a new gzip.Writer allocates and
+// clears about 1 MB of state, which a CPU profile of the users-per-day answer showed as a third
+// of Pulse's own time in it (0.34 ms of 0.9). A warm Lambda container reuses its one.
+var gzipWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(io.Discard, gzip.DefaultCompression)
+	return zw
+}}
+
 func newAnswer(gz bool, max int) *answer {
 	a := &answer{gzip: gz, max: max}
 	if gz {
-		a.zw, _ = gzip.NewWriterLevel(&a.buf, gzip.DefaultCompression)
+		a.zw = gzipWriters.Get().(*gzip.Writer)
+		a.zw.Reset(&a.buf)
 	}
 	return a
 }
@@ -167,6 +178,10 @@ func (a *answer) send(w http.ResponseWriter) error {
 		if err := a.zw.Close(); err != nil {
 			return err
 		}
+		// Closed, it holds nothing of this answer; an answer refused before this point leaves
+		// its writer to the garbage collector.
+		gzipWriters.Put(a.zw)
+		a.zw = nil
 		if (a.buf.Len()+2)/3*4 > a.max {
 			return rangeTooLarge(true)
 		}

@@ -142,6 +142,50 @@ func TestAnswerSizeGuard(t *testing.T) {
 	}
 }
 
+// Compressed answers one after another, of different ranges and with one refused in between,
+// each decompress to the uncompressed answer of the same range: the compressors kept from one
+// answer to the next carry nothing over.
+func TestGzipAnswersInARow(t *testing.T) {
+	e := apptest.New(t)
+	tok := token(t, e, e.Key, "boss", "admin")
+	recordDays(t, e, 60, 10, 36)
+	get := func(days int, enc string) (*http.Response, []byte) {
+		req, _ := http.NewRequest("GET", e.URL+path+rangeOf(e, days), nil)
+		req.Header.Set("X-User-Id", "boss")
+		req.Header.Set("X-Auth-Token", tok)
+		req.Header.Set("Accept-Encoding", enc) // set by hand: Go's client then leaves the body alone
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+	for _, days := range []int{10, 1, 7, 3, 10, 2} {
+		if days == 3 { // a compressed answer refused half-way
+			limit := e.Deps.Engage.MaxBody
+			e.Deps.Engage.MaxBody = 200
+			if resp, body := get(10, "gzip"); resp.StatusCode != 400 {
+				t.Fatalf("refused: %d %s", resp.StatusCode, body)
+			}
+			e.Deps.Engage.MaxBody = limit
+		}
+		_, want := get(days, "identity")
+		resp, body := get(days, "gzip")
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Encoding") != "gzip" {
+			t.Fatalf("%d days: %d %v", days, resp.StatusCode, resp.Header)
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := io.ReadAll(zr); err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%d days: gzip answer %v\n%.300s\nwant\n%.300s", days, err, got, want)
+		}
+	}
+}
+
 // A query string read as Rocket.Chat's server reads it: "start=bogus;x" is a start that fails
 // validation, not a missing one.
 func TestLenientQueryLikeNode(t *testing.T) {
