@@ -344,9 +344,12 @@ func (s *Store) joinClient(ctx context.Context, a Activity, start int64, now tim
 		return fail(op, err)
 	}
 	// What the user's counters are known to be: present, and full without this client's key.
-	counters, full := true, false
+	// informed: the last round was refused by the user's condition alone, whose item says what
+	// the counters are, so the next one goes at once; a round that met another transaction
+	// pauses first.
+	counters, full, informed := true, false, false
 	for round := 0; ; round++ {
-		if round > 0 && !nextRound(ctx, round, true) {
+		if round > 0 && !nextRound(ctx, round, !informed) {
 			return fail(op, fmt.Errorf("the user kept changing: gave up after %d rounds", round))
 		}
 		var upd expression.UpdateBuilder
@@ -398,8 +401,10 @@ func (s *Store) joinClient(ctx context.Context, a Activity, start int64, now tim
 			}
 			counters = cur.ClientStarts != nil
 			full = counters && s.clientCountsFull(cur.ClientStarts, day, a.ClientID, 0)
+			informed = true
 			continue
 		} else if conflicted(err) {
+			informed = false
 			continue // another transaction on the user (a login, another client) at once
 		}
 		return err

@@ -490,3 +490,39 @@ func TestActiveListReadDecidesWhenTheIndexLags(t *testing.T) {
 		t.Fatalf("after: %+v, %v; want the live session alone", page, err)
 	}
 }
+
+// A heartbeat bringing a new client to a user whose counters an earlier version never wrote is
+// refused by the user's condition once; the refused item says what the counters are, so the
+// round that writes them goes at once, without the pause of a round that met another writer.
+func TestNewClientOnOldCountersDoesNotPause(t *testing.T) {
+	ctx := context.Background()
+	c := newClock(start)
+	db, table := ddbtest.New(t)
+	s := store.New(db, store.Options{Table: table, Now: c.Now})
+	if _, _, err := s.CreateSession(ctx, newSession("u1", "S1")); err != nil {
+		t.Fatal(err)
+	}
+	userKey := map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "T#acme#U#u1"}, "sk": &types.AttributeValueMemberS{Value: "USER"}}
+	if _, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &table, Key: userKey, UpdateExpression: aws.String("REMOVE cstarts")}); err != nil {
+		t.Fatal(err)
+	}
+	pauses := store.CountPauses(t)
+	c.Add(time.Second)
+	if err := s.RecordActivity(ctx, store.Activity{TenantID: "acme", UserID: "u1", SessionID: "S1", ClientID: "mobile"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := pauses.Load(); n != 0 {
+		t.Errorf("the heartbeat paused %d times; want none", n)
+	}
+	got, err := s.GetSession(ctx, "acme", "u1", "S1")
+	if err != nil || !slices.Equal(got.ClientIDs, []string{"mobile", "web"}) {
+		t.Fatalf("session %+v, %v; want clients mobile and web", got, err)
+	}
+	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: userKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs, ok := out.Item["cstarts"].(*types.AttributeValueMemberM); !ok || len(cs.Value) != 1 {
+		t.Errorf("the user's counters %v; want the new client counted", out.Item["cstarts"])
+	}
+}
