@@ -97,6 +97,24 @@ func TestRangeClampedToToday(t *testing.T) {
 	}
 }
 
+// usersPerDay asks for the users per day of the last days as boss, accepting the encodings enc,
+// and checks the answer against the surface's schema.
+func usersPerDay(t *testing.T, e *apptest.Env, tok string, days int, enc string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", e.URL+path+rangeOf(e, days), nil)
+	req.Header.Set("X-User-Id", "boss")
+	req.Header.Set("X-Auth-Token", tok)
+	req.Header.Set("Accept-Encoding", enc) // set by hand: Go's client then leaves the body alone
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	apptest.CheckWire(t, req, resp, b)
+	return resp, b
+}
+
 // An answer that would not fit in a Lambda response is a 400 in Rocket.Chat's format; gzip,
 // when the client accepts it, carries answers several times larger. (The limit is lowered so
 // that a few hundred users exceed it; make bench measures the real one.)
@@ -105,20 +123,7 @@ func TestAnswerSizeGuard(t *testing.T) {
 	e.Deps.Engage.MaxBody = 40 << 10
 	tok := token(t, e, e.Key, "boss", "admin")
 	recordDays(t, e, 400, 10, 36) // about 150 KB of JSON
-	get := func(enc string) (*http.Response, []byte) {
-		req, _ := http.NewRequest("GET", e.URL+path+rangeOf(e, 10), nil)
-		req.Header.Set("X-User-Id", "boss")
-		req.Header.Set("X-Auth-Token", tok)
-		req.Header.Set("Accept-Encoding", enc) // set by hand: Go's client then leaves the body alone
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		apptest.CheckWire(t, req, resp, b)
-		return resp, b
-	}
+	get := func(enc string) (*http.Response, []byte) { return usersPerDay(t, e, tok, 10, enc) }
 	resp, body := get("identity")
 	if resp.StatusCode != 400 || !strings.HasPrefix(string(body), `{"success":false,"error":"The range from start to end holds more active users than one answer can carry`) {
 		t.Errorf("without gzip: %d %s", resp.StatusCode, body)
@@ -149,19 +154,7 @@ func TestGzipAnswersInARow(t *testing.T) {
 	e := apptest.New(t)
 	tok := token(t, e, e.Key, "boss", "admin")
 	recordDays(t, e, 60, 10, 36)
-	get := func(days int, enc string) (*http.Response, []byte) {
-		req, _ := http.NewRequest("GET", e.URL+path+rangeOf(e, days), nil)
-		req.Header.Set("X-User-Id", "boss")
-		req.Header.Set("X-Auth-Token", tok)
-		req.Header.Set("Accept-Encoding", enc) // set by hand: Go's client then leaves the body alone
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp, b
-	}
+	get := func(days int, enc string) (*http.Response, []byte) { return usersPerDay(t, e, tok, days, enc) }
 	for _, days := range []int{10, 1, 7, 3, 10, 2} {
 		if days == 3 { // a compressed answer refused half-way
 			limit := e.Deps.Engage.MaxBody

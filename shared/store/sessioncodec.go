@@ -8,12 +8,13 @@ import (
 )
 
 // Session items are decoded by hand. Every read of sessions decodes them (a list page, an admin
-// page of up to 2,000, a login at the cap), and attributevalue's reflection over the item's 40
+// page of up to 2,000, a login at the cap), and attributevalue's reflection over the item's
 // fields took about 4.7 µs an item: half a millisecond for the admin list's 100, most of Pulse's
-// own time in it (BENCHMARKS.md, section 3). The reflection stays the reference: anything the
-// fast path does not expect (an attribute of another type, a number that is not an integer)
-// is decoded by it instead, and TestSessionItemDecoder holds the two to the same result for
-// every field of sessionItem, so that a field added without a case here fails the test.
+// own time in it (BENCHMARKS.md, section 3); by the table below, about 2 µs. The reflection stays
+// the reference: anything the fast path does not expect (an attribute of another type, a number
+// that is not an integer) is decoded by it instead, and TestSessionItemDecoder holds the two to
+// the same result for every field of sessionItem, so that a field added without its entry in
+// sessionFields fails the test.
 
 // plainSessionItem is sessionItem without its decoder: what attributevalue decodes by reflection.
 type plainSessionItem sessionItem
@@ -21,129 +22,80 @@ type plainSessionItem sessionItem
 // UnmarshalDynamoDBAttributeValue implements attributevalue.Unmarshaler: UnmarshalMap(item,
 // &it) comes here.
 func (it *sessionItem) UnmarshalDynamoDBAttributeValue(av types.AttributeValue) error {
-	if m, ok := av.(*types.AttributeValueMemberM); ok {
-		var fast sessionItem
-		if fast.decode(m.Value) {
-			*it = fast
-			return nil
-		}
+	if m, ok := av.(*types.AttributeValueMemberM); ok && it.decode(m.Value) {
+		return nil
 	}
+	// Refused part-way, the item is decoded again whole: the fast path set only fields whose
+	// attributes the item has, and the reflection sets each of them again.
 	return attributevalue.Unmarshal(av, (*plainSessionItem)(it))
 }
 
+// sessionFields maps each attribute of a session item to its field in sessionItem.
+var sessionFields = map[string]func(*sessionItem) any{
+	attrPK: func(it *sessionItem) any { return &it.PK }, attrSK: func(it *sessionItem) any { return &it.SK },
+	attrActivePK: func(it *sessionItem) any { return &it.ActivePK }, attrActiveSK: func(it *sessionItem) any { return &it.ActiveSK },
+	attrLiveKey: func(it *sessionItem) any { return &it.LiveKey }, attrInitKey: func(it *sessionItem) any { return &it.InitKey },
+	attrEndedKey: func(it *sessionItem) any { return &it.EndedKey }, attrEndLast: func(it *sessionItem) any { return &it.EndedLast },
+	attrEndExp: func(it *sessionItem) any { return &it.EndedExp }, "uname": func(it *sessionItem) any { return &it.UserName },
+	"utype": func(it *sessionItem) any { return &it.UserType }, attrExpPK: func(it *sessionItem) any { return &it.ExpPK },
+	attrExpSK: func(it *sessionItem) any { return &it.ExpSK }, "type": func(it *sessionItem) any { return &it.Type },
+	"tenant": func(it *sessionItem) any { return &it.Tenant }, "uid": func(it *sessionItem) any { return &it.User },
+	attrSID: func(it *sessionItem) any { return &it.ID }, "skey": func(it *sessionItem) any { return &it.Key },
+	"clients": func(it *sessionItem) any { return &it.Clients }, attrInit: func(it *sessionItem) any { return &it.Initiated },
+	"last": func(it *sessionItem) any { return &it.Last }, "exp": func(it *sessionItem) any { return &it.Expires },
+	"hexp": func(it *sessionItem) any { return &it.HardExpires }, "day": func(it *sessionItem) any { return &it.Day },
+	"status": func(it *sessionItem) any { return &it.Status }, "ended": func(it *sessionItem) any { return &it.Ended },
+	"reason": func(it *sessionItem) any { return &it.Reason }, "ip": func(it *sessionItem) any { return &it.IP },
+	"ua": func(it *sessionItem) any { return &it.UA }, "browser": func(it *sessionItem) any { return &it.Browser },
+	"bver": func(it *sessionItem) any { return &it.Version }, "bmajor": func(it *sessionItem) any { return &it.Major },
+	"os": func(it *sessionItem) any { return &it.OS }, "cc": func(it *sessionItem) any { return &it.CountryCode },
+	"country": func(it *sessionItem) any { return &it.Country }, "city": func(it *sessionItem) any { return &it.City },
+	"continent": func(it *sessionItem) any { return &it.Continent }, "lat": func(it *sessionItem) any { return &it.Lat },
+	"lon": func(it *sessionItem) any { return &it.Lon }, "fp": func(it *sessionItem) any { return &it.Fingerprint },
+	attrTTL: func(it *sessionItem) any { return &it.TTL }, "newdev": func(it *sessionItem) any { return &it.NewDevice },
+	"newloc": func(it *sessionItem) any { return &it.NewLocation },
+}
+
 // decode sets it from item's attributes; false when one is not of the type the fast path knows.
+// Attributes a session item does not have are left alone, as attributevalue does.
 func (it *sessionItem) decode(item map[string]types.AttributeValue) bool {
 	for name, av := range item {
-		ok := true
-		switch name {
-		case attrPK:
-			it.PK, ok = avS(av)
-		case attrSK:
-			it.SK, ok = avS(av)
-		case attrActivePK:
-			it.ActivePK, ok = avS(av)
-		case attrActiveSK:
-			it.ActiveSK, ok = avN(av)
-		case attrLiveKey:
-			it.LiveKey, ok = avS(av)
-		case attrInitKey:
-			it.InitKey, ok = avS(av)
-		case attrEndedKey:
-			it.EndedKey, ok = avS(av)
-		case attrEndLast:
-			it.EndedLast, ok = avN(av)
-		case attrEndExp:
-			it.EndedExp, ok = avN(av)
-		case "uname":
-			it.UserName, ok = avS(av)
-		case "utype":
-			it.UserType, ok = avS(av)
-		case attrExpPK:
-			it.ExpPK, ok = avS(av)
-		case attrExpSK:
-			it.ExpSK, ok = avS(av)
-		case "type":
-			it.Type, ok = avS(av)
-		case "tenant":
-			it.Tenant, ok = avS(av)
-		case "uid":
-			it.User, ok = avS(av)
-		case attrSID:
-			it.ID, ok = avS(av)
-		case "skey":
-			it.Key, ok = avS(av)
-		case "clients":
-			var ss *types.AttributeValueMemberSS
-			if ss, ok = av.(*types.AttributeValueMemberSS); ok {
-				it.Clients = append([]string(nil), ss.Value...)
+		field, known := sessionFields[name]
+		if !known {
+			continue
+		}
+		ok := false
+		switch f := field(it).(type) {
+		case *string:
+			var v *types.AttributeValueMemberS
+			if v, ok = av.(*types.AttributeValueMemberS); ok {
+				*f = v.Value
 			}
-		case attrInit:
-			it.Initiated, ok = avN(av)
-		case "last":
-			it.Last, ok = avN(av)
-		case "exp":
-			it.Expires, ok = avN(av)
-		case "hexp":
-			it.HardExpires, ok = avN(av)
-		case "day":
-			it.Day, ok = avS(av)
-		case "status":
-			it.Status, ok = avS(av)
-		case "ended":
-			it.Ended, ok = avN(av)
-		case "reason":
-			it.Reason, ok = avS(av)
-		case "ip":
-			it.IP, ok = avS(av)
-		case "ua":
-			it.UA, ok = avS(av)
-		case "browser":
-			it.Browser, ok = avS(av)
-		case "bver":
-			it.Version, ok = avS(av)
-		case "bmajor":
+		case *int64:
+			*f, ok = avN(av)
+		case *int:
 			var n int64
 			if n, ok = avN(av); ok && int64(int(n)) == n {
-				it.Major = int(n)
+				*f = int(n)
 			} else {
 				ok = false
 			}
-		case "os":
-			it.OS, ok = avS(av)
-		case "cc":
-			it.CountryCode, ok = avS(av)
-		case "country":
-			it.Country, ok = avS(av)
-		case "city":
-			it.City, ok = avS(av)
-		case "continent":
-			it.Continent, ok = avS(av)
-		case "lat":
-			it.Lat, ok = avS(av)
-		case "lon":
-			it.Lon, ok = avS(av)
-		case "fp":
-			it.Fingerprint, ok = avS(av)
-		case attrTTL:
-			it.TTL, ok = avN(av)
-		case "newdev":
-			it.NewDevice, ok = avBool(av)
-		case "newloc":
-			it.NewLocation, ok = avBool(av)
+		case *bool:
+			var v *types.AttributeValueMemberBOOL
+			if v, ok = av.(*types.AttributeValueMemberBOOL); ok {
+				*f = v.Value
+			}
+		case *[]string:
+			var v *types.AttributeValueMemberSS
+			if v, ok = av.(*types.AttributeValueMemberSS); ok {
+				*f = append([]string(nil), v.Value...)
+			}
 		}
 		if !ok {
 			return false
 		}
 	}
 	return true
-}
-
-func avS(av types.AttributeValue) (string, bool) {
-	s, ok := av.(*types.AttributeValueMemberS)
-	if !ok {
-		return "", false
-	}
-	return s.Value, true
 }
 
 func avN(av types.AttributeValue) (int64, bool) {
@@ -153,12 +105,4 @@ func avN(av types.AttributeValue) (int64, bool) {
 	}
 	v, err := strconv.ParseInt(n.Value, 10, 64)
 	return v, err == nil
-}
-
-func avBool(av types.AttributeValue) (bool, bool) {
-	b, ok := av.(*types.AttributeValueMemberBOOL)
-	if !ok {
-		return false, false
-	}
-	return b.Value, true
 }
