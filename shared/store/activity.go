@@ -167,7 +167,7 @@ func (s *Store) RecordActivities(ctx context.Context, acts []Activity) []error {
 		}
 		bySession[k] = append(bySession[k], i)
 	}
-	items, err := s.batchGet(ctx, op, keys, true)
+	items, err := s.batchGet(ctx, op, keys, true, nil)
 	if err != nil {
 		for i := range errs {
 			errs[i] = err

@@ -26,7 +26,7 @@ func (s *Store) ExpiringSessions(ctx context.Context, bucket time.Time) ([]*puls
 		}
 		keys = append(keys, k...)
 	}
-	return s.sessionsByKey(ctx, "expiring sessions", keys)
+	return s.sessionsByKey(ctx, "expiring sessions", keys, nil)
 }
 
 // EndExpired ends a session that expired by now, as it was read: status ended, ended_at its

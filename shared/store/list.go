@@ -300,7 +300,7 @@ func (s *Store) pageOf(ctx context.Context, op string, keys []indexKey, total in
 	for i, k := range keys {
 		raw[i] = k.key
 	}
-	got, err := s.sessionsByKey(ctx, op, raw)
+	got, err := s.sessionsByKey(ctx, op, raw, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -437,7 +437,7 @@ func (s *Store) pageByEnd(ctx context.Context, op, tenant, user string, u *userI
 			keys = append(keys, r.key)
 		}
 	}
-	got, err := s.sessionsByKey(ctx, op, keys)
+	got, err := s.sessionsByKey(ctx, op, keys, nil)
 	if err != nil {
 		return nil, err
 	}

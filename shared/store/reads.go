@@ -18,7 +18,7 @@ import (
 
 // ActivePage is one page of a tenant's active sessions.
 type ActivePage struct {
-	// Sessions hold what an active list shows (activeRowAttrs), not the whole session.
+	// Sessions hold what an active list shows (activeRow), not the whole session.
 	Sessions []*pulse.Session
 	// Total is how many sessions are active: the entries of the Active index for the window,
 	// less those the page's own reads found ended a moment ago (the index lags the table). It
@@ -110,7 +110,7 @@ func (s *Store) ActiveSessions(ctx context.Context, tenant string, offset, limit
 	for _, e := range entries {
 		keys = append(keys, e.key)
 	}
-	got, err := s.sessionsByKey(ctx, op, keys, activeRowAttrs...)
+	got, err := s.sessionsByKey(ctx, op, keys, activeRow)
 	if err != nil {
 		return nil, err
 	}
@@ -128,13 +128,13 @@ func (s *Store) ActiveSessions(ctx context.Context, tenant string, offset, limit
 	return page, nil
 }
 
-// activeRowAttrs are what the active lists show of a session (the admin surface's row and the
+// activeRow is what the active lists show of a session (the admin surface's row and the
 // management API's, which adds the place and the clients) and what tells whether it is still
 // live (pulse.Session.State), without the item's index keys, key hash and fingerprint: 20 of
 // its 36 attributes, 368 of its 860 bytes with UUIDs and a desktop User-Agent. The lists' tests
 // check every field of a row.
-var activeRowAttrs = []string{"tenant", "uid", "sid", "uname", "utype", "clients", attrInit, "last", "exp", "hexp",
-	"ended", "reason", "ip", "ua", "browser", "bver", "bmajor", "os", "country", "city"}
+var activeRow = project("tenant", "uid", "sid", "uname", "utype", "clients", attrInit, "last", "exp", "hexp",
+	"ended", "reason", "ip", "ua", "browser", "bver", "bmajor", "os", "country", "city")
 
 // readFanOut is how many reads one request has in flight at once (index partitions, batches).
 const readFanOut = 8
@@ -190,9 +190,10 @@ func pkOf(e activeEntry) string {
 	return ""
 }
 
-// sessionsByKey reads sessions by key, eventually consistent; missing ones are left out.
-func (s *Store) sessionsByKey(ctx context.Context, op string, keys []map[string]types.AttributeValue, attrs ...string) ([]*pulse.Session, error) {
-	raw, err := s.batchGet(ctx, op, keys, false, attrs...)
+// sessionsByKey reads sessions by key, eventually consistent, whole or only what proj names;
+// missing ones are left out.
+func (s *Store) sessionsByKey(ctx context.Context, op string, keys []map[string]types.AttributeValue, proj *projection) ([]*pulse.Session, error) {
+	raw, err := s.batchGet(ctx, op, keys, false, proj)
 	if err != nil {
 		return nil, err
 	}

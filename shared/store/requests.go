@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"time"
 
@@ -225,22 +226,35 @@ func (s *Store) queryUpTo(ctx context.Context, op string, in *dynamodb.QueryInpu
 // for more than an int32 holds, and DynamoDB pages by the megabyte anyway.
 func queryLimit(n int) *int32 { return aws.Int32(int32(min(n, 1000))) }
 
+// projection is a ProjectionExpression and the attribute names it uses. A read that always
+// asks for the same attributes builds its projection once, at cold start (project).
+type projection struct {
+	expr  *string
+	names map[string]string
+}
+
+// project builds the projection of attrs. It runs on package variables: an error here is a
+// mistake in the code, found by the first test that loads the package.
+func project(first string, more ...string) *projection {
+	names := expression.NamesList(expression.Name(first))
+	for _, a := range more {
+		names = names.AddNames(expression.Name(a))
+	}
+	expr, err := expression.NewBuilder().WithProjection(names).Build()
+	if err != nil {
+		panic(fmt.Sprintf("store: projection of %v: %v", append([]string{first}, more...), err))
+	}
+	return &projection{expr: expr.Projection(), names: expr.Names()}
+}
+
 // batchGet reads items by key, 100 to a request, strongly consistent when asked, retrying what
-// DynamoDB leaves unprocessed with backoff. Missing items are left out. With attrs, only those
-// attributes come back: the same capacity (DynamoDB bills a read by the whole item), but fewer
-// bytes to send and to decode.
-func (s *Store) batchGet(ctx context.Context, op string, keys []map[string]types.AttributeValue, consistent bool, attrs ...string) ([]map[string]types.AttributeValue, error) {
+// DynamoDB leaves unprocessed with backoff. Missing items are left out. With a projection, only
+// its attributes come back: the same capacity (DynamoDB bills a read by the whole item), but
+// fewer bytes to send and to decode. A nil projection reads whole items.
+func (s *Store) batchGet(ctx context.Context, op string, keys []map[string]types.AttributeValue, consistent bool, proj *projection) ([]map[string]types.AttributeValue, error) {
 	ka := types.KeysAndAttributes{ConsistentRead: aws.Bool(consistent)}
-	if len(attrs) > 0 {
-		names := expression.NamesList(expression.Name(attrs[0]))
-		for _, a := range attrs[1:] {
-			names = names.AddNames(expression.Name(a))
-		}
-		expr, err := expression.NewBuilder().WithProjection(names).Build()
-		if err != nil {
-			return nil, fail(op, err)
-		}
-		ka.ProjectionExpression, ka.ExpressionAttributeNames = expr.Projection(), expr.Names()
+	if proj != nil {
+		ka.ProjectionExpression, ka.ExpressionAttributeNames = proj.expr, proj.names
 	}
 	// Batches go out readFanOut at a time: a page of 1,000 sessions is 10 batches.
 	var chunks [][]map[string]types.AttributeValue

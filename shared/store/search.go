@@ -329,7 +329,7 @@ func (s *Store) searchPartition(ctx context.Context, sc *scan, p searchPart, res
 			}
 			entries = append(entries, e)
 		}
-		got, err := s.sessionsByKey(ctx, op, keys)
+		got, err := s.sessionsByKey(ctx, op, keys, nil)
 		if err != nil {
 			return false, err
 		}
@@ -403,7 +403,7 @@ func (s *Store) readErased(ctx context.Context, op string, sc *scan, users []str
 		keys[i] = key(userPK(sc.tenant, u), userSK())
 		sc.erased[u] = true // unless read below
 	}
-	raw, err := s.batchGet(ctx, op, keys, false)
+	raw, err := s.batchGet(ctx, op, keys, false, nil)
 	if err != nil {
 		return err
 	}

@@ -432,7 +432,7 @@ func (s *Store) makeRoom(ctx context.Context, tenant, user string, u *userItem) 
 		for i, id := range oldest {
 			keys[i] = key(userPK(tenant, user), sessionSK(id))
 		}
-		items, err := s.batchGet(ctx, op, keys, true)
+		items, err := s.batchGet(ctx, op, keys, true, nil)
 		if err != nil {
 			return false, err
 		}
@@ -575,7 +575,7 @@ func (s *Store) GetSession(ctx context.Context, tenant, user, id string) (*pulse
 // consistent request, and returns the item, or nil when it is missing or the user is being
 // erased: what a user's erasure takes is gone at once, whatever is left to delete.
 func (s *Store) getOfLiveUser(ctx context.Context, op, tenant, user, sk string) (map[string]types.AttributeValue, error) {
-	raw, err := s.batchGet(ctx, op, []map[string]types.AttributeValue{key(userPK(tenant, user), sk), key(userPK(tenant, user), userSK())}, true)
+	raw, err := s.batchGet(ctx, op, []map[string]types.AttributeValue{key(userPK(tenant, user), sk), key(userPK(tenant, user), userSK())}, true, nil)
 	if err != nil {
 		return nil, err
 	}
