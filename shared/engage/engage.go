@@ -178,8 +178,12 @@ func (a *answer) send(w http.ResponseWriter) error {
 		if err := a.zw.Close(); err != nil {
 			return err
 		}
-		// Closed, it holds nothing of this answer; an answer refused before this point leaves
-		// its writer to the garbage collector.
+		// Pointed away from this answer's buffer before it is pooled: a pooled writer that still
+		// wrote into the buffer would keep it alive while the adapter copies and encodes the
+		// body, and a 30-day answer's function peaked 10 MB higher (41-49 MB against 32-38,
+		// 6 invocations each). The reset clears the compressor's tables: 7 µs. An answer
+		// refused before this point leaves its writer to the garbage collector.
+		a.zw.Reset(io.Discard)
 		gzipWriters.Put(a.zw)
 		a.zw = nil
 		if (a.buf.Len()+2)/3*4 > a.max {
