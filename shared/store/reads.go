@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -141,13 +142,10 @@ const readFanOut = 8
 
 // activePartition reads the keys of one partition of the Active index.
 func (s *Store) activePartition(ctx context.Context, op, pk string) ([]activeEntry, error) {
-	in, err := activeQuery(op, pk, 0, math.MaxInt64)
-	if err != nil {
-		return nil, err
-	}
+	in := activeQuery(pk, 0, math.MaxInt64)
 	in.ScanIndexForward = aws.Bool(false)
 	var out []activeEntry
-	err = s.query(ctx, op, in, func(page []map[string]types.AttributeValue) (bool, error) {
+	err := s.query(ctx, op, in, func(page []map[string]types.AttributeValue) (bool, error) {
 		for _, it := range page {
 			out = append(out, activeEntryOf(it))
 		}
@@ -157,16 +155,22 @@ func (s *Store) activePartition(ctx context.Context, op, pk string) ([]activeEnt
 }
 
 // activeQuery is the Query of one partition of the Active index, its range key (a start, or an
-// end among the tenant's ends) from lo to hi, both included.
-func activeQuery(op, pk string, lo, hi int64) (*dynamodb.QueryInput, error) {
-	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(attrActivePK).Equal(expression.Value(pk)).
-		And(expression.Key(attrActiveSK).Between(expression.Value(lo), expression.Value(hi)))).Build()
-	if err != nil {
-		return nil, fail(op, err)
-	}
-	return &dynamodb.QueryInput{IndexName: aws.String(indexActive), KeyConditionExpression: expr.KeyCondition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()}, nil
+// end among the tenant's ends) from lo to hi, both included. Its condition is written out once
+// rather than built per call: the expression builder took about 17 µs a call, and a page of the
+// admin list queries every partition of its window (16 at a 10-minute window).
+func activeQuery(pk string, lo, hi int64) *dynamodb.QueryInput {
+	return &dynamodb.QueryInput{IndexName: aws.String(indexActive), KeyConditionExpression: aws.String(activeRange),
+		ExpressionAttributeNames: activeRangeNames, ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": &types.AttributeValueMemberS{Value: pk},
+			":lo": &types.AttributeValueMemberN{Value: strconv.FormatInt(lo, 10)},
+			":hi": &types.AttributeValueMemberN{Value: strconv.FormatInt(hi, 10)},
+		}}
 }
+
+// activeRange and its names are activeQuery's key condition; the SDK only reads them.
+const activeRange = "#pk = :pk AND #sk BETWEEN :lo AND :hi"
+
+var activeRangeNames = map[string]string{"#pk": attrActivePK, "#sk": attrActiveSK}
 
 // activeEntryOf reads one item of the Active index: the session's start and its table keys.
 func activeEntryOf(it map[string]types.AttributeValue) activeEntry {

@@ -289,10 +289,7 @@ func (s *Store) searchPartition(ctx context.Context, sc *scan, p searchPart, res
 	if resume != nil {
 		last = *resume
 	}
-	in, err := activeQuery(op, p.pk, p.lo, p.hi)
-	if err != nil {
-		return last, false, err
-	}
+	in := activeQuery(p.pk, p.lo, p.hi)
 	in.Limit = aws.Int32(int32(min(100, SearchExamined-page.Examined)))
 	if resume != nil {
 		in.ExclusiveStartKey = map[string]types.AttributeValue{
@@ -303,7 +300,7 @@ func (s *Store) searchPartition(ctx context.Context, sc *scan, p searchPart, res
 		}
 	}
 	done := true
-	err = s.query(ctx, op, in, func(items []map[string]types.AttributeValue) (bool, error) {
+	err := s.query(ctx, op, in, func(items []map[string]types.AttributeValue) (bool, error) {
 		sc.queries++
 		// Consume entries in order while the budgets allow; the candidates are read at once.
 		type entry struct {
