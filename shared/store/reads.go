@@ -29,10 +29,14 @@ type ActivePage struct {
 
 // activeEntry is one entry of the Active index.
 type activeEntry struct {
-	start int64 // Unix ms of the session's start (the index's range key)
-	key   map[string]types.AttributeValue
-	sk    string
+	start  int64  // Unix ms of the session's start (the index's range key)
+	pk, sk string // the session's keys in the table
 }
+
+// sessionRef is what tells entries of the same session apart from others: its table keys.
+type sessionRef struct{ pk, sk string }
+
+func (e activeEntry) ref() sessionRef { return sessionRef{e.pk, e.sk} }
 
 // ActiveSince is the start of the active window at now: the start of the 5-minute bucket that
 // holds now − window. A session's index entry moves at most once per bucket (so that a
@@ -84,14 +88,18 @@ func (s *Store) ActiveSessions(ctx context.Context, tenant string, offset, limit
 	}
 	// The index is updated a moment after the table: an entry can show a session twice (it just
 	// moved bucket: the newest wins) or one that has just ended (the read by key below decides).
-	seen := map[string]bool{}
-	var entries []activeEntry
+	n := 0
+	for _, part := range parts {
+		n += len(part)
+	}
+	seen := make(map[sessionRef]bool, n)
+	entries := make([]activeEntry, 0, n)
 	for i := range buckets {
 		var inBucket []activeEntry
 		for _, part := range parts[i*s.shards : (i+1)*s.shards] {
 			for _, e := range part {
-				if id := pkOf(e) + "|" + e.sk; e.start > born && !seen[id] {
-					seen[id] = true
+				if e.start > born && !seen[e.ref()] {
+					seen[e.ref()] = true
 					inBucket = append(inBucket, e)
 				}
 			}
@@ -109,18 +117,18 @@ func (s *Store) ActiveSessions(ctx context.Context, tenant string, offset, limit
 	entries = entries[:min(limit, len(entries))]
 	keys := make([]map[string]types.AttributeValue, 0, len(entries))
 	for _, e := range entries {
-		keys = append(keys, e.key)
+		keys = append(keys, key(e.pk, e.sk))
 	}
 	got, err := s.sessionsByKey(ctx, op, keys, activeRow)
 	if err != nil {
 		return nil, err
 	}
-	read := map[string]*pulse.Session{}
+	read := make(map[sessionRef]*pulse.Session, len(got))
 	for _, ss := range got {
-		read[userPK(ss.TenantID, ss.UserID)+"|"+sessionSK(ss.ID)] = ss
+		read[sessionRef{userPK(ss.TenantID, ss.UserID), sessionSK(ss.ID)}] = ss
 	}
 	for _, e := range entries {
-		if ss := read[pkOf(e)+"|"+e.sk]; ss != nil && active(ss, now, since) {
+		if ss := read[e.ref()]; ss != nil && active(ss, now, since) {
 			page.Sessions = append(page.Sessions, ss)
 		} else {
 			page.Total-- // ended (or gone) since the index was written: not a row, not counted
@@ -174,7 +182,10 @@ var activeRangeNames = map[string]string{"#pk": attrActivePK, "#sk": attrActiveS
 
 // activeEntryOf reads one item of the Active index: the session's start and its table keys.
 func activeEntryOf(it map[string]types.AttributeValue) activeEntry {
-	e := activeEntry{key: map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]}, start: numAttr(it, attrActiveSK)}
+	e := activeEntry{start: numAttr(it, attrActiveSK)}
+	if pk, ok := it[attrPK].(*types.AttributeValueMemberS); ok {
+		e.pk = pk.Value
+	}
 	if sk, ok := it[attrSK].(*types.AttributeValueMemberS); ok {
 		e.sk = sk.Value
 	}
@@ -185,13 +196,6 @@ func activeEntryOf(it map[string]types.AttributeValue) activeEntry {
 // cleanup are late, and the index lags the table: the read decides.
 func active(ss *pulse.Session, now, since time.Time) bool {
 	return ss.Live(now) && !ss.LastActivity.Before(since)
-}
-
-func pkOf(e activeEntry) string {
-	if pk, ok := e.key[attrPK].(*types.AttributeValueMemberS); ok {
-		return pk.Value
-	}
-	return ""
 }
 
 // sessionsByKey reads sessions by key, eventually consistent, whole or only what proj names;

@@ -322,7 +322,7 @@ func (s *Store) searchPartition(ctx context.Context, sc *scan, p searchPart, res
 					break // the read budget is spent: stop before this entry
 				}
 				sc.seen[user+"|"+session] = true
-				keys = append(keys, ae.key)
+				keys = append(keys, key(ae.pk, ae.sk))
 			}
 			entries = append(entries, e)
 		}
