@@ -165,7 +165,8 @@ func (s *Store) activePartition(ctx context.Context, op, pk string) ([]activeEnt
 // activeQuery is the Query of one partition of the Active index, its range key (a start, or an
 // end among the tenant's ends) from lo to hi, both included. Its condition is written out once
 // rather than built per call: the expression builder took about 17 µs a call, and a page of the
-// admin list queries every partition of its window (16 at a 10-minute window).
+// admin list queries every partition of its window (16 at the default 5-minute window: 2
+// buckets of 8 shards).
 func activeQuery(pk string, lo, hi int64) *dynamodb.QueryInput {
 	return &dynamodb.QueryInput{IndexName: aws.String(indexActive), KeyConditionExpression: aws.String(activeRange),
 		ExpressionAttributeNames: activeRangeNames, ExpressionAttributeValues: map[string]types.AttributeValue{
