@@ -109,7 +109,6 @@ func TestSessionCapRefuses(t *testing.T) {
 // A page of the session list costs its page: page 1 of a user with 5,000 sessions (50 live)
 // costs what page 1 of a user with 10 costs, within 1.5×; the history is not read.
 func TestListPageIgnoresHistory(t *testing.T) {
-	t.Parallel() // among the package's longest tests: side by side, they end it sooner on two cores
 	measure := func(total, live int, query string, want int) (float64, page) {
 		e := apptest.New(t)
 		now := e.Clock.Now()
@@ -297,7 +296,6 @@ func TestListSortsIgnoreHistory(t *testing.T) {
 // read the login counter as 100 could set it back to 99 after it had gone 100 → 99 → 100: 101
 // and 103 live; concurrent reconciliations evicted different "oldest" sessions: 99 live.)
 func TestSessionCapHoldsUnderBursts(t *testing.T) {
-	t.Parallel() // among the package's longest tests: side by side, they end it sooner on two cores
 	const limit, burst, rounds = 100, 50, 3
 	for _, policy := range []string{pulse.LimitEvict, pulse.LimitRefuse} {
 		t.Run(policy, func(t *testing.T) {

@@ -24,7 +24,6 @@ import (
 // of the whole list a model sorts, and the totals the model's counts, across day boundaries,
 // beside sessions past the retention horizon, with ties in either order.
 func TestSessionPagesMatchTheModel(t *testing.T) {
-	t.Parallel() // the package's two longest tests: side by side, they end it sooner on two cores
 	ctx := context.Background()
 	c := newClock(start)
 	s := newStore(t, c)

@@ -18,7 +18,6 @@ import (
 // day's rollup listed its IDs, which barely compress). Every day reads back exactly its users,
 // and erasing a user takes them out of every day, closed or open, and nobody else.
 func TestThirtyDaysOfUUIDs(t *testing.T) {
-	t.Parallel() // the package's two longest tests: side by side, they end it sooner on two cores
 	ctx := context.Background()
 	c := newClock(time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC))
 	s := newStore(t, c)
