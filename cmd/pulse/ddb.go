@@ -26,6 +26,14 @@ func runDDB(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 || (args[0] != "fetch" && args[0] != "exec") {
 		return errors.New(usage)
 	}
+	// The command is checked before DynamoDB Local is installed: a usage error costs nothing.
+	cmdArgs := args[1:]
+	if len(cmdArgs) > 0 && cmdArgs[0] == "--" {
+		cmdArgs = cmdArgs[1:]
+	}
+	if args[0] == "exec" && len(cmdArgs) == 0 {
+		return errors.New(usage)
+	}
 	root, err := ddblocal.RepoRoot()
 	if err != nil {
 		return err
@@ -37,13 +45,6 @@ func runDDB(ctx context.Context, args []string, out io.Writer) error {
 	if args[0] == "fetch" {
 		fmt.Fprintln(out, "DynamoDB Local is in", dir)
 		return nil
-	}
-	cmdArgs := args[1:]
-	if len(cmdArgs) > 0 && cmdArgs[0] == "--" {
-		cmdArgs = cmdArgs[1:]
-	}
-	if len(cmdArgs) == 0 {
-		return errors.New(usage)
 	}
 	proc, err := ddblocal.Start(ctx, ddblocal.Options{JarDir: dir})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"testing"
 
@@ -46,5 +47,18 @@ func TestDDBExecChild(t *testing.T) {
 	}
 	if code != "0" {
 		os.Exit(3)
+	}
+}
+
+// pulse ddb exec without a command is a usage error, answered before anything is installed or
+// started: run from a folder with no go.mod above it, where installing DynamoDB Local would fail
+// on the repository's root instead.
+func TestDDBExecNeedsCommand(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, args := range [][]string{{"ddb", "exec"}, {"ddb", "exec", "--"}} {
+		err := run(context.Background(), args, os.Getenv, io.Discard)
+		if err == nil || err.Error() != usage {
+			t.Errorf("%q: got %v, want the usage", args, err)
+		}
 	}
 }
