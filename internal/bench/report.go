@@ -490,6 +490,7 @@ func (r *Report) activeCountTrade(p func(string, ...any)) {
 		bucket   = 5 * 60.0       // seconds: the Active index's bucket
 		goal     = 20.0           // RCU, issue 23's page of 10
 		polls    = 60.0 * 24 * 30 // a dashboard polling every minute, a month
+		shards   = 8              // the Active index's write shards (ActiveShards' default)
 	)
 	perMinute := active * 60 / interval    // heartbeats a minute
 	moves := perMinute * interval / bucket // of them, those that move the session to a new bucket
@@ -511,6 +512,23 @@ func (r *Report) activeCountTrade(p func(string, ...any)) {
 	p("moves alone, to save a dashboard polling every minute $%.2f a month of reads: the counters pay", saved*polls)
 	p("only past %.0f list calls a minute. So the total stays counted from the same snapshot of keys as", plain*priceWRU/saved)
 	p("the rows (which also keeps it equal to them), and the row misses issue 23's bound.")
+	p("")
+	// What the counters would not buy: a page's place. The window's keys are what a page of 10
+	// reads less the API key's strongly consistent GetItem and its 10 sessions by key.
+	perKey := (page10 - 1 - 10*0.5) / active
+	mid := perKey * active / 2
+	part := active / shards // the sessions of one index partition, all of them in the newest bucket
+	p("**Nor would counters meet the bound at any offset.** They tell the total, not where a page")
+	p("begins: within a bucket the list merges its %d shards by start, so a page still reads the keys", shards)
+	p("before it (or after it, from the other end). In the middle of %s active sessions that is %s", count(active), count(active/2))
+	p("keys, about %.0f RCU: a page of 10 there would cost about %.0f RCU and a page of 1,000 about %.0f,", mid, 1+mid+10*0.5, 1+mid+1000*0.5)
+	p("with the counters read for nothing (issue 23 asks for 20 and 600). Skipping by counts would also")
+	p("need a count for each index partition and an order that lists a partition whole (shard after")
+	p("shard within a bucket); a page would still begin inside a partition and read its keys up to")
+	p("there from the nearer end. With 30-second heartbeats nearly every active session is in the")
+	p("newest bucket, up to %s a partition here: %s keys, about %.0f RCU, a page of 10 about %.0f. So", count(part), count(part/2), perKey*float64(part/2), 1+perKey*float64(part/2)+10*0.5)
+	p("issue 23's page of 10 at any offset takes the counters, a new order and twice the shards (the")
+	p("most `ActiveShards` allows), not counters alone.")
 	p("")
 }
 
