@@ -104,9 +104,9 @@ func (e *env) heartbeat(ctx context.Context, sessions int) (heartbeatResult, err
 	var steadyWCU, steadyCalls float64
 	var crossWCU, crossCalls float64
 	for step := 1; step <= 120; step++ {
-		t := t0.Add(time.Duration(step) * 30 * time.Second)
+		t := t0.Add(time.Duration(step) * heartbeatEvery)
 		e.clock.Set(t)
-		prev := t.Add(-30 * time.Second)
+		prev := t.Add(-heartbeatEvery)
 		sameBucket := prev.Truncate(5 * time.Minute).Equal(t.Truncate(5 * time.Minute))
 		newDay := prev.YearDay() != t.YearDay()
 		for i := range sessions {
@@ -136,6 +136,10 @@ func (e *env) heartbeat(ctx context.Context, sessions int) (heartbeatResult, err
 }
 
 // batchResult is the cost of activity sent in batches (POST /api/activity) at a realistic rate.
+// heartbeatEvery is the interval of the benchmark's heartbeats, one by one and in batches (a
+// browser tab's or a mobile app's, and the cost model's month).
+const heartbeatEvery = 30 * time.Second
+
 type batchResult struct {
 	Sessions, Batches int
 	Resolution        time.Duration
@@ -175,7 +179,7 @@ func (e *env) batchHeartbeat(ctx context.Context, sessions int) (batchResult, er
 	res := batchResult{Sessions: sessions, Resolution: e.deps.Config.Policy.ActivityResolution, Bytes: len(raw)}
 	var rcu, wcu float64
 	for step := 1; step <= 120; step++ {
-		e.clock.Set(t0.Add(time.Duration(step) * 30 * time.Second))
+		e.clock.Set(t0.Add(time.Duration(step) * heartbeatEvery))
 		e.meter.Reset()
 		resp, err := e.do(label, "POST", "/api/activity", string(raw))
 		if err != nil {

@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/pulse-sessions/pulse/shared/store"
 )
 
 // Published on-demand prices used by the cost model (US East (N. Virginia)), as of the date
@@ -304,6 +306,16 @@ func (r *Report) costModel(p func(string, ...any)) {
 		r.Batched.Resolution, verdict(perMAU), perMAU, r.BatchedMax.Resolution, verdict(perMAUMax), perMAUMax)
 	p("What is left of a batched heartbeat is DynamoDB's: the strongly consistent read ($%.3f per million", priceRRU*1e6)
 	p("heartbeats) and the writes, which the resolution and the 5-minute index bucket set.")
+	// The index of live sessions' last activity (lastActivityTrade) rewrites its entry each time
+	// a session is written: at the longest resolution, about once per resolution (and bucket).
+	if written := min(1, float64(heartbeatEvery)/float64(max(r.BatchedMax.Resolution, store.ActiveBucket))); r.BatchedMax.Resolution > 0 {
+		withIndex := perMAUMax + heartbeats*written*priceWRU/mau
+		p("An index of live sessions' last activity (not taken, above) would weigh on this goal: it adds 1 WCU")
+		p("each time a session is written, and at %s a session is written about once every %s, one heartbeat", r.BatchedMax.Resolution, max(r.BatchedMax.Resolution, store.ActiveBucket))
+		p("in %.0f (one every %s): %.2f WCU more a heartbeat, and the batched month at %s would cost $%.5f per",
+			1/written, heartbeatEvery, written, r.BatchedMax.Resolution, withIndex)
+		p("monthly active user: %s.", verdict(withIndex))
+	}
 }
 
 // count writes n with thousands separators.
