@@ -30,6 +30,15 @@ import (
 
 const tenant = "bench"
 
+// measuredAt is the instant capacity and scale points are measured at, whatever the time of the
+// run: their figures depend on the clock (the engagement reads' open days, the UTC days a user's
+// sessions started on, the months a range touches), so a clock that followed the run would move
+// them from run to run (users per day over 30 days with UUIDs: 131.5 RCU at 19:10 UTC, 216 at
+// 06:40). A Tuesday at 09:00 UTC: yesterday is not closed yet (store.CloseDays closes a day
+// at 12:10 UTC the day after), the engagement reads' dearest hours; a 30-day range touches two
+// months.
+var measuredAt = time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
+
 // clock is settable: capacity scenarios pin time, latency runs follow the real clock.
 type clock struct {
 	mu   sync.Mutex

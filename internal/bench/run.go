@@ -86,7 +86,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	for _, size := range rep.Sizes {
 		say("capacity: seeding %d sessions…", size)
-		now := time.Now().Truncate(time.Second)
+		now := measuredAt
 		e, closeEnv, err := newEnv(ctx, proc.Endpoint, tpl, now)
 		if err != nil {
 			return nil, err

@@ -93,7 +93,7 @@ func scale(ctx context.Context, root, endpoint string, tpl *template.Template, q
 	// 1. The active list at 20,000 active sessions (UUIDs), beside a quarter as many idle but not
 	// yet ended and 100,000 ended.
 	say("scale: %d active sessions…", sz.active)
-	e, closeE, err := newEnv(ctx, endpoint, tpl, time.Now().Truncate(time.Second))
+	e, closeE, err := newEnv(ctx, endpoint, tpl, measuredAt)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +152,7 @@ func scale(ctx context.Context, root, endpoint string, tpl *template.Template, q
 
 	// 2. The session list of a user with 5,000 sessions, 50 live, beside a user with 10.
 	say("scale: a user with %d sessions…", sz.userSessions)
-	if e, closeE, err = newEnv(ctx, endpoint, tpl, time.Now().Truncate(time.Second)); err != nil {
+	if e, closeE, err = newEnv(ctx, endpoint, tpl, measuredAt); err != nil {
 		return nil, err
 	}
 	// Random UUIDs for the users and their sessions, as real tenants' are (an index entry's size
@@ -221,7 +221,7 @@ func scale(ctx context.Context, root, endpoint string, tpl *template.Template, q
 		}, true},
 	} {
 		say("scale: %s…", d.point)
-		if e, closeE, err = newEnv(ctx, endpoint, tpl, time.Now().Truncate(time.Second)); err != nil {
+		if e, closeE, err = newEnv(ctx, endpoint, tpl, measuredAt); err != nil {
 			return nil, err
 		}
 		tok, err := e.seedDays(ctx, 30, d.day)
@@ -246,7 +246,7 @@ func scale(ctx context.Context, root, endpoint string, tpl *template.Template, q
 
 	// 4. The Users tab and DAU/WAU/MAU at 100,000 monthly active users.
 	say("scale: %d monthly active users, 90 days of counters…", sz.mau)
-	if e, closeE, err = newEnv(ctx, endpoint, tpl, time.Now().Truncate(time.Second)); err != nil {
+	if e, closeE, err = newEnv(ctx, endpoint, tpl, measuredAt); err != nil {
 		return nil, err
 	}
 	tok, err := e.seedCounters(ctx, sz.mau, 90)
@@ -279,7 +279,7 @@ func scale(ctx context.Context, root, endpoint string, tpl *template.Template, q
 
 	// 5. A user at the cap of live sessions (100) with 2,000 ended: a login, then revoke-all.
 	say("scale: a user at the cap…")
-	if e, closeE, err = newEnv(ctx, endpoint, tpl, time.Now().Truncate(time.Second)); err != nil {
+	if e, closeE, err = newEnv(ctx, endpoint, tpl, measuredAt); err != nil {
 		return nil, err
 	}
 	capped := e.deps.Config.Policy.MaxPerUser
@@ -312,7 +312,7 @@ func scale(ctx context.Context, root, endpoint string, tpl *template.Template, q
 
 	// 6. Revoking 4,000 live sessions of one user at once.
 	say("scale: revoking %d live sessions at once…", sz.revoke)
-	if e, closeE, err = newEnv(ctx, endpoint, tpl, time.Now().Truncate(time.Second)); err != nil {
+	if e, closeE, err = newEnv(ctx, endpoint, tpl, measuredAt); err != nil {
 		return nil, err
 	}
 	defer closeE()
