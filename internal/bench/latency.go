@@ -135,11 +135,11 @@ func (e *env) heartbeat(ctx context.Context, sessions int) (heartbeatResult, err
 	return res, nil
 }
 
-// batchResult is the cost of activity sent in batches (POST /api/activity) at a realistic rate.
 // heartbeatEvery is the interval of the benchmark's heartbeats, one by one and in batches (a
 // browser tab's or a mobile app's, and the cost model's month).
 const heartbeatEvery = 30 * time.Second
 
+// batchResult is the cost of activity sent in batches (POST /api/activity) at a realistic rate.
 type batchResult struct {
 	Sessions, Batches int
 	Resolution        time.Duration
