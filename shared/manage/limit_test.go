@@ -163,10 +163,12 @@ func TestListPageIgnoresHistory(t *testing.T) {
 // user with 5,000 sessions costs what a 10-session user's page costs, within 1.5×, and at most
 // 10 RCU on AWS's rules. Page 50 reads the 490 index entries before it (no counter knows how many
 // sessions were last active on a day): at most 20 RCU, and what page 50 of a user with 510
-// sessions costs, within 1.5×. With status=all, page 1 newest first reads the live sessions whole
-// (their last activity moves with every heartbeat): that part grows with the live sessions, at
-// most the cap, never with the history, so the small user there has the same 50 live. A page
-// that all of them started after (page 50 here, either way) reads only their keys. Sorted by
+// sessions costs, within 1.5×. With status=all, page 1 newest first places the live sessions by
+// their entries in the LiveTimes index (their last activity moves with every heartbeat, which
+// rewrites the entry): about 170 bytes each, at most the cap, never the history, so the small
+// user there has the same 50 live; at most 10 RCU, and so are the live sessions alone sorted
+// either way, at the cap of 100 too. A page that all of them started after (page 50 here, either
+// way) reads only their keys in the Live index. Sorted by
 // session ID, ended or all sessions page by key from the ByID index, the live ones (status
 // active) from the Live index's keys: page 1 costs what it costs a 10-session user, page 50 its
 // depth in index entries (about 0.02 RCU each), what it costs a user with 510, at most 20 RCU.
@@ -265,10 +267,13 @@ func TestListSortsIgnoreHistory(t *testing.T) {
 		bound float64
 		small int // sessions of the small user, 50 of them live
 	}{
-		{"?size=10&status=all&sort=last_updated:-1", 0, 60},
+		{"?size=10&status=all&sort=last_updated:-1", 10, 60},
+		{"?size=10&status=all&sort=last_updated:-1&client_id=web", 10, 60},
+		{"?size=10&status=active&sort=last_updated:-1", 10, 60},
+		{"?size=10&status=active&sort=expires_at:1&page=3", 10, 60},
 		{"?size=10&status=all&sort=last_updated:-1&page=50", 20, 560},
 		{"?size=10&status=all&sort=last_updated:1&page=50", 20, 560},
-		{"?size=10&status=all&sort=expires_at:-1", 0, 60},
+		{"?size=10&status=all&sort=expires_at:-1", 10, 60},
 		{"?size=10&status=all&sort=expires_at:-1&page=50", 20, 560},
 		{"?size=10&status=all&sort=expires_at:1", 10, 60},
 		{"?size=10&status=all&sort=expires_at:1&page=50", 20, 560},
@@ -285,6 +290,16 @@ func TestListSortsIgnoreHistory(t *testing.T) {
 		apptest.CostBounded(t, small, large, c.query+", 5,000 sessions")
 		if c.bound > 0 && aws > c.bound {
 			t.Errorf("%s: %.1f RCU on AWS's rules, want ≤ %.0f", c.query, aws, c.bound)
+		}
+	}
+	// At the cap: 100 live (and 2,000 ended), against 10 live, within 1.5×, at most 10 RCU.
+	for _, query := range []string{"?size=10&status=active&sort=last_updated:-1", "?size=10&status=all&sort=expires_at:-1"} {
+		small, _, _ := measure(20, 10, query, 10)
+		large, aws, _ := measure(2100, 100, query, 10)
+		t.Logf("%s: %.1f RCU with 10 live, %.1f with 100 live, %.1f on AWS's rules", query, small, large, aws)
+		apptest.CostBounded(t, small, large, query+", 100 live")
+		if aws > 10 {
+			t.Errorf("%s at the cap: %.1f RCU on AWS's rules, want ≤ 10", query, aws)
 		}
 	}
 }

@@ -23,6 +23,8 @@ const (
 	attrLiveKey  = "live_key"
 	attrInitKey  = "init_key"
 	attrInit     = "init" // a session's start (Unix ms)
+	attrLast     = "last" // a session's last activity (Unix ms)
+	attrExp      = "exp"  // a session's expiry (Unix ms)
 	attrSID      = "sid"  // a session's ID, on session items only: the ByID index's range key
 	attrEndedKey = "ended_key"
 	attrEndLast  = "ended_last" // an ended session's last activity (Unix ms): the EndedLast index's range key
@@ -46,6 +48,7 @@ const (
 	indexEndLast = "EndedLast" // global: a user's ended sessions by last activity
 	indexEndExp  = "EndedExp"  // global: a user's ended sessions by expiry
 	indexByID    = "ByID"      // global: all of a user's sessions by ID
+	indexLiveAt  = "LiveTimes" // global: a user's live sessions with their last activity and expiry
 )
 
 // activeBucket is the time bucket of the active index: a session moves to a new index

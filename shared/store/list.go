@@ -49,9 +49,10 @@ var statusIndex = map[string]string{pulse.StatusActive: indexLive, pulse.StatusE
 // matching keys (about 0.02 RCU each). Sorted by last_updated or expires_at, ended or all
 // sessions page by key too (pageByEnd), once the user's ends are all in the EndedLast or
 // EndedExp index (frozenOrder.since); sorted by session_id, by the sessions' own keys or the
-// ByID index (pageByID). Active sessions sorted by last_updated or expires_at are read and
-// sorted (bounded by the cap); the ended or all sessions of a user the index does not yet hold
-// whole, in full (bounded by the retention).
+// ByID index (pageByID). Active sessions sorted by last_updated or expires_at are the LiveTimes
+// index's entries (bounded by the cap), sorted, and then the page by key; the ended or all
+// sessions of a user the EndedLast or EndedExp index does not yet hold whole are read in full
+// (bounded by the retention).
 func (s *Store) SessionsPage(ctx context.Context, tenant, user string, q SessionQuery) (*SessionPage, error) {
 	const op = "list sessions"
 	var u userItem
@@ -68,19 +69,27 @@ func (s *Store) SessionsPage(ctx context.Context, tenant, user string, q Session
 		}
 		return s.pageOf(ctx, op, keys, total, q, now)
 	}
-	if ord, ok := frozenOrders[q.Sort]; ok && q.Status != pulse.StatusActive && s.indexedSince(ord.since(&u), now) {
+	if ord, ok := frozenOrders[q.Sort]; ok && q.Status == pulse.StatusActive {
+		rows, err := s.liveBy(ctx, op, tenant, user, ord, q, s.horizon(now), now)
+		if err != nil {
+			return nil, err
+		}
+		sortRows(rows, q.Desc)
+		total := len(rows)
+		rows = rows[min(q.Offset, total):]
+		keys := make([]indexKey, 0, min(q.Limit, len(rows)))
+		for _, r := range rows[:min(q.Limit, len(rows))] {
+			keys = append(keys, indexKey{key: r.key})
+		}
+		return s.pageOf(ctx, op, keys, total, q, now)
+	}
+	if ord, ok := frozenOrders[q.Sort]; ok && s.indexedSince(ord.since(&u), now) {
 		return s.pageByEnd(ctx, op, tenant, user, &u, ord, q, now)
 	}
 	if q.Sort == "session_id" {
 		return s.pageByID(ctx, op, tenant, user, &u, q, now)
 	}
-	var all []*pulse.Session
-	var err error
-	if q.Status == pulse.StatusActive {
-		all, err = s.liveSessions(ctx, op, tenant, user, false)
-	} else {
-		all, err = s.allSessions(ctx, op, tenant, user)
-	}
+	all, err := s.allSessions(ctx, op, tenant, user)
 	if err != nil {
 		return nil, err
 	}
@@ -386,32 +395,32 @@ func (s *Store) indexedSince(since int64, now time.Time) bool {
 // of index (hash: the user's partition), so that the ended sessions page by it.
 type frozenOrder struct {
 	index, attr string
-	of          func(*pulse.Session) int64 // the sort key of a session (Unix ms)
-	since       func(u *userItem) int64    // from when the index holds every end of u
+	live        string                  // the attribute of a live session's entry in LiveTimes that holds the key
+	since       func(u *userItem) int64 // from when the index holds every end of u
 }
 
 // frozenOrders are the sorts pageByEnd serves. Both keys of a live session move with its
 // heartbeats, and are never before its start (a session expires after its last activity, which
 // is after its start): mergeLive relies on that.
 var frozenOrders = map[string]frozenOrder{
-	"last_updated": {indexEndLast, attrEndLast, func(ss *pulse.Session) int64 { return ss.LastActivity.UnixMilli() }, func(u *userItem) int64 { return u.Indexed }},
-	"expires_at":   {indexEndExp, attrEndExp, func(ss *pulse.Session) int64 { return ss.ExpiresAt.UnixMilli() }, func(u *userItem) int64 { return u.ExpIndexed }},
+	"last_updated": {indexEndLast, attrEndLast, attrLast, func(u *userItem) int64 { return u.Indexed }},
+	"expires_at":   {indexEndExp, attrEndExp, attrExp, func(u *userItem) int64 { return u.ExpIndexed }},
 }
 
 // endRow is one session of a list sorted by a frozenOrder: its key's value, its ID, and its
-// table key (ended: read once it is on the page) or the session (live: read already).
+// table key, read once it is on the page; for a live one (liveBy), its start too.
 type endRow struct {
-	at  int64
-	id  string
-	key map[string]types.AttributeValue
-	ss  *pulse.Session
+	at    int64
+	id    string
+	key   map[string]types.AttributeValue
+	start int64 // Unix ms
 }
 
 // pageByEnd returns one page of the user's ended or all sessions sorted by last activity or
 // expiry (ord). An end freezes both and enters the session in ord's index, so the ended ones
 // are the index's first offset+limit entries in the page's order (keys, the start and the
 // client list: about 150 bytes each with UUIDs); the live ones (status all) are placed among
-// them by mergeLive. Then the page's ended sessions are read by key. The total is listTotal's.
+// them by mergeLive. Then the page's sessions are read by key. The total is listTotal's.
 func (s *Store) pageByEnd(ctx context.Context, op, tenant, user string, u *userItem, ord frozenOrder, q SessionQuery, now time.Time) (*SessionPage, error) {
 	total, err := s.listTotal(ctx, op, tenant, user, u, q, now, nil)
 	if err != nil || q.Offset >= total {
@@ -433,9 +442,7 @@ func (s *Store) pageByEnd(ctx context.Context, op, tenant, user string, u *userI
 	rows = rows[:min(q.Limit, len(rows))]
 	var keys []map[string]types.AttributeValue
 	for _, r := range rows {
-		if r.ss == nil {
-			keys = append(keys, r.key)
-		}
+		keys = append(keys, r.key)
 	}
 	got, err := s.sessionsByKey(ctx, op, keys, nil)
 	if err != nil {
@@ -447,7 +454,7 @@ func (s *Store) pageByEnd(ctx context.Context, op, tenant, user string, u *userI
 	}
 	page := &SessionPage{Total: total, Sessions: []*pulse.Session{}}
 	for _, r := range rows {
-		if ss := cmp.Or(r.ss, byID[r.id]); ss != nil { // gone: deleted since the index was read
+		if ss := byID[r.id]; ss != nil { // gone: deleted since the index was read
 			page.Sessions = append(page.Sessions, ss)
 		}
 	}
@@ -456,13 +463,13 @@ func (s *Store) pageByEnd(ctx context.Context, op, tenant, user string, u *userI
 
 // mergeLive places the user's live sessions among the ended rows of a page sorted by ord
 // (status all), and returns where the page begins in the rows it returns. A live session's last
-// activity and expiry move with every heartbeat: only reading it whole (0.5 RCU) tells them. Its
-// start, in the Live index's keys (about 0.01 RCU each), bounds both from below, though: when
-// every live session started after the key of each ended session the page can hold, they all
-// come before the page (newest first) or after it (oldest first), and only their number counts.
-// Otherwise they are read whole, at most the session cap.
+// activity and expiry move with every heartbeat: the LiveTimes index's entries tell them (liveBy,
+// about 170 bytes each, one read bounded by the session cap). Its start bounds both from below:
+// when every live session started after the key of each ended session the page can hold, they
+// all come before the page (newest first) or after it (oldest first), and only their number
+// counts; otherwise they are merged with the ended rows.
 func (s *Store) mergeLive(ctx context.Context, op, tenant, user string, ord frozenOrder, q SessionQuery, first string, rows []endRow, now time.Time) (int, []endRow, error) {
-	keys, _, err := s.indexKeys(ctx, op, tenant, user, indexLive, q, first, "", 0, math.MaxInt, true)
+	liveRows, err := s.liveBy(ctx, op, tenant, user, ord, q, first, now)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -471,32 +478,68 @@ func (s *Store) mergeLive(ctx context.Context, op, tenant, user string, ord froz
 	for _, r := range rows {
 		ended[r.id] = true
 	}
-	live, earliest := 0, int64(math.MaxInt64)
-	for _, k := range keys {
-		if id := keyID(k.key); id != "" && !ended[id] {
-			live, earliest = live+1, min(earliest, k.start)
+	live, earliest := []endRow{}, int64(math.MaxInt64)
+	for _, r := range liveRows {
+		if !ended[r.id] {
+			live, earliest = append(live, r), min(earliest, r.start)
 		}
 	}
 	end := q.Offset + q.Limit
-	switch at := q.Offset - live; {
-	case live == 0:
+	switch at := q.Offset - len(live); {
+	case len(live) == 0:
 		return q.Offset, rows, nil
 	case q.Desc && at >= 0 && (at >= len(rows) || earliest > rows[at].at):
 		return at, rows, nil // all of them before the page
 	case !q.Desc && len(rows) >= end && earliest > rows[end-1].at:
 		return q.Offset, rows, nil // all of them after it
 	}
-	sessions, err := s.liveSessions(ctx, op, tenant, user, false)
-	if err != nil {
-		return 0, nil, err
-	}
-	for _, ss := range sessions {
-		if !ended[ss.ID] && matches(ss, q, now) && startDay(ss.InitiatedAt) >= first {
-			rows = append(rows, endRow{at: ord.of(ss), id: ss.ID, ss: ss})
-		}
-	}
+	rows = append(rows, live...)
 	sortRows(rows, q.Desc)
 	return q.Offset, rows, nil
+}
+
+// liveBy returns the user's live sessions that q's list holds as rows of ord, to be read by key:
+// the LiveTimes index's entries (keys, start, last activity and expiry: about 170 bytes each with
+// UUIDs), one read bounded by the session cap, keeping those started on the horizon day first or
+// later, and for status active not expired at now (one the cleanup has yet to end stays in a
+// list of all, as ended). Filtered by client, only those among the Live index's keys of
+// q.ClientID (liveKeys, about 0.02 RCU each): LiveTimes leaves the client list out, which would
+// make each rewrite cost what the list weighs. A heartbeat rewrites its session's entry, so the
+// order is the stored one; the index lags the table a moment, and the page read by key then
+// shows the session as it is.
+func (s *Store) liveBy(ctx context.Context, op, tenant, user string, ord frozenOrder, q SessionQuery, first string, now time.Time) ([]endRow, error) {
+	var ofClient map[string]bool
+	if q.ClientID != "" {
+		keys, err := s.liveKeys(ctx, op, tenant, user, q)
+		if err != nil {
+			return nil, err
+		}
+		ofClient = make(map[string]bool, len(keys))
+		for _, k := range keys {
+			ofClient[keyID(k.key)] = true
+		}
+	}
+	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(attrPK).Equal(expression.Value(userPK(tenant, user)))).Build()
+	if err != nil {
+		return nil, fail(op, err)
+	}
+	var rows []endRow
+	// What the index holds, never a ProjectionExpression (see liveIDs).
+	err = s.query(ctx, op, &dynamodb.QueryInput{IndexName: aws.String(indexLiveAt), KeyConditionExpression: expr.KeyCondition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), Select: types.SelectAllProjectedAttributes}, func(items []map[string]types.AttributeValue) (bool, error) {
+		for _, it := range items {
+			start := numAttr(it, attrInit)
+			if q.Status == pulse.StatusActive && numAttr(it, attrExp) <= now.UnixMilli() || startDay(time.UnixMilli(start)) < first {
+				continue // expired (the cleanup has yet to record its end), or no longer listed
+			}
+			r := endRow{key: map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]}, at: numAttr(it, ord.live), start: start}
+			if r.id = keyID(r.key); ofClient == nil || ofClient[r.id] {
+				rows = append(rows, r)
+			}
+		}
+		return true, nil
+	})
+	return rows, err
 }
 
 // sortRows orders rows as the full read orders sessions (compareBy, then the ID), so that
