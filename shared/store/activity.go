@@ -36,27 +36,42 @@ type Activity struct {
 // the first activity of the session on a new day. Activity on an ended or expired session is
 // ECONFLICT; the condition on the write decides, not an earlier read.
 //
-// With an activity resolution (ACTIVITY_RESOLUTION), the session is read first (strongly
-// consistent: 1 RCU for a session under 4 KB) and activity within the resolution of its stored
-// last activity that would change nothing else writes nothing (see coalesces).
+// With an activity resolution (ACTIVITY_RESOLUTION), the session is read first, as a batch
+// reads it (eventually consistent, 0.5 RCU for a session under 4 KB; see RecordActivities),
+// and activity within the resolution of its stored last activity that would change nothing
+// else writes nothing (see coalesces).
 func (s *Store) RecordActivity(ctx context.Context, a Activity) error {
 	const op = "record activity"
 	now := s.now().Truncate(time.Millisecond)
 	if s.policy.ActivityResolution > 0 {
-		var cur sessionItem
-		found, err := s.get(ctx, op, userPK(a.TenantID, a.UserID), sessionSK(a.SessionID), true, &cur)
-		if err != nil {
-			return err
-		}
-		item := &cur
-		if !found {
-			item = nil
+		var item *sessionItem
+		for _, consistent := range []bool{false, true} {
+			var cur sessionItem
+			found, err := s.get(ctx, op, userPK(a.TenantID, a.UserID), sessionSK(a.SessionID), consistent, &cur)
+			if err != nil {
+				return err
+			}
+			if item = nil; found {
+				item = &cur
+			}
+			if !refusable(item, now) {
+				break
+			}
 		}
 		if done, err := s.settledByRead(item, a, now); done {
 			return err
 		}
 	}
 	return s.write(ctx, a, now)
+}
+
+// refusable reports whether the session as read (nil: there is none) would refuse activity at
+// now: missing, ended or expired. An eventually consistent read that says so is read again,
+// strongly consistent, before the activity is refused: a session started a moment ago may be
+// missing from it, and one about to expire that another heartbeat has just kept alive may show
+// its old expiry.
+func refusable(it *sessionItem, now time.Time) bool {
+	return it == nil || it.Status != pulse.StatusActive || it.Expires <= now.UnixMilli()
 }
 
 // settledByRead decides activity a from the session as read (nil: there is none) when the read
@@ -145,9 +160,16 @@ func (s *Store) write(ctx context.Context, a Activity, now time.Time) error {
 // RecordActivities records a batch of activity, each entry as RecordActivity would, and
 // returns each entry's outcome in order (nil: recorded, or coalesced into what is stored).
 //
-// The sessions are read once, strongly consistent, with BatchGetItem (each distinct session
-// once): that read answers missing and ended sessions and, with an activity resolution,
-// coalesces without a write. The writes left go out writeFanOut at a time, one session's
+// The sessions are read once with BatchGetItem (each distinct session once), eventually
+// consistent: 0.5 RCU a session where a strongly consistent read costs 1, which pays for the
+// LiveTimes index's rewrite of a written session (BENCHMARKS.md, section 5). That read, with
+// what it shows missing, ended or expired read again strongly consistent, answers missing and
+// ended sessions and, with an activity resolution, coalesces without a write; the write's
+// condition decides the rest. The one answer it can give that a strongly consistent read would
+// not: within the moment a read lags (typically under a second), activity on a session that
+// has just ended (or whose user was just erased) that would have coalesced is answered
+// recorded. It writes nothing, so the end stands; it is the answer the activity would have had
+// a moment earlier. The writes left go out writeFanOut at a time, one session's
 // entries in the order of their times (each then coalesces against the one before). An entry
 // whose write the context's end cut, or that had not started by then, is EUNAVAILABLE: the
 // caller retries it (recording the same activity twice is harmless), it is never dropped.
@@ -167,23 +189,41 @@ func (s *Store) RecordActivities(ctx context.Context, acts []Activity) []error {
 		}
 		bySession[k] = append(bySession[k], i)
 	}
-	items, err := s.batchGet(ctx, op, keys, true, nil)
+	read := make(map[sessionKey]*sessionItem, len(keys))
+	add := func(items []map[string]types.AttributeValue) error {
+		for _, item := range items {
+			var it sessionItem
+			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+				return fail(op, err)
+			}
+			read[sessionKey{it.PK, it.SK}] = &it
+		}
+		return nil
+	}
+	items, err := s.batchGet(ctx, op, keys, false, nil)
+	if err == nil {
+		err = add(items)
+	}
+	if err == nil {
+		// What the read alone would refuse is read again, strongly consistent (refusable).
+		var again []map[string]types.AttributeValue
+		for _, k := range order {
+			if refusable(read[k], now) {
+				again = append(again, key(k.pk, k.sk))
+				delete(read, k)
+			}
+		}
+		if len(again) > 0 {
+			if items, err = s.batchGet(ctx, op, again, true, nil); err == nil {
+				err = add(items)
+			}
+		}
+	}
 	if err != nil {
 		for i := range errs {
 			errs[i] = err
 		}
 		return errs
-	}
-	read := make(map[sessionKey]*sessionItem, len(items))
-	for _, item := range items {
-		var it sessionItem
-		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-			for i := range errs {
-				errs[i] = fail(op, err)
-			}
-			return errs
-		}
-		read[sessionKey{it.PK, it.SK}] = &it
 	}
 	// Not errgroup.WithContext: one entry's failure must not cut the others.
 	var g errgroup.Group
