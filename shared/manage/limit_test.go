@@ -293,7 +293,7 @@ func TestListSortsIgnoreHistory(t *testing.T) {
 		}
 	}
 	// At the cap: 100 live (and 2,000 ended), against 10 live, within 1.5×, at most 10 RCU.
-	for _, query := range []string{"?size=10&status=active&sort=last_updated:-1", "?size=10&status=all&sort=expires_at:-1"} {
+	for _, query := range []string{"?size=10&status=active&sort=last_updated:-1", "?size=10&status=all&sort=last_updated:-1", "?size=10&status=all&sort=expires_at:-1"} {
 		small, _, _ := measure(20, 10, query, 10)
 		large, aws, _ := measure(2100, 100, query, 10)
 		t.Logf("%s: %.1f RCU with 10 live, %.1f with 100 live, %.1f on AWS's rules", query, small, large, aws)

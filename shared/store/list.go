@@ -408,37 +408,44 @@ var frozenOrders = map[string]frozenOrder{
 }
 
 // endRow is one session of a list sorted by a frozenOrder: its key's value, its ID, and its
-// table key, read once it is on the page; for a live one (liveBy), its start too.
+// table key, read once it is on the page.
 type endRow struct {
-	at    int64
-	id    string
-	key   map[string]types.AttributeValue
-	start int64 // Unix ms
+	at  int64
+	id  string
+	key map[string]types.AttributeValue
 }
 
 // pageByEnd returns one page of the user's ended or all sessions sorted by last activity or
 // expiry (ord). An end freezes both and enters the session in ord's index, so the ended ones
 // are the index's first offset+limit entries in the page's order (keys, the start and the
-// client list: about 150 bytes each with UUIDs); the live ones (status all) are placed among
-// them by mergeLive. Then the page's sessions are read by key. The total is listTotal's.
+// client list: about 150 bytes each with UUIDs); the live ones (status all, liveBy's rows,
+// read first) are placed among them by mergeLive. When offset+limit live sessions already fill
+// the page's place, only ended entries that could still come before the last of them are read:
+// at the cap, page 1 newest first reads no ended entry at all. Then the page's sessions are read
+// by key. The total is listTotal's.
 func (s *Store) pageByEnd(ctx context.Context, op, tenant, user string, u *userItem, ord frozenOrder, q SessionQuery, now time.Time) (*SessionPage, error) {
 	total, err := s.listTotal(ctx, op, tenant, user, u, q, now, nil)
 	if err != nil || q.Offset >= total {
 		return &SessionPage{Total: total, Sessions: []*pulse.Session{}}, err // past the end: nothing to read
 	}
 	first := s.horizon(now)
-	rows, err := s.endedBy(ctx, op, tenant, user, ord, q, first, q.Offset+q.Limit)
+	n := q.Offset + q.Limit
+	var live []endRow
+	var bound int64 // no ended session beyond it, in the page's order, can be among the first n
+	if q.Status == "all" {
+		if live, err = s.liveBy(ctx, op, tenant, user, ord, q, first, now); err != nil {
+			return nil, err
+		}
+		if sortRows(live, q.Desc); len(live) >= n {
+			bound = live[n-1].at
+		}
+	}
+	rows, err := s.endedBy(ctx, op, tenant, user, ord, q, first, n, bound)
 	if err != nil {
 		return nil, err
 	}
-	sortRows(rows, q.Desc)
-	from := q.Offset
-	if q.Status == "all" {
-		if from, rows, err = s.mergeLive(ctx, op, tenant, user, ord, q, first, rows, now); err != nil {
-			return nil, err
-		}
-	}
-	rows = rows[min(from, len(rows)):]
+	rows = mergeLive(rows, live, q.Desc)
+	rows = rows[min(q.Offset, len(rows)):]
 	rows = rows[:min(q.Limit, len(rows))]
 	var keys []map[string]types.AttributeValue
 	for _, r := range rows {
@@ -461,41 +468,21 @@ func (s *Store) pageByEnd(ctx context.Context, op, tenant, user string, u *userI
 	return page, nil
 }
 
-// mergeLive places the user's live sessions among the ended rows of a page sorted by ord
-// (status all), and returns where the page begins in the rows it returns. A live session's last
-// activity and expiry move with every heartbeat: the LiveTimes index's entries tell them (liveBy,
-// about 170 bytes each, one read bounded by the session cap). Its start bounds both from below:
-// when every live session started after the key of each ended session the page can hold, they
-// all come before the page (newest first) or after it (oldest first), and only their number
-// counts; otherwise they are merged with the ended rows.
-func (s *Store) mergeLive(ctx context.Context, op, tenant, user string, ord frozenOrder, q SessionQuery, first string, rows []endRow, now time.Time) (int, []endRow, error) {
-	liveRows, err := s.liveBy(ctx, op, tenant, user, ord, q, first, now)
-	if err != nil {
-		return 0, nil, err
-	}
-	// A session that has just ended can be in both indexes for a moment: its ended entry stands.
-	ended := map[string]bool{}
+// mergeLive places the user's live sessions (liveBy's rows) among the ended rows of a page
+// sorted by a frozenOrder (status all). A session that has just ended can be in both indexes for
+// a moment: its ended entry stands.
+func mergeLive(rows, live []endRow, desc bool) []endRow {
+	ended := make(map[string]bool, len(rows))
 	for _, r := range rows {
 		ended[r.id] = true
 	}
-	live, earliest := []endRow{}, int64(math.MaxInt64)
-	for _, r := range liveRows {
+	for _, r := range live {
 		if !ended[r.id] {
-			live, earliest = append(live, r), min(earliest, r.start)
+			rows = append(rows, r)
 		}
 	}
-	end := q.Offset + q.Limit
-	switch at := q.Offset - len(live); {
-	case len(live) == 0:
-		return q.Offset, rows, nil
-	case q.Desc && at >= 0 && (at >= len(rows) || earliest > rows[at].at):
-		return at, rows, nil // all of them before the page
-	case !q.Desc && len(rows) >= end && earliest > rows[end-1].at:
-		return q.Offset, rows, nil // all of them after it
-	}
-	rows = append(rows, live...)
-	sortRows(rows, q.Desc)
-	return q.Offset, rows, nil
+	sortRows(rows, desc)
+	return rows
 }
 
 // liveBy returns the user's live sessions that q's list holds as rows of ord, to be read by key:
@@ -528,11 +515,10 @@ func (s *Store) liveBy(ctx context.Context, op, tenant, user string, ord frozenO
 	err = s.query(ctx, op, &dynamodb.QueryInput{IndexName: aws.String(indexLiveAt), KeyConditionExpression: expr.KeyCondition(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), Select: types.SelectAllProjectedAttributes}, func(items []map[string]types.AttributeValue) (bool, error) {
 		for _, it := range items {
-			start := numAttr(it, attrInit)
-			if q.Status == pulse.StatusActive && numAttr(it, attrExp) <= now.UnixMilli() || startDay(time.UnixMilli(start)) < first {
+			if q.Status == pulse.StatusActive && numAttr(it, attrExp) <= now.UnixMilli() || startDay(time.UnixMilli(numAttr(it, attrInit))) < first {
 				continue // expired (the cleanup has yet to record its end), or no longer listed
 			}
-			r := endRow{key: map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]}, at: numAttr(it, ord.live), start: start}
+			r := endRow{key: map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]}, at: numAttr(it, ord.live)}
 			if r.id = keyID(r.key); ofClient == nil || ofClient[r.id] {
 				rows = append(rows, r)
 			}
@@ -555,9 +541,11 @@ func sortRows(rows []endRow, desc bool) {
 }
 
 // endedBy returns the first n of the user's ended sessions in q's order of ord, from ord's
-// index, leaving out those that started before the horizon day first. Every other entry with
-// the n-th's key comes too: the index orders such ties as it likes, the caller breaks them by ID.
-func (s *Store) endedBy(ctx context.Context, op, tenant, user string, ord frozenOrder, q SessionQuery, first string, n int) ([]endRow, error) {
+// index, leaving out those that started before the horizon day first, and those past bound (when
+// not 0: below it newest first, above it oldest first), which the caller knows cannot be among
+// the first n. Every other entry with the n-th's key comes too: the index orders such ties as it
+// likes, the caller breaks them by ID.
+func (s *Store) endedBy(ctx context.Context, op, tenant, user string, ord frozenOrder, q SessionQuery, first string, n int, bound int64) ([]endRow, error) {
 	if n <= 0 {
 		return nil, nil
 	}
@@ -598,7 +586,16 @@ func (s *Store) endedBy(ctx context.Context, op, tenant, user string, ord frozen
 	}
 	// A listed session started on the horizon day or later, and was last active (and expires)
 	// after it started.
-	if err := read(pk.And(expression.Key(ord.attr).GreaterThanEqual(expression.Value(day.UnixMilli()))), true); err != nil {
+	kc := pk.And(expression.Key(ord.attr).GreaterThanEqual(expression.Value(day.UnixMilli())))
+	switch {
+	case bound != 0 && q.Desc:
+		kc = pk.And(expression.Key(ord.attr).GreaterThanEqual(expression.Value(max(day.UnixMilli(), bound))))
+	case bound != 0 && bound < day.UnixMilli():
+		return nil, nil
+	case bound != 0:
+		kc = pk.And(expression.Key(ord.attr).Between(expression.Value(day.UnixMilli()), expression.Value(bound)))
+	}
+	if err := read(kc, true); err != nil {
 		return nil, err
 	}
 	if len(rows) < n {
