@@ -544,7 +544,7 @@ func sortRows(rows []endRow, desc bool) {
 // index, leaving out those that started before the horizon day first, and those past bound (when
 // not 0: below it newest first, above it oldest first), which the caller knows cannot be among
 // the first n. Every other entry with the n-th's key comes too: the index orders such ties as it
-// likes, the caller breaks them by ID.
+// likes, the caller breaks them by ID. One more entry may come, the next in order.
 func (s *Store) endedBy(ctx context.Context, op, tenant, user string, ord frozenOrder, q SessionQuery, first string, n int, bound int64) ([]endRow, error) {
 	if n <= 0 {
 		return nil, nil
@@ -566,10 +566,11 @@ func (s *Store) endedBy(ctx context.Context, op, tenant, user string, ord frozen
 			FilterExpression: expr.Filter(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 			ScanIndexForward: aws.Bool(!q.Desc)}
 		// Without a filter the first n entries are the ones, bar the horizon's; with one, pages of
-		// what is still missing are read until n match, never a megabyte for a page of ten.
+		// what is still missing are read until n match, never a megabyte for a page of ten. One
+		// more than n: when its key differs from the n-th's, no tie of the n-th is left unread.
 		var left func() int
 		if stop {
-			left = func() int { return n - len(rows) }
+			left = func() int { return n + 1 - len(rows) }
 		}
 		return s.queryUpTo(ctx, op, in, left, func(items []map[string]types.AttributeValue) (bool, error) {
 			for _, it := range items {
@@ -581,7 +582,7 @@ func (s *Store) endedBy(ctx context.Context, op, tenant, user string, ord frozen
 				seen[r.id] = true
 				rows = append(rows, r)
 			}
-			return !stop || len(rows) < n, nil
+			return !stop || len(rows) <= n, nil
 		})
 	}
 	// A listed session started on the horizon day or later, and was last active (and expires)
@@ -598,10 +599,10 @@ func (s *Store) endedBy(ctx context.Context, op, tenant, user string, ord frozen
 	if err := read(kc, true); err != nil {
 		return nil, err
 	}
-	if len(rows) < n {
-		return rows, nil
+	if len(rows) <= n || rows[n].at != rows[n-1].at {
+		return rows, nil // every entry with the n-th's key is among them (an index keeps ties together)
 	}
-	if err := read(pk.And(expression.Key(ord.attr).Equal(expression.Value(rows[len(rows)-1].at))), false); err != nil {
+	if err := read(pk.And(expression.Key(ord.attr).Equal(expression.Value(rows[n-1].at))), false); err != nil {
 		return nil, err
 	}
 	return rows, nil
