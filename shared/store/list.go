@@ -137,9 +137,8 @@ func matches(ss *pulse.Session, q SessionQuery, now time.Time) bool {
 // indexKey is one entry of a user's Live, Started or Ended index: the session's key and the
 // UTC day it started.
 type indexKey struct {
-	key   map[string]types.AttributeValue
-	start int64 // Unix ms
-	day   string
+	key map[string]types.AttributeValue
+	day string
 }
 
 // pageKeys returns the keys of one page sorted by start, and the list's total.
@@ -291,8 +290,7 @@ func (s *Store) indexKeys(ctx context.Context, op, tenant, user, index string, q
 			if seen >= skip && len(keys) < limit {
 				k := indexKey{key: map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]}}
 				if v, ok := it[rangeKey].(*types.AttributeValueMemberS); ok {
-					k.start = msOfStartKey(v.Value)
-					k.day = startDay(time.UnixMilli(k.start))
+					k.day = startDay(time.UnixMilli(msOfStartKey(v.Value)))
 				}
 				keys = append(keys, k)
 			}
@@ -399,9 +397,8 @@ type frozenOrder struct {
 	since       func(u *userItem) int64 // from when the index holds every end of u
 }
 
-// frozenOrders are the sorts pageByEnd serves. Both keys of a live session move with its
-// heartbeats, and are never before its start (a session expires after its last activity, which
-// is after its start): mergeLive relies on that.
+// frozenOrders are the sorts pageByEnd serves, and liveBy for the live sessions, whose keys
+// move with their heartbeats (the LiveTimes index holds them as they are stored).
 var frozenOrders = map[string]frozenOrder{
 	"last_updated": {indexEndLast, attrEndLast, attrLast, func(u *userItem) int64 { return u.Indexed }},
 	"expires_at":   {indexEndExp, attrEndExp, attrExp, func(u *userItem) int64 { return u.ExpIndexed }},

@@ -503,16 +503,16 @@ func (s *Store) makeRoom(ctx context.Context, tenant, user string, u *userItem) 
 }
 
 // liveSessions returns the user's sessions that have not recorded an end (expired ones
-// included), oldest first: the Live index, items fetched from the table.
+// included), oldest first: the Live index, items fetched from the table, strongly consistent.
 // Their number is bounded by the session cap.
-func (s *Store) liveSessions(ctx context.Context, op, tenant, user string, consistent bool) ([]*pulse.Session, error) {
+func (s *Store) liveSessions(ctx context.Context, op, tenant, user string) ([]*pulse.Session, error) {
 	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(attrPK).Equal(expression.Value(userPK(tenant, user)))).Build()
 	if err != nil {
 		return nil, fail(op, err)
 	}
 	return s.querySessions(ctx, op, &dynamodb.QueryInput{IndexName: aws.String(indexLive), KeyConditionExpression: expr.KeyCondition(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-		Select: types.SelectAllAttributes, ConsistentRead: aws.Bool(consistent)})
+		Select: types.SelectAllAttributes, ConsistentRead: aws.Bool(true)})
 }
 
 // liveIDs returns the IDs of the user's sessions that have not recorded an end (expired ones

@@ -155,7 +155,7 @@ func (s *Store) PutUser(ctx context.Context, u pulse.User, zone *time.Location) 
 // bounded by the session cap.
 func (s *Store) renameSessions(ctx context.Context, u pulse.User) error {
 	const op = "rename sessions"
-	live, err := s.liveSessions(ctx, op, u.TenantID, u.ID, true)
+	live, err := s.liveSessions(ctx, op, u.TenantID, u.ID)
 	if err != nil {
 		return err
 	}
