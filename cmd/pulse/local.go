@@ -326,7 +326,7 @@ func demoCredentials(ctx context.Context, s *store.Store, path, url string) (map
 			return nil, err
 		}
 	}
-	if _, err := s.AuthenticateToken(ctx, demo.Admin, creds["PULSE_AUTH_TOKEN"]); err != nil {
+	if _, _, err := s.AuthenticateToken(ctx, demo.Admin, creds["PULSE_AUTH_TOKEN"]); err != nil {
 		_ = s.RevokeToken(ctx, demoTenant, demo.Admin, "make-run") // a stale one from an older run
 		secret, _, err := s.CreateToken(ctx, demoTenant, demo.Admin, "make-run", 0)
 		if err != nil {

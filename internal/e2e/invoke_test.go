@@ -200,7 +200,7 @@ func TestBuiltFunctionsUnderRuntimeAPI(t *testing.T) {
 		if _, err := e.Deps.Store.GetUser(ctx, e.Tenant, "bulky"); pulse.ErrorCode(err) != pulse.ENOTFOUND {
 			t.Errorf("the user after the erasure: %v, want not found at once", err)
 		}
-		if _, err := e.Deps.Store.AuthenticateToken(ctx, "bulky", tokens[2499]); err == nil {
+		if _, _, err := e.Deps.Store.AuthenticateToken(ctx, "bulky", tokens[2499]); err == nil {
 			t.Error("a token of the erased user still authenticates")
 		}
 		// The schedule finishes it: runs held to the cleanup's template timeout, past the grace.

@@ -23,13 +23,9 @@ func (k keys) Authenticate(_ context.Context, secret string) (*pulse.APIKey, err
 // tokens records that the token path was taken and refuses every token.
 type tokens struct{ asked *string }
 
-func (t tokens) AuthenticateToken(_ context.Context, user, _ string) (*pulse.AccessToken, error) {
+func (t tokens) AuthenticateToken(_ context.Context, user, _ string) (*pulse.AccessToken, *pulse.User, error) {
 	*t.asked = user
-	return nil, pulse.Unauthorized("authenticate token", pulse.EntityToken)
-}
-
-func (t tokens) GetUser(context.Context, string, string) (*pulse.User, error) {
-	panic("not reached: every token is refused first")
+	return nil, nil, pulse.Unauthorized("authenticate token", pulse.EntityToken)
 }
 
 var stored = keys{

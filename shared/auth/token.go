@@ -9,10 +9,9 @@ import (
 	"github.com/pulse-sessions/pulse/shared/store"
 )
 
-// Tokens is what the token authorizer reads: the token, its user's roles, the tenant's grants.
+// Tokens is what the token authorizer reads: the token with its user (whose roles count).
 type Tokens interface {
-	AuthenticateToken(ctx context.Context, user, secret string) (*pulse.AccessToken, error)
-	GetUser(ctx context.Context, tenant, id string) (*pulse.User, error)
+	AuthenticateToken(ctx context.Context, user, secret string) (*pulse.AccessToken, *pulse.User, error)
 }
 
 var _ Tokens = (*store.Store)(nil)
@@ -47,14 +46,8 @@ func RequireToken(tokens Tokens, tenants *store.Tenants, perm pulse.Permission, 
 		if !ok1 || !ok2 || pulse.ValidID(userID) != nil {
 			return unauthorized
 		}
-		tok, err := tokens.AuthenticateToken(r.Context(), userID, secret)
+		tok, user, err := tokens.AuthenticateToken(r.Context(), userID, secret)
 		if err != nil {
-			return err
-		}
-		user, err := tokens.GetUser(r.Context(), tok.TenantID, tok.UserID)
-		if pulse.ErrorCode(err) == pulse.ENOTFOUND {
-			return unauthorized
-		} else if err != nil {
 			return err
 		}
 		tenant, _, err := tenants.Get(r.Context(), tok.TenantID)

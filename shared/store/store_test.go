@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/pulse-sessions/pulse/internal/ddbtest"
 	"github.com/pulse-sessions/pulse/shared/pulse"
 	"github.com/pulse-sessions/pulse/shared/store"
@@ -309,6 +312,42 @@ func TestDeleteUserErasesEverything(t *testing.T) {
 	}
 	if err := s.DeleteUser(ctx, "acme", "u1"); code(err) != pulse.ENOTFOUND {
 		t.Errorf("second delete: err = %v, want %s", err, pulse.ENOTFOUND)
+	}
+}
+
+// A token stops working the moment its user's erasure begins, not when the erasure reaches
+// its credential: with the request's time already short, DeleteUser sets the tombstone and
+// deletes nothing else, and the credential, still stored, no longer authenticates.
+func TestTokenEndsWhenTheErasureBegins(t *testing.T) {
+	ctx := context.Background()
+	db, table := ddbtest.New(t)
+	s := store.New(db, store.Options{Table: table, Now: newClock(start).Now})
+	if _, _, err := s.CreateSession(ctx, newSession("u1", "S1")); err != nil {
+		t.Fatal(err)
+	}
+	secret, _, err := s.CreateToken(ctx, "acme", "u1", "ci", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, u, err := s.AuthenticateToken(ctx, "u1", secret)
+	if err != nil || tok.TenantID != "acme" || u.ID != "u1" {
+		t.Fatalf("before the erasure: %+v %+v %v, want the token and its user", tok, u, err)
+	}
+	short, cancel := context.WithTimeout(ctx, 900*time.Millisecond) // under nearDeadline's second
+	defer cancel()
+	if err := s.DeleteUser(short, "acme", "u1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetToken(ctx, "acme", "u1", "ci"); code(err) != pulse.ENOTFOUND {
+		t.Errorf("the token by name: %v, want %s", err, pulse.ENOTFOUND)
+	}
+	left, err := db.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true),
+		FilterExpression: aws.String("attribute_exists(token_hash)"), Select: types.SelectCount})
+	if err != nil || left.Count != 2 {
+		t.Fatalf("token items after the cut erasure: %+v %v, want the credential and its reference still stored", left, err)
+	}
+	if _, _, err := s.AuthenticateToken(ctx, "u1", secret); code(err) != pulse.EUNAUTHORIZED {
+		t.Errorf("the token once the erasure began: %v, want %s", err, pulse.EUNAUTHORIZED)
 	}
 }
 

@@ -93,31 +93,40 @@ func (s *Store) GetToken(ctx context.Context, tenant, user, name string) (*pulse
 	return tok, nil
 }
 
-// AuthenticateToken returns the token whose secret is given when it is valid for user:
-// EUNAUTHORIZED for an unknown, expired or revoked token, and for a token of another user. One
-// strongly consistent GetItem on the hash of the secret.
-func (s *Store) AuthenticateToken(ctx context.Context, user, secret string) (*pulse.AccessToken, error) {
+// AuthenticateToken returns the token whose secret is given when it is valid for user, with
+// the user: EUNAUTHORIZED for an unknown, expired or revoked token, for a token of another
+// user, and for a user erased or being erased. The user's tombstone decides, not the token's
+// credential: an erasure deletes the credentials a page at a time, and a token must stop
+// working the moment the erasure begins. Two strongly consistent GetItems: the hash of the
+// secret, then the user the credential names.
+func (s *Store) AuthenticateToken(ctx context.Context, user, secret string) (*pulse.AccessToken, *pulse.User, error) {
 	const op = "authenticate token"
 	unauthorized := pulse.Unauthorized(op, pulse.EntityToken)
 	if secret == "" || len(secret) > 128 {
-		return nil, unauthorized
+		return nil, nil, unauthorized
 	}
 	hash := hashSecret(secret)
 	var it tokenItem
 	if found, err := s.get(ctx, op, tokenPK(hash), tokenSK(), true, &it); err != nil {
-		return nil, err
+		return nil, nil, err
 	} else if !found {
-		return nil, unauthorized
+		return nil, nil, unauthorized
 	}
 	if subtle.ConstantTimeCompare([]byte(it.Hash), []byte(hash)) != 1 || it.User != user ||
 		(it.Expires != 0 && !s.now().Before(time.UnixMilli(it.Expires))) {
-		return nil, unauthorized
+		return nil, nil, unauthorized
+	}
+	u, err := s.GetUser(ctx, it.Tenant, it.User)
+	if pulse.ErrorCode(err) == pulse.ENOTFOUND {
+		return nil, nil, unauthorized
+	} else if err != nil {
+		return nil, nil, err
 	}
 	tok := &pulse.AccessToken{TenantID: it.Tenant, UserID: it.User, Name: it.Name, CreatedAt: time.UnixMilli(it.Created)}
 	if it.Expires != 0 {
 		tok.ExpiresAt = time.UnixMilli(it.Expires)
 	}
-	return tok, nil
+	return tok, u, nil
 }
 
 // RevokeToken deletes a user's token by name; ENOTFOUND when the user has none by that name.
