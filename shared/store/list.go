@@ -415,11 +415,12 @@ type endRow struct {
 // pageByEnd returns one page of the user's ended or all sessions sorted by last activity or
 // expiry (ord). An end freezes both and enters the session in ord's index, so the ended ones
 // are the index's first offset+limit entries in the page's order (keys, the start and the
-// client list: about 150 bytes each with UUIDs); the live ones (status all, liveBy's rows,
-// read first) are placed among them by mergeLive. When offset+limit live sessions already fill
-// the page's place, only ended entries that could still come before the last of them are read:
-// at the cap, page 1 newest first reads no ended entry at all. Then the page's sessions are read
-// by key. The total is listTotal's.
+// client list: about 150 bytes each with UUIDs); the live ones (status all, liveBy's rows) are
+// placed among them by mergeLive. Newest first they are read first, and when offset+limit of
+// them already fill the page's place, only ended entries that could still come before the last
+// of them are read: at the cap, page 1 reads no ended entry at all. Oldest first the ended ones
+// are read first, and the live ones only when the earliest live start says one could be on the
+// page. Then the page's sessions are read by key. The total is listTotal's.
 func (s *Store) pageByEnd(ctx context.Context, op, tenant, user string, u *userItem, ord frozenOrder, q SessionQuery, now time.Time) (*SessionPage, error) {
 	total, err := s.listTotal(ctx, op, tenant, user, u, q, now, nil)
 	if err != nil || q.Offset >= total {
@@ -427,17 +428,38 @@ func (s *Store) pageByEnd(ctx context.Context, op, tenant, user string, u *userI
 	}
 	first := s.horizon(now)
 	n := q.Offset + q.Limit
-	var live []endRow
-	var bound int64 // no ended session beyond it, in the page's order, can be among the first n
-	if q.Status == "all" {
+	var rows, live []endRow
+	switch {
+	case q.Status != "all":
+		rows, err = s.endedBy(ctx, op, tenant, user, ord, q, first, n, 0)
+	case q.Desc:
 		if live, err = s.liveBy(ctx, op, tenant, user, ord, q, first, now); err != nil {
 			return nil, err
 		}
+		var bound int64 // no ended session beyond it, in the page's order, can be among the first n
 		if sortRows(live, q.Desc); len(live) >= n {
 			bound = live[n-1].at
 		}
+		rows, err = s.endedBy(ctx, op, tenant, user, ord, q, first, n, bound)
+	default:
+		// Oldest first the live sessions mostly come after the ended ones: a live session's
+		// last activity and expiry are never before its start, so when the earliest live
+		// start is past the n-th ended row, none of them can be on the page and LiveTimes is
+		// not read.
+		if rows, err = s.endedBy(ctx, op, tenant, user, ord, q, first, n, 0); err != nil {
+			return nil, err
+		}
+		sortRows(rows, q.Desc)
+		var earliest int64
+		if len(rows) >= n {
+			if earliest, err = s.earliestLive(ctx, op, tenant, user, first); err != nil {
+				return nil, err
+			}
+		}
+		if earliest == 0 || earliest <= rows[n-1].at {
+			live, err = s.liveBy(ctx, op, tenant, user, ord, q, first, now)
+		}
 	}
-	rows, err := s.endedBy(ctx, op, tenant, user, ord, q, first, n, bound)
 	if err != nil {
 		return nil, err
 	}
@@ -523,6 +545,29 @@ func (s *Store) liveBy(ctx context.Context, op, tenant, user string, ord frozenO
 		return true, nil
 	})
 	return rows, err
+}
+
+// earliestLive returns the start (Unix ms) of the user's earliest live session started on the
+// horizon day first or later, math.MaxInt64 when there is none: the first of the Live index's
+// keys, one entry (0.5 RCU), whatever the user holds.
+func (s *Store) earliestLive(ctx context.Context, op, tenant, user, first string) (int64, error) {
+	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(attrPK).Equal(expression.Value(userPK(tenant, user))).
+		And(expression.Key(attrLiveKey).GreaterThanEqual(expression.Value(dayStartKey(first))))).Build()
+	if err != nil {
+		return 0, fail(op, err)
+	}
+	earliest := int64(math.MaxInt64)
+	err = s.queryUpTo(ctx, op, &dynamodb.QueryInput{IndexName: aws.String(indexLive), KeyConditionExpression: expr.KeyCondition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), Select: types.SelectAllProjectedAttributes},
+		func() int { return 1 }, func(items []map[string]types.AttributeValue) (bool, error) {
+			for _, it := range items {
+				if v, ok := it[attrLiveKey].(*types.AttributeValueMemberS); ok {
+					earliest = msOfStartKey(v.Value)
+				}
+			}
+			return false, nil
+		})
+	return earliest, err
 }
 
 // sortRows orders rows as the full read orders sessions (compareBy, then the ID), so that
