@@ -450,13 +450,15 @@ func (s *Store) pageByEnd(ctx context.Context, op, tenant, user string, u *userI
 			return nil, err
 		}
 		sortRows(rows, q.Desc)
-		var earliest int64
+		after := false // every live session comes after the page
 		if len(rows) >= n {
-			if earliest, err = s.earliestLive(ctx, op, tenant, user, first); err != nil {
+			earliest, err := s.earliestLive(ctx, op, tenant, user, first)
+			if err != nil {
 				return nil, err
 			}
+			after = earliest > rows[n-1].at
 		}
-		if earliest == 0 || earliest <= rows[n-1].at {
+		if !after {
 			live, err = s.liveBy(ctx, op, tenant, user, ord, q, first, now)
 		}
 	}
