@@ -134,11 +134,12 @@ func matches(ss *pulse.Session, q SessionQuery, now time.Time) bool {
 	return q.ClientID == "" || slices.Contains(ss.ClientIDs, q.ClientID)
 }
 
-// indexKey is one entry of a user's Live, Started or Ended index: the session's key and the
-// UTC day it started.
+// indexKey is one entry of a user's Live, Started or Ended index: the session's key, its start
+// and the UTC day it started.
 type indexKey struct {
-	key map[string]types.AttributeValue
-	day string
+	key   map[string]types.AttributeValue
+	start int64 // Unix ms
+	day   string
 }
 
 // pageKeys returns the keys of one page sorted by start, and the list's total.
@@ -290,7 +291,8 @@ func (s *Store) indexKeys(ctx context.Context, op, tenant, user, index string, q
 			if seen >= skip && len(keys) < limit {
 				k := indexKey{key: map[string]types.AttributeValue{attrPK: it[attrPK], attrSK: it[attrSK]}}
 				if v, ok := it[rangeKey].(*types.AttributeValueMemberS); ok {
-					k.day = startDay(time.UnixMilli(msOfStartKey(v.Value)))
+					k.start = msOfStartKey(v.Value)
+					k.day = startDay(time.UnixMilli(k.start))
 				}
 				keys = append(keys, k)
 			}
@@ -553,23 +555,11 @@ func (s *Store) liveBy(ctx context.Context, op, tenant, user string, ord frozenO
 // horizon day first or later, math.MaxInt64 when there is none: the first of the Live index's
 // keys, one entry (0.5 RCU), whatever the user holds.
 func (s *Store) earliestLive(ctx context.Context, op, tenant, user, first string) (int64, error) {
-	expr, err := expression.NewBuilder().WithKeyCondition(expression.Key(attrPK).Equal(expression.Value(userPK(tenant, user))).
-		And(expression.Key(attrLiveKey).GreaterThanEqual(expression.Value(dayStartKey(first))))).Build()
-	if err != nil {
-		return 0, fail(op, err)
+	keys, _, err := s.indexKeys(ctx, op, tenant, user, indexLive, SessionQuery{}, first, "", 0, 1, false)
+	if err != nil || len(keys) == 0 {
+		return math.MaxInt64, err
 	}
-	earliest := int64(math.MaxInt64)
-	err = s.queryUpTo(ctx, op, &dynamodb.QueryInput{IndexName: aws.String(indexLive), KeyConditionExpression: expr.KeyCondition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), Select: types.SelectAllProjectedAttributes},
-		func() int { return 1 }, func(items []map[string]types.AttributeValue) (bool, error) {
-			for _, it := range items {
-				if v, ok := it[attrLiveKey].(*types.AttributeValueMemberS); ok {
-					earliest = msOfStartKey(v.Value)
-				}
-			}
-			return false, nil
-		})
-	return earliest, err
+	return keys[0].start, nil
 }
 
 // sortRows orders rows as the full read orders sessions (compareBy, then the ID), so that
