@@ -1,5 +1,6 @@
 // Package cleanup ends sessions whose idle timeout or absolute lifetime has passed, on a
-// schedule, and rolls up the active users of days that have ended (store.CloseDays). Reads never wait for it (an expired session counts as ended on every read); it
+// schedule, snapshots the active lists read lately (store.TakeActiveSnapshots), and rolls up the
+// active users of days that have ended (store.CloseDays). Reads never wait for it (an expired session counts as ended on every read); it
 // records the end (status, reason, time), takes sessions out of the indexes, and starts their
 // retention. Each run reads only the expiry buckets that passed since the last one.
 package cleanup
@@ -48,6 +49,7 @@ type Summary struct {
 	Buckets     int   `json:"buckets"`
 	DaysClosed  int   `json:"days_closed"`  // tenant-days rolled up for the engagement API
 	UsersErased int   `json:"users_erased"` // erasures finished (tombstones removed)
+	Snapshots   int   `json:"snapshots"`    // active lists snapshotted (store.TakeActiveSnapshots)
 	Complete    bool  `json:"complete"`
 	DurationMS  int64 `json:"duration_ms"`
 }
@@ -169,6 +171,18 @@ func (c *Cleaner) Run(ctx context.Context) (sum Summary, err error) {
 			return sum, err
 		}
 	}
+	// Then the snapshots of the active lists read lately, before the rollups: a list pages its
+	// snapshot only while it is recent, and the rollups of a run that stops early wait safely.
+	if stop() {
+		sum.Complete = false
+		return sum, nil
+	}
+	snaps, done, err := c.Store.TakeActiveSnapshots(ctx, stop)
+	sum.Snapshots = snaps
+	if err != nil || !done {
+		sum.Complete = false
+		return sum, err
+	}
 	// Then the daily rollups of active users, for the days that have ended everywhere.
 	if stop() {
 		sum.Complete = false
@@ -209,7 +223,7 @@ func (c *Cleaner) report(sum Summary) {
 		},
 		"level": "INFO", "msg": "cleanup run", "function": c.Function,
 		"examined": sum.Examined, "ended": sum.Ended, "remaining": sum.Remaining,
-		"buckets": sum.Buckets, "days_closed": sum.DaysClosed, "users_erased": sum.UsersErased, "complete": sum.Complete, "duration_ms": sum.DurationMS,
+		"buckets": sum.Buckets, "days_closed": sum.DaysClosed, "users_erased": sum.UsersErased, "snapshots": sum.Snapshots, "complete": sum.Complete, "duration_ms": sum.DurationMS,
 	}
 	b, err := json.Marshal(line)
 	if err != nil {

@@ -73,6 +73,11 @@ func (s *Store) DeleteUser(ctx context.Context, tenant, id string) error {
 	if err := s.putItem(ctx, op, &dynamodb.PutItemInput{Item: reg}); err != nil {
 		return err
 	}
+	// No snapshot of the active list taken before the registry names the user is paged again:
+	// a later one leaves the user out (snapshot.go).
+	if err := s.snapshotsStale(ctx, op, tenant, s.now()); err != nil {
+		return err
+	}
 	// Live sessions end now, whatever the rest takes.
 	ids, err := s.liveIDs(ctx, op, tenant, id)
 	if err != nil {

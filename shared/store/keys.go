@@ -257,6 +257,20 @@ const statShards = 4
 func statPK(tenant string, shard int) string { return fmt.Sprintf("T#%s#ST#%d", tenant, shard) }
 func statSK(day string) string               { return day }
 
+// snapshotPK, snapshotSK: one item per tenant whose active list was read: until when the
+// scheduled runs take snapshots of it, and which is current (snapshot.go). One partition, so
+// that a run finds the tenants wanted with one Query.
+func snapshotPK() string              { return "ASNAP" }
+func snapshotSK(tenant string) string { return tenant }
+
+// snapshotChunkPK: the chunks of the snapshot of a tenant's active list taken at built (Unix
+// ms), each snapshot its own partition, so that a new one never overwrites one a page reads;
+// snapshotChunkSK: a chunk's place in the list. "AS" never meets "U" (userPK).
+func snapshotChunkPK(tenant string, built int64) string {
+	return "T#" + tenant + "#AS#" + strconv.FormatInt(built, 10)
+}
+func snapshotChunkSK(i int) string { return fmt.Sprintf("%06d", i) }
+
 // erasedPK, erasedSK: users whose erasure began, for the scheduled sweep that finishes it.
 func erasedPK() string                    { return "ERASED" }
 func erasedSK(tenant, user string) string { return tenant + "#" + user }

@@ -62,6 +62,43 @@ func ActiveSince(now time.Time, window time.Duration) time.Time {
 func (s *Store) ActiveSessions(ctx context.Context, tenant string, offset, limit int) (*ActivePage, error) {
 	const op = "active sessions"
 	now := s.now()
+	if page, ok, err := s.snapshotPage(ctx, tenant, offset, limit, now); err != nil || ok {
+		return page, err
+	}
+	since := ActiveSince(now, s.policy.ActiveWindow)
+	entries, err := s.activeEntries(ctx, op, tenant, now)
+	if err != nil {
+		return nil, err
+	}
+	page := &ActivePage{Total: len(entries), Sessions: []*pulse.Session{}}
+	entries = entries[min(offset, len(entries)):]
+	entries = entries[:min(limit, len(entries))]
+	keys := make([]map[string]types.AttributeValue, 0, len(entries))
+	for _, e := range entries {
+		keys = append(keys, key(e.pk, e.sk))
+	}
+	got, err := s.sessionsByKey(ctx, op, keys, activeRow)
+	if err != nil {
+		return nil, err
+	}
+	read := make(map[sessionRef]*pulse.Session, len(got))
+	for _, ss := range got {
+		read[sessionRef{userPK(ss.TenantID, ss.UserID), sessionSK(ss.ID)}] = ss
+	}
+	for _, e := range entries {
+		if ss := read[e.ref()]; ss != nil && active(ss, now, since) {
+			page.Sessions = append(page.Sessions, ss)
+		} else {
+			page.Total-- // ended (or gone) since the index was written: not a row, not counted
+		}
+	}
+	return page, nil
+}
+
+// activeEntries reads the keys of every partition of the Active index for the window at now,
+// and returns the tenant's active sessions in the list's order: newest bucket first, within a
+// bucket the most recently started first; a session past its absolute lifetime is left out.
+func (s *Store) activeEntries(ctx context.Context, op, tenant string, now time.Time) ([]activeEntry, error) {
 	since := ActiveSince(now, s.policy.ActiveWindow)
 	// A session started before this has outlived its absolute lifetime, whatever its bucket.
 	born := now.Add(-s.policy.MaxLifetime).UnixMilli()
@@ -87,7 +124,7 @@ func (s *Store) ActiveSessions(ctx context.Context, tenant string, offset, limit
 		return nil, err
 	}
 	// The index is updated a moment after the table: an entry can show a session twice (it just
-	// moved bucket: the newest wins) or one that has just ended (the read by key below decides).
+	// moved bucket: the newest wins) or one that has just ended (the read by key decides).
 	n := 0
 	for _, part := range parts {
 		n += len(part)
@@ -112,29 +149,7 @@ func (s *Store) ActiveSessions(ctx context.Context, tenant string, offset, limit
 		})
 		entries = append(entries, inBucket...)
 	}
-	page := &ActivePage{Total: len(entries), Sessions: []*pulse.Session{}}
-	entries = entries[min(offset, len(entries)):]
-	entries = entries[:min(limit, len(entries))]
-	keys := make([]map[string]types.AttributeValue, 0, len(entries))
-	for _, e := range entries {
-		keys = append(keys, key(e.pk, e.sk))
-	}
-	got, err := s.sessionsByKey(ctx, op, keys, activeRow)
-	if err != nil {
-		return nil, err
-	}
-	read := make(map[sessionRef]*pulse.Session, len(got))
-	for _, ss := range got {
-		read[sessionRef{userPK(ss.TenantID, ss.UserID), sessionSK(ss.ID)}] = ss
-	}
-	for _, e := range entries {
-		if ss := read[e.ref()]; ss != nil && active(ss, now, since) {
-			page.Sessions = append(page.Sessions, ss)
-		} else {
-			page.Total-- // ended (or gone) since the index was written: not a row, not counted
-		}
-	}
-	return page, nil
+	return entries, nil
 }
 
 // activeRow is what the active lists show of a session (the admin surface's row and the
