@@ -298,3 +298,33 @@ func TestEndedSessionsLeaveTheReadAPIs(t *testing.T) {
 		t.Errorf("active users: %s", r.Body)
 	}
 }
+
+// A run snapshots the active list of a tenant whose list was read, under the function's own
+// policy (the Active index's keys, the chunks, the snapshot item); the list's next page reads
+// the snapshot instead of the keys, and says so in its cost.
+func TestRunSnapshotsTheListsRead(t *testing.T) {
+	e := apptest.New(t)
+	seed(t, e, store.SnapshotFrom+10, 0)
+	page := func() (total string, rcu float64) {
+		t.Helper()
+		e.Meter.Reset()
+		r := e.Do("GET", "/settings/users/active-users?limit=10&offset=500", "", apptest.Key(e.Key)...)
+		if r.Status != 200 {
+			t.Fatalf("the active list: %d %s", r.Status, r.Body)
+		}
+		_, rcu, _ = e.Meter.Snapshot()
+		return r.Header.Get("X-Total-Count"), rcu
+	}
+	before, keys := page()
+	sum, err := cleaner(e).Run(asCleanup(context.Background()))
+	if err != nil || sum.Snapshots != 1 || !sum.Complete {
+		t.Fatalf("run: %+v, %v; want the list's snapshot taken", sum, err)
+	}
+	after, snap := page()
+	t.Logf("a page of 10 of %s active: %.1f RCU from the index's keys, %.1f from the snapshot", after, keys, snap)
+	// The keys of 1,010 sessions in 16 partitions are about 7.5 RCU; the snapshot's item and
+	// chunk 1.
+	if before != after || snap > keys-5 {
+		t.Errorf("from the snapshot: total %s (before %s), %.1f RCU (from the keys %.1f); want the same total, 5 RCU less", after, before, snap, keys)
+	}
+}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,16 +17,16 @@ import (
 )
 
 // A tenant's active list at scale is paged from a snapshot of it, which the scheduled function
-// takes on every run for the tenants whose list was read lately. The list's order and its
-// total need every key of the window (about 0.016 RCU an active session with UUIDs: 310 RCU at
-// 20,000, on every page); the snapshot is those keys, read once a run, in the list's order and
-// packed 100 to an item, with their total on one item. A page then reads that item, the chunks
-// that hold it (0.5 RCU each) and its sessions by key: what it returns, at any offset.
+// takes on every run for the tenants with SnapshotFrom active sessions or more. The list's order
+// and its total need every key of the window (about 0.016 RCU an active session with UUIDs: 310
+// RCU at 20,000, on every page); the snapshot is those keys, read once a run, in the list's
+// order and packed 100 to an item, with their total on one item. A page then reads that item,
+// the chunks that hold it (0.5 RCU each) and its sessions by key: what it returns, at any offset.
 //
 // Counters that move with the sessions would be exact to the moment, but they are written with
-// every move of a session between the index's buckets (BENCHMARKS.md, section 5: 5 to 15 times
-// the snapshots' writes at 20,000 active) and would still not tell where a page deep in the
-// list begins. The price of the snapshot is its age: the list is the sessions active when it was
+// every move of a session between the index's buckets (BENCHMARKS.md, section 5: far more than
+// the snapshots' writes at 20,000 active) and would still not tell where a page deep in the list
+// begins. The price of the snapshot is its age: the list is the sessions active when it was
 // taken (at most a run ago), shown as they are now, and its total is theirs, so that paging
 // returns as many rows as it says. A session started or come back since is listed from the next
 // run; one ended since stays listed (it was active then) until the next run. An erasure is
@@ -46,20 +47,15 @@ const (
 	// snapshotChunk is how many sessions one chunk holds: 100 with UUIDs are about 3.4 KB, one
 	// eventually consistent read unit.
 	snapshotChunk = 100
-	// snapshotWant is how long a read of the list keeps its tenant's snapshots taken; a read
-	// renews it when less than half is left (one write an hour at most).
-	snapshotWant = 2 * time.Hour
 	// snapshotKeep is how long a snapshot's chunks stay before TTL removes them: longer than
 	// any read that began with it (a page reads its snapshot item first).
 	snapshotKeep = time.Hour
 )
 
-// snapshotItem is a tenant's snapshot item: until when reads want snapshots, and the current one.
+// snapshotItem is a tenant's snapshot item: which snapshot is current.
 type snapshotItem struct {
 	PK     string `dynamodbav:"pk"`
 	SK     string `dynamodbav:"sk"`
-	Tenant string `dynamodbav:"tenant"`
-	Want   int64  `dynamodbav:"want"`   // Unix ms: runs take snapshots until then
 	Built  int64  `dynamodbav:"built"`  // Unix ms: when the current snapshot's keys were read; 0 none yet
 	Total  int    `dynamodbav:"total"`  // the sessions the snapshot holds
 	Chunks int    `dynamodbav:"chunks"` // 0: no chunks (the list is below SnapshotFrom or above snapshotMax)
@@ -82,18 +78,13 @@ func (h *snapshotItem) usable(now time.Time) bool {
 }
 
 // snapshotPage returns the page from the tenant's snapshot, and false when there is none to
-// use (the caller reads the index). It also renews the tenant's wish for snapshots.
+// use (the caller reads the index).
 func (s *Store) snapshotPage(ctx context.Context, tenant string, offset, limit int, now time.Time) (*ActivePage, bool, error) {
 	const op = "active sessions"
 	var h snapshotItem
 	found, err := s.get(ctx, op, snapshotPK(), snapshotSK(tenant), false, &h)
 	if err != nil {
 		return nil, false, err
-	}
-	if !found || h.Want < now.Add(snapshotWant/2).UnixMilli() {
-		if err := s.wantSnapshots(ctx, op, tenant, now); err != nil {
-			return nil, false, err
-		}
 	}
 	if !found || !h.usable(now) {
 		return nil, false, nil
@@ -160,52 +151,77 @@ func (s *Store) snapshotPage(ctx context.Context, tenant string, offset, limit i
 	return page, true, nil
 }
 
-// wantSnapshots asks the scheduled runs to take the tenant's snapshots for snapshotWant.
-func (s *Store) wantSnapshots(ctx context.Context, op, tenant string, now time.Time) error {
-	_, err := s.updateItem(ctx, op, &dynamodb.UpdateItemInput{Key: key(snapshotPK(), snapshotSK(tenant)),
-		UpdateExpression:         aws.String("SET #want = :want, #tenant = :tenant"),
-		ExpressionAttributeNames: map[string]string{"#want": "want", "#tenant": "tenant"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":want":   &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Add(snapshotWant).UnixMilli(), 10)},
-			":tenant": &types.AttributeValueMemberS{Value: tenant},
-		}})
-	return err
-}
-
-// TakeActiveSnapshots takes a snapshot of the active list of every tenant whose list was read
-// within snapshotWant, one tenant after another until stop says so. It returns how many it took
-// and whether it took them all.
+// TakeActiveSnapshots takes a snapshot of the active list of every registered tenant with
+// SnapshotFrom active sessions or more (a probe of one shard tells, about 0.5 RCU a bucket; the
+// snapshot's own read decides), and of every tenant that had one (so that a list that shrank
+// stops paging it), one tenant after another until stop says so. It returns how many it took
+// and whether it went through every tenant.
 func (s *Store) TakeActiveSnapshots(ctx context.Context, stop func() bool) (int, bool, error) {
 	const op = "snapshot active sessions"
 	now := s.now()
+	had := map[string]bool{}
 	in := &dynamodb.QueryInput{KeyConditionExpression: aws.String("#pk = :pk"),
 		ExpressionAttributeNames:  map[string]string{"#pk": attrPK},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: snapshotPK()}}}
-	var wanted []string
 	err := s.query(ctx, op, in, func(page []map[string]types.AttributeValue) (bool, error) {
 		for _, it := range page {
 			var h snapshotItem
 			if err := attributevalue.UnmarshalMap(it, &h); err != nil {
 				return false, fail(op, err)
 			}
-			if h.Want > now.UnixMilli() {
-				wanted = append(wanted, h.Tenant)
-			}
+			had[h.SK] = h.Chunks > 0
 		}
 		return true, nil
 	})
 	if err != nil {
 		return 0, false, err
 	}
-	for i, tenant := range wanted {
+	tenants, err := s.tenantsAfter(ctx, op, "")
+	if err != nil {
+		return 0, false, err
+	}
+	taken := 0
+	for _, tenant := range tenants {
 		if stop() {
-			return i, false, nil
+			return taken, false, nil
 		}
-		if err := s.takeSnapshot(ctx, op, tenant, now); err != nil {
-			return i, false, err
+		large, err := s.probeActive(ctx, op, tenant, now)
+		if err != nil {
+			return taken, false, err
+		}
+		if !large && !had[tenant] {
+			continue
+		}
+		took, err := s.takeSnapshot(ctx, op, tenant, now)
+		if err != nil {
+			return taken, false, err
+		}
+		if took {
+			taken++
 		}
 	}
-	return len(wanted), true, nil
+	return taken, true, nil
+}
+
+// probeActive reports whether the tenant may have SnapshotFrom active sessions: whether the
+// window's first write shard holds at least half its share of them. Sessions spread over the
+// shards evenly (by a hash of their ID), so a list that large is never missed in practice.
+func (s *Store) probeActive(ctx context.Context, op, tenant string, now time.Time) (bool, error) {
+	need := SnapshotFrom / s.shards / 2
+	seen := 0
+	since := ActiveSince(now, s.policy.ActiveWindow)
+	for b := now.Truncate(activeBucket); !b.Before(since) && seen < need; b = b.Add(-activeBucket) {
+		in := activeQuery(activeIndexPK(tenant, b, 0), 0, math.MaxInt64)
+		in.Limit = aws.Int32(int32(need - seen))
+		err := s.query(ctx, op, in, func(page []map[string]types.AttributeValue) (bool, error) {
+			seen += len(page)
+			return false, nil
+		})
+		if err != nil {
+			return false, err
+		}
+	}
+	return seen >= need, nil
 }
 
 // snapshotsStale makes the tenant's snapshots taken until now unusable (an erasure began). A
@@ -225,17 +241,19 @@ func (s *Store) snapshotsStale(ctx context.Context, op, tenant string, now time.
 }
 
 // takeSnapshot reads the tenant's active keys, writes them in chunks, then names the snapshot
-// on the tenant's snapshot item, unless a run has named a later one meanwhile. The sessions of
+// on the tenant's snapshot item, unless a run has named a later one meanwhile; below
+// SnapshotFrom (or above snapshotMax) it names none, and the list reads the index. It reports
+// whether it named chunks. The sessions of
 // users being erased are left out: the registry of erasures is read after now (strongly
 // consistent), so it names every user whose erasure made snapshots until now unusable.
-func (s *Store) takeSnapshot(ctx context.Context, op, tenant string, now time.Time) error {
+func (s *Store) takeSnapshot(ctx context.Context, op, tenant string, now time.Time) (bool, error) {
 	erasing, err := s.erasing(ctx, op, tenant)
 	if err != nil {
-		return err
+		return false, err
 	}
 	all, err := s.activeEntries(ctx, op, tenant, now)
 	if err != nil {
-		return err
+		return false, err
 	}
 	entries := all[:0]
 	for _, e := range all {
@@ -255,18 +273,18 @@ func (s *Store) takeSnapshot(ctx context.Context, op, tenant string, now time.Ti
 			}
 			packed, err := packIDs(ids)
 			if err != nil {
-				return fail(op, err)
+				return false, fail(op, err)
 			}
 			item, err := attributevalue.MarshalMap(snapshotChunkItem{PK: snapshotChunkPK(tenant, built), SK: snapshotChunkSK(chunks),
 				IDs: packed, TTL: now.Add(snapshotKeep).Unix()})
 			if err != nil {
-				return fail(op, err)
+				return false, fail(op, err)
 			}
 			reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}})
 			chunks++
 		}
 		if err := s.batchWrite(ctx, op, reqs); err != nil {
-			return err
+			return false, err
 		}
 	}
 	_, err = s.updateItem(ctx, op, &dynamodb.UpdateItemInput{Key: key(snapshotPK(), snapshotSK(tenant)),
@@ -279,9 +297,9 @@ func (s *Store) takeSnapshot(ctx context.Context, op, tenant string, now time.Ti
 			":chunks": &types.AttributeValueMemberN{Value: strconv.Itoa(chunks)},
 		}})
 	if failed, _ := conditionFailed(err); failed {
-		return nil // a run that began later named its snapshot first: it is the newer one
+		return false, nil // a run that began later named its snapshot first: it is the newer one
 	}
-	return err
+	return chunks > 0, err
 }
 
 // erasing is the table partition keys of the tenant's users whose erasure is under way.
