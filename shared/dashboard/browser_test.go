@@ -234,6 +234,61 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 }
 
+// From store.SnapshotFrom active sessions the list is the scheduled run's snapshot: a session
+// revoked elsewhere since stays a row until the next run, and the page's refresh turns its row
+// into "Ended …, revoked", with no revoke button, keeping the API's count.
+func TestDashboardSnapshotRowEnds(t *testing.T) {
+	e, tok := stack(t)
+	now := e.Clock.Now()
+	p := e.Deps.Config.Policy
+	var sessions []*pulse.Session
+	for i := range store.SnapshotFrom {
+		init, last := now.Add(-2*time.Hour+time.Duration(i)*time.Second), now.Add(-time.Minute)
+		sessions = append(sessions, &pulse.Session{TenantID: e.Tenant, UserID: fmt.Sprintf("bulk%04d", i), ID: fmt.Sprintf("B%04d", i), Key: "K",
+			ClientIDs: []string{"web"}, InitiatedAt: init, LastActivity: last, ExpiresAt: p.Expiry(last, init.Add(p.MaxLifetime)), HardExpires: init.Add(p.MaxLifetime),
+			Device: pulse.Device{Browser: "Chrome", Version: "134.0.0.0", MajorVersion: 134, OS: "Linux"}})
+	}
+	if err := e.Deps.Store.Import(context.Background(), nil, sessions, time.UTC); err != nil {
+		t.Fatal(err)
+	}
+	if took, _, err := e.Deps.Store.TakeActiveSnapshots(context.Background(), func() bool { return false }); err != nil || took != 1 {
+		t.Fatalf("the run took %d snapshots, %v; want the tenant's", took, err)
+	}
+	ctx := browser(t, 1280, 800)
+	var sid, uid, count string
+	var ok bool
+	if err := chromedp.Run(ctx,
+		chromedp.Navigate(e.URL+"/dashboard"),
+		signIn(demo.Admin, tok),
+		chromedp.WaitVisible("#active-table tbody tr button.revoke", chromedp.ByQuery),
+		chromedp.AttributeValue("#active-table tbody tr", "data-session", &sid, &ok, chromedp.ByQuery),
+		chromedp.AttributeValue("#active-table tbody tr", "data-user", &uid, &ok, chromedp.ByQuery),
+		chromedp.Text("#active-count", &count, chromedp.ByID),
+	); err != nil || sid == "" {
+		t.Fatalf("the active list: %v (first session %q)", err, sid)
+	}
+	if r := e.Do("DELETE", "/api/users/"+uid+"/sessions/"+sid, "", apptest.Key(e.Key)...); r.Status != 204 {
+		t.Fatalf("revoke through the API: %d %s", r.Status, r.Body)
+	}
+	row := `#active-table tbody tr[data-session="` + sid + `"]`
+	var last, after string
+	var buttons int
+	if err := chromedp.Run(ctx,
+		// Pausing and resuming reloads the list at once, as its 30-second refresh would.
+		chromedp.Click("#active-pause", chromedp.ByID),
+		chromedp.Click("#active-pause", chromedp.ByID),
+		chromedp.Poll(`(document.querySelector(`+strconv.Quote(row)+`) || {}).dataset?.status === "ended"`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Text(row+" td:last-child", &last, chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelectorAll(`+strconv.Quote(row+" button.revoke")+`).length`, &buttons),
+		chromedp.Text("#active-count", &after, chromedp.ByID),
+	); err != nil {
+		t.Fatalf("the revoked session's row: %v", err)
+	}
+	if !strings.HasPrefix(last, "Ended ") || !strings.HasSuffix(last, ", revoked") || buttons != 0 || after != count {
+		t.Errorf("the row of a session revoked since the snapshot ends %q with %d revoke buttons, count %s (before %s); want \"Ended …, revoked\", none, the same count", last, buttons, after, count)
+	}
+}
+
 // A wrong token says so on the sign-in form, and nothing is kept.
 func TestDashboardWrongToken(t *testing.T) {
 	e, _ := stack(t)

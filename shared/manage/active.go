@@ -3,6 +3,7 @@ package manage
 import (
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/pulse-sessions/pulse/shared/httpx"
 	"github.com/pulse-sessions/pulse/shared/pulse"
@@ -10,7 +11,9 @@ import (
 
 // activeSessionJSON is one active session as Pulse's own list shows it: what the admin API's
 // list shows (which, by its original's format, names no session and no place), with the
-// session's ID, so that it can be revoked, and where it was last seen.
+// session's ID, so that it can be revoked, where it was last seen, and its state: a list paged
+// from a snapshot (store.SnapshotFrom active sessions or more) shows a session that has ended
+// since the snapshot as ended, until the next.
 type activeSessionJSON struct {
 	SessionID      string   `json:"session_id"`
 	UserID         string   `json:"user_id"`
@@ -25,6 +28,9 @@ type activeSessionJSON struct {
 	ClientIDs      []string `json:"client_ids"`
 	InitiatedAt    int64    `json:"initiated_at"`
 	LastUpdated    int64    `json:"last_updated"`
+	Status         string   `json:"status"`
+	EndedAt        *int64   `json:"ended_at"`   // Unix seconds; null while active
+	EndReason      *string  `json:"end_reason"` // null while active
 }
 
 // ActiveSessions serves GET /api/sessions/active?limit=&offset=: the tenant's active sessions
@@ -70,22 +76,30 @@ func (a *API) ActiveSessions(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out := make([]activeSessionJSON, 0, len(page.Sessions))
+	now := a.now()
 	for _, s := range page.Sessions {
-		out = append(out, activeRow(s))
+		out = append(out, activeRow(s, now))
 	}
 	w.Header().Set("X-Total-Count", strconv.Itoa(page.Total))
 	httpx.WriteJSON(w, http.StatusOK, "application/json", out)
 	return nil
 }
 
-// activeRow is s as the active list (and a search) shows it.
-func activeRow(s *pulse.Session) activeSessionJSON {
+// activeRow is s as the active list (and a search) shows it at now.
+func activeRow(s *pulse.Session, now time.Time) activeSessionJSON {
 	clients := s.ClientIDs
 	if clients == nil {
 		clients = []string{}
 	}
-	return activeSessionJSON{SessionID: s.ID, UserID: s.UserID, UserName: s.UserName, UserType: s.UserType,
+	row := activeSessionJSON{SessionID: s.ID, UserID: s.UserID, UserName: s.UserName, UserType: s.UserType,
 		Browser: s.Device.Browser, BrowserVersion: s.Device.Version, OS: s.Device.OS, Country: s.Location.Country,
 		City: s.Location.City, IPAddress: s.IPAddress, ClientIDs: clients,
 		InitiatedAt: s.InitiatedAt.Unix(), LastUpdated: s.LastActivity.Unix()}
+	status, ended, reason := s.State(now)
+	row.Status = status
+	if status == pulse.StatusEnded {
+		at := ended.Unix()
+		row.EndedAt, row.EndReason = &at, &reason
+	}
+	return row
 }

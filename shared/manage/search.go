@@ -15,7 +15,8 @@ import (
 
 // searchResultJSON is one session a search found: the active list's row, whether the
 // session's device was new to the user, and its state (ended_at and end_reason null while
-// active).
+// active), as its end is recorded: these fields take the place of the row's own, in the same
+// order as before the row had them.
 type searchResultJSON struct {
 	activeSessionJSON
 	NewDevice bool    `json:"new_device"`
@@ -193,7 +194,7 @@ func (a *API) SearchSessions(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := searchJSON{Sessions: make([]searchResultJSON, 0, len(page.Sessions)), Examined: page.Examined}
 	for _, s := range page.Sessions {
-		row := searchResultJSON{activeSessionJSON: activeRow(s), NewDevice: s.NewDevice, Status: pulse.StatusActive}
+		row := searchResultJSON{activeSessionJSON: activeRow(s, a.now()), NewDevice: s.NewDevice, Status: pulse.StatusActive}
 		if s.EndReason != "" {
 			ended, reason := s.EndedAt.Unix(), s.EndReason
 			row.Status, row.EndedAt, row.EndReason = pulse.StatusEnded, &ended, &reason

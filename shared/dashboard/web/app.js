@@ -305,7 +305,12 @@
       ];
       let tr = existing.get(s.session_id);
       existing.delete(s.session_id);
-      if (tr) {
+      if (tr && tr.dataset.status !== (s.status || "active")) {
+        // Ended since the list's snapshot was taken: its last cell says so instead of a button.
+        const fresh = activeRow(s, texts);
+        tr.replaceWith(fresh);
+        tr = fresh;
+      } else if (tr) {
         texts.forEach((text, c) => {
           const cell = c === 0 ? tr.cells[0].firstChild : tr.cells[c]; // the user's cell holds a link
           if (cell.textContent !== text) cell.textContent = text;
@@ -339,6 +344,7 @@
     const tr = document.createElement("tr");
     tr.dataset.session = s.session_id;
     tr.dataset.user = s.user_id;
+    tr.dataset.status = s.status || "active";
     texts.forEach((text, i) => {
       const td = document.createElement("td");
       td.textContent = text;
@@ -353,7 +359,7 @@
     const td = document.createElement("td");
     tr.appendChild(td);
     labelCells(tr, $("active-table"));
-    if (s.status === "ended") { // a search of ended sessions: when and why, nothing to revoke
+    if (s.status === "ended") { // a search of ended sessions, or a session ended since the list's snapshot: when and why, nothing to revoke
       td.textContent = "Ended " + when.format(new Date(s.ended_at * 1000)) + ", " + s.end_reason;
       td.className = "note";
     } else if (perms.has("revoke-sessions")) { // else the API would refuse it: no button
