@@ -494,65 +494,66 @@ func (r *Report) byIDTrade(p func(string, ...any), logins float64) {
 	p("")
 }
 
-// activeCountTrade writes why the active list's total is still counted from the index's keys
-// (issue 23 asks for a page of 10 at 20,000 active sessions in 20 RCU): what counters kept by
-// the heartbeats would cost at that point, against what they would save a dashboard.
+// activeCountTrade writes why the active list at scale pages a snapshot that the scheduled run
+// takes, rather than reading the window's keys on every page or keeping counters (issue 23: a
+// page of 10 at 20,000 active sessions in 20 RCU, a page of 1,000 in 600, at any offset).
 func (r *Report) activeCountTrade(p func(string, ...any)) {
-	var page10 float64
+	var keys10, snap10, snap1000 float64
+	var run *scaleRow
 	var point string
-	for _, s := range r.Scale {
-		if strings.HasPrefix(s.Label, "active list, limit 10") {
-			page10, point = s.AWSRCU, s.Point
+	for i, s := range r.Scale {
+		switch {
+		case strings.HasPrefix(s.Label, "active list before any scheduled run, limit 10"):
+			keys10, point = s.AWSRCU, s.Point
+		case strings.HasPrefix(s.Label, "active list, limit 10"):
+			snap10 = s.AWSRCU
+		case strings.HasPrefix(s.Label, "active list, limit 1,000"):
+			snap1000 = max(snap1000, s.AWSRCU)
+		case strings.HasPrefix(s.Label, "a scheduled run's snapshot"):
+			run = &r.Scale[i]
 		}
 	}
-	if page10 == 0 {
+	if keys10 == 0 || run == nil {
 		return
 	}
 	const (
-		active   = 20000          // the point's active sessions
-		interval = 30.0           // seconds between a session's heartbeats
-		bucket   = 5 * 60.0       // seconds: the Active index's bucket
-		goal     = 20.0           // RCU, issue 23's page of 10
-		polls    = 60.0 * 24 * 30 // a dashboard polling every minute, a month
-		shards   = 8              // the Active index's write shards (ActiveShards' default)
+		active     = 20000          // the point's active sessions
+		interval   = 30.0           // seconds between a session's heartbeats
+		bucket     = 5 * 60.0       // seconds: the Active index's bucket
+		polls      = 60.0 * 24 * 30 // a dashboard polling every minute, a month
+		runs       = 12.0 * 24 * 30 // scheduled runs a month at the default rate(5 minutes)
+		runsMinute = 60.0 * 24 * 30 // at rate(1 minute)
 	)
-	perMinute := active * 60 / interval    // heartbeats a minute
-	moves := perMinute * interval / bucket // of them, those that move the session to a new bucket
-	// WCU a minute: the cheapest counters, one item per bucket counting both a session's arrival
-	// and the bucket it came from, updated alone or in one transaction with the move.
-	plain, exact := 1*moves, 3*moves
-	saved := (page10 - goal) * priceRRU // $ a list call would save
-	p("**The active list's total from counters: not taken.** At the point \"%s\" a page of 10", point)
-	p("reads %.1f RCU, most of it the keys that count the total (issue 23 asks for 20). A count kept as", page10)
-	p("sessions enter and leave the index's buckets would be written where they move: one heartbeat in")
-	p("%.0f at a %.0f-second interval, %s a minute here. The cheapest counters are one item per bucket that", bucket/interval, interval, count(int(moves)))
-	p("counts both a session's arrival and the bucket it left: +1 WCU a move, drifting for good on any")
-	p("failed write; +3 to stay exact with the table, the move and the counter one transaction, which")
-	p("doubles the move's own write; logins and ends write them too. Even that counter would not equal the")
-	p("rows: they come from the Active index, a global index that DynamoDB updates after the table (within")
-	p("a fraction of a second, under normal conditions), so after each login, move or end the counter")
-	p("runs ahead of the index for a moment, and a page read then would show a total that is not its")
-	p("rows (issue 21). That is $%.2f to $%.2f a month of writes for the", plain*priceWRU*60*24*30, exact*priceWRU*60*24*30)
-	p("moves alone, to save a dashboard polling every minute $%.2f a month of reads: the counters pay", saved*polls)
-	p("only past %.0f list calls a minute. So the total stays counted from the same snapshot of keys as", plain*priceWRU/saved)
-	p("the rows (which also keeps it equal to them), and the row misses issue 23's bound.")
+	perRun := run.AWSRCU*priceRRU + run.AWSWCU*priceWRU
+	saved := (keys10 - snap10) * priceRRU // $ a page of 10 saves
+	moves := active * 60 / interval * interval / bucket
+	p("**The active list at scale pages a snapshot: taken.** At the point \"%s\" a page of 10", point)
+	p("read %.1f RCU before any scheduled run, nearly all of it the window's keys, which order the list", keys10)
+	p("and count its total (issue 23 asks for 20). Each run of the scheduled function (`CleanupSchedule`,")
+	p("every 5 minutes by default) reads those keys once for every tenant with 1,000 active sessions or")
+	p("more (a probe of one shard tells, 0.5 RCU a bucket for the others) and writes them in the list's")
+	p("order, 100 sessions to an item (34 bytes a session with UUIDs), their total on one item:")
+	p("%.1f RCU and %.1f WCU a run here ($%.5f). A page reads that item, the chunks that hold it and its", run.AWSRCU, run.AWSWCU, perRun)
+	p("sessions: %.1f RCU for a page of 10, at most %.1f for a page of 1,000, at any offset (section 1b).", snap10, snap1000)
+	p("The runs cost $%.2f a month at the default schedule, $%.2f at `rate(1 minute)`; a dashboard", perRun*runs, perRun*runsMinute)
+	p("polling every minute saves $%.2f a month of reads with them.", saved*polls)
 	p("")
-	// What the counters would not buy: a page's place. The window's keys are what a page of 10
-	// reads less the API key's strongly consistent GetItem and its 10 sessions by key.
-	perKey := (page10 - 1 - 10*0.5) / active
-	mid := perKey * active / 2
-	part := active / shards // the sessions of one index partition, all of them in the newest bucket
-	p("**Nor would counters meet the bound at any offset.** They tell the total, not where a page")
-	p("begins: within a bucket the list merges its %d shards by start, so a page still reads the keys", shards)
-	p("before it (or after it, from the other end). In the middle of %s active sessions that is %s", count(active), count(active/2))
-	p("keys, about %.0f RCU: a page of 10 there would cost about %.0f RCU and a page of 1,000 about %.0f,", mid, 1+mid+10*0.5, 1+mid+1000*0.5)
-	p("with the counters read for nothing (issue 23 asks for 20 and 600). Skipping by counts would also")
-	p("need a count for each index partition and an order that lists a partition whole (shard after")
-	p("shard within a bucket); a page would still begin inside a partition and read its keys up to")
-	p("there from the nearer end. With 30-second heartbeats nearly every active session is in the")
-	p("newest bucket, up to %s a partition here: %s keys, about %.0f RCU, a page of 10 about %.0f. So", count(part), count(part/2), perKey*float64(part/2), 1+perKey*float64(part/2)+10*0.5)
-	p("issue 23's page of 10 at any offset takes the counters, a new order and twice the shards (the")
-	p("most `ActiveShards` allows), not counters alone.")
+	p("Its price is the snapshot's age. The list and its total are the sessions active at the last run,")
+	p("shown as they are now, so that paging returns as many rows as the total says: a login since")
+	p("appears from the next run, and a session ended since stays listed until then. An erasure is the")
+	p("exception: it makes older snapshots unusable (the list reads the keys until the next run) and")
+	p("runs leave the users being erased out, so their sessions leave the list at once. Below 1,000")
+	p("active sessions, or with no snapshot younger than 10 minutes, the list reads the index's keys and")
+	p("is exact to the moment. A shorter `CleanupSchedule` makes the snapshot fresher at the price above.")
+	p("")
+	p("**Counters instead: not taken.** Kept as sessions move between the index's buckets, they are")
+	p("written at every move: one heartbeat in %.0f at a %.0f-second interval, %s a minute here; +1 WCU a", bucket/interval, interval, count(int(moves)))
+	p("move that drifts for good on any failed write, +3 to stay exact with the table (the move and the")
+	p("counter one transaction): $%.2f to $%.2f a month. They tell the total, not where a page begins:", moves*priceWRU*60*24*30, 3*moves*priceWRU*60*24*30)
+	p("within a bucket the list merges the index's shards by start, so a page deep in the list would still")
+	p("read the keys before it, unless every index partition had a count of its own and the list an order")
+	p("that takes a partition whole. And the Active index, a global index, is updated a moment after the")
+	p("table: after each login, move or end the counters run ahead of the rows (issue 21).")
 	p("")
 }
 

@@ -102,6 +102,16 @@ func scale(ctx context.Context, root, endpoint string, tpl *template.Template, q
 		return nil, err
 	}
 	point := fmt.Sprintf("%s active sessions + %s idle + %s ended, UUIDs", count(sz.active), count(sz.active/4), count(sz.ended))
+	// Before any scheduled run, the list reads the window's keys on every page; a run then
+	// snapshots it (its cost is a row of its own), and the pages after read the snapshot.
+	if err := run(e, point, "active list before any scheduled run, limit 10 (the index's keys)", "GET", "/settings/users/active-users?limit=10", nil, reps, ""); err != nil {
+		closeE()
+		return nil, err
+	}
+	if err := e.snapshotRun(ctx, point, &rows); err != nil {
+		closeE()
+		return nil, err
+	}
 	for _, q := range []struct {
 		label, query string
 		fn           string
@@ -402,6 +412,25 @@ func peakMemory(ctx context.Context, tpl *template.Template, e *env, fn, bin, me
 		return 0, fmt.Errorf("%s: %.300s", fn, res.Payload)
 	}
 	return float64(res.MaxMemoryKB) / 1024, nil
+}
+
+// snapshotRun measures what the scheduled run spends on the active lists' snapshots (here the
+// one tenant's), as one row.
+func (e *env) snapshotRun(ctx context.Context, point string, rows *[]scaleRow) error {
+	e.meter.Reset()
+	began := time.Now()
+	took, done, err := e.deps.Store.TakeActiveSnapshots(ctx, func() bool { return false })
+	if err != nil {
+		return err
+	}
+	if took != 1 || !done {
+		return fmt.Errorf("the run took %d snapshots (done %v), want the tenant's", took, done)
+	}
+	calls, rcu, wcu := e.meter.Snapshot()
+	awsR, awsW := e.meter.OnAWS()
+	*rows = append(*rows, scaleRow{Point: point, Label: "a scheduled run's snapshot of the active list", Status: 200, Calls: calls,
+		RCU: rcu, WCU: wcu, AWSRCU: awsR, AWSWCU: awsW, P50: time.Since(began)})
+	return nil
 }
 
 // seedActive makes n users (UUIDs) each with one session (a UUID) active now, and beside them a
