@@ -22,8 +22,9 @@ type ActivePage struct {
 	// Sessions hold what an active list shows (activeRow), not the whole session.
 	Sessions []*pulse.Session
 	// Total is how many sessions are active: the entries of the Active index for the window,
-	// less those the page's own reads found ended a moment ago (the index lags the table). It
-	// is the number of rows that paging through the list at this moment returns.
+	// less those the page's own reads found ended a moment ago (the index lags the table); from
+	// a snapshot, the sessions it holds, less those of users erased since. It is the number of
+	// rows that paging through the list at this moment returns.
 	Total int
 }
 
@@ -52,13 +53,15 @@ func ActiveSince(now time.Time, window time.Duration) time.Time {
 // ActiveSince): entries offset to offset+limit of the Active index, newest 5-minute bucket of
 // last activity first, within a bucket the most recently started session first.
 //
-// It reads the keys of the index partitions of the window (keys only: about 0.016 RCU per
-// active session with UUIDs), then the page's sessions by key, eventually consistent (0.5 RCU
-// each; the user's name and type are on the session). Every entry of those partitions is active
-// by the window's definition, except a session past its absolute lifetime (its start, the range
-// key, tells) and one that ended a moment ago (the page's read tells): the total and the rows
-// are decided by the same snapshot. Ended and long-idle sessions are not in these partitions
-// and cost nothing.
+// With a snapshot of the list under SnapshotMaxAge (a tenant with SnapshotFrom active sessions
+// or more: snapshot.go) the page is the snapshot's, read from its chunks: the sessions active at
+// the run that took it, as they are now. Otherwise it reads the keys of the index partitions of
+// the window (keys only: about 0.016 RCU per active session with UUIDs), then the page's
+// sessions by key, eventually consistent (0.5 RCU each; the user's name and type are on the
+// session). Every entry of those partitions is active by the window's definition, except a
+// session past its absolute lifetime (its start, the range key, tells) and one that ended a
+// moment ago (the page's read tells): the total and the rows are decided by the same read of
+// the keys. Ended and long-idle sessions are not in these partitions and cost nothing.
 func (s *Store) ActiveSessions(ctx context.Context, tenant string, offset, limit int) (*ActivePage, error) {
 	const op = "active sessions"
 	now := s.now()
