@@ -76,17 +76,13 @@ func (s *Store) ActiveSessions(ctx context.Context, tenant string, offset, limit
 	page := &ActivePage{Total: len(entries), Sessions: []*pulse.Session{}}
 	entries = entries[min(offset, len(entries)):]
 	entries = entries[:min(limit, len(entries))]
-	keys := make([]map[string]types.AttributeValue, 0, len(entries))
+	refs := make([]sessionRef, 0, len(entries))
 	for _, e := range entries {
-		keys = append(keys, key(e.pk, e.sk))
+		refs = append(refs, e.ref())
 	}
-	got, err := s.sessionsByKey(ctx, op, keys, activeRow)
+	read, err := s.activeRows(ctx, op, refs)
 	if err != nil {
 		return nil, err
-	}
-	read := make(map[sessionRef]*pulse.Session, len(got))
-	for _, ss := range got {
-		read[sessionRef{userPK(ss.TenantID, ss.UserID), sessionSK(ss.ID)}] = ss
 	}
 	for _, e := range entries {
 		if ss := read[e.ref()]; ss != nil && active(ss, now, since) {
@@ -153,6 +149,24 @@ func (s *Store) activeEntries(ctx context.Context, op, tenant string, now time.T
 		entries = append(entries, inBucket...)
 	}
 	return entries, nil
+}
+
+// activeRows reads the sessions refs name, what an active list shows of them (activeRow),
+// eventually consistent; a session missing is not in the map.
+func (s *Store) activeRows(ctx context.Context, op string, refs []sessionRef) (map[sessionRef]*pulse.Session, error) {
+	keys := make([]map[string]types.AttributeValue, 0, len(refs))
+	for _, r := range refs {
+		keys = append(keys, key(r.pk, r.sk))
+	}
+	got, err := s.sessionsByKey(ctx, op, keys, activeRow)
+	if err != nil {
+		return nil, err
+	}
+	read := make(map[sessionRef]*pulse.Session, len(got))
+	for _, ss := range got {
+		read[sessionRef{userPK(ss.TenantID, ss.UserID), sessionSK(ss.ID)}] = ss
+	}
+	return read, nil
 }
 
 // activeRow is what the active lists show of a session (the admin surface's row and the

@@ -126,17 +126,9 @@ func (s *Store) snapshotPage(ctx context.Context, tenant string, offset, limit i
 	}
 	refs = refs[min(offset-first*snapshotChunk, len(refs)):]
 	refs = refs[:min(limit, len(refs))]
-	sk := make([]map[string]types.AttributeValue, 0, len(refs))
-	for _, r := range refs {
-		sk = append(sk, key(r.pk, r.sk))
-	}
-	got, err := s.sessionsByKey(ctx, op, sk, activeRow)
+	read, err := s.activeRows(ctx, op, refs)
 	if err != nil {
 		return nil, false, err
-	}
-	read := make(map[sessionRef]*pulse.Session, len(got))
-	for _, ss := range got {
-		read[sessionRef{userPK(ss.TenantID, ss.UserID), sessionSK(ss.ID)}] = ss
 	}
 	for _, r := range refs {
 		// A session ended since the snapshot was active then and stays a row until the next.
