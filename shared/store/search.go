@@ -421,11 +421,16 @@ func ownerOf(tenant string, it map[string]types.AttributeValue) (user, session s
 	if pk == nil || sk == nil {
 		return "", ""
 	}
-	user, ok := strings.CutPrefix(pk.Value, userPK(tenant, ""))
+	return ownerOfKeys(tenant, pk.Value, sk.Value)
+}
+
+// ownerOfKeys reads the user and session IDs from a session's table keys.
+func ownerOfKeys(tenant, pk, sk string) (user, session string) {
+	user, ok := strings.CutPrefix(pk, userPK(tenant, ""))
 	if !ok {
 		return "", ""
 	}
-	session, _ = strings.CutPrefix(sk.Value, sessionPrefix)
+	session, _ = strings.CutPrefix(sk, sessionPrefix)
 	return user, session
 }
 

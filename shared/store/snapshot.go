@@ -261,7 +261,8 @@ func (s *Store) takeSnapshot(ctx context.Context, op, tenant string, now time.Ti
 			part := entries[from:min(from+snapshotChunk, len(entries))]
 			ids := make([]string, 0, 2*len(part))
 			for _, e := range part {
-				ids = append(ids, strings.TrimPrefix(e.pk, userPK(tenant, "")), strings.TrimPrefix(e.sk, sessionSK("")))
+				user, session := ownerOfKeys(tenant, e.pk, e.sk)
+				ids = append(ids, user, session)
 			}
 			packed, err := packIDs(ids)
 			if err != nil {
